@@ -1,0 +1,63 @@
+package dev.genloom.cli;
+
+import java.io.PrintWriter;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code genloom}: the single command for demos, workers, pipelines, evaluation and reports. */
+@Command(
+    name = "genloom",
+    mixinStandardHelpOptions = true,
+    versionProvider = VersionProvider.class,
+    description = {
+      "Generative-media orchestrator: batch generation on a gRPC worker fleet through Apache Beam,"
+          + " DJL PyTorch generators, and evaluation reports.",
+      ""
+    },
+    subcommands = {
+      DemoCommand.class,
+      ModelsCommand.class,
+      NotYetAvailable.Generate.class,
+      NotYetAvailable.Worker.class,
+      NotYetAvailable.Run.class,
+      NotYetAvailable.Eval.class,
+      NotYetAvailable.HumanEval.class,
+      NotYetAvailable.Report.class,
+      NotYetAvailable.Bench.class,
+      CommandLine.HelpCommand.class
+    },
+    footer = {
+      "",
+      "Run 'genloom COMMAND --help' for a command's options.",
+      "Models are read from ./models unless --models or GENLOOM_MODELS says otherwise."
+    })
+public final class Genloom implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** Builds the command line with Genloom's error handling: messages, not stack traces. */
+  public static CommandLine commandLine() {
+    CommandLine cli = new CommandLine(new Genloom());
+    cli.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          PrintWriter err = commandLine.getErr();
+          err.println("genloom " + commandLine.getCommandName() + ": " + describe(e));
+          err.flush();
+          return e instanceof UserException user ? user.exitCode() : 1;
+        });
+    return cli;
+  }
+
+  private static String describe(Exception e) {
+    String message = e.getMessage();
+    return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
+  }
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+}

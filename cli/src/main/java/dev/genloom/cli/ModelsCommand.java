@@ -1,0 +1,56 @@
+package dev.genloom.cli;
+
+import dev.genloom.generators.ModelPackage;
+import dev.genloom.generators.ModelPackageException;
+import dev.genloom.generators.ModelRepository;
+import dev.genloom.proto.v1.QualityFigure;
+import java.io.PrintWriter;
+import java.util.Locale;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+
+/** {@code genloom models}: lists the model packages and what their manifests record. */
+@Command(
+    name = "models",
+    mixinStandardHelpOptions = true,
+    description =
+        "List the model packages in the models folder, with kind, components and quality.")
+final class ModelsCommand implements Runnable {
+  @Mixin ModelsOption modelsOption;
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    ModelRepository repository;
+    try {
+      repository = ModelRepository.scan(modelsOption.folder());
+    } catch (ModelPackageException e) {
+      throw new UserException(e.getMessage());
+    }
+    PrintWriter out = spec.commandLine().getOut();
+    if (repository.packages().isEmpty()) {
+      out.println("No model packages in " + repository.folder() + ".");
+      return;
+    }
+    for (ModelPackage pkg : repository.packages()) {
+      var manifest = pkg.manifest();
+      out.printf(
+          Locale.ROOT,
+          "%-16s %-28s %2d components%n",
+          pkg.name(),
+          manifest.getKind().name().replace("MODEL_KIND_", "").toLowerCase(Locale.ROOT),
+          manifest.getComponentsCount());
+      for (QualityFigure figure : manifest.getQualityList()) {
+        out.printf(
+            Locale.ROOT,
+            "    %-36s %10.4f  (n=%d; %s)%n",
+            figure.getMetric(),
+            figure.getValue(),
+            figure.getSamples(),
+            figure.getSetting());
+      }
+    }
+    out.flush();
+  }
+}

@@ -1,0 +1,130 @@
+package dev.genloom.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Unmatched;
+
+/**
+ * Commands that are named in the interface but whose implementation has not landed. Each says so
+ * plainly and exits with status 3; none pretends to work.
+ */
+final class NotYetAvailable {
+  static final int EXIT_NOT_AVAILABLE = 3;
+
+  private NotYetAvailable() {}
+
+  /** Shared behaviour: accept any arguments, refuse to run. */
+  abstract static class Base implements Callable<Integer> {
+    @Unmatched java.util.List<String> ignored;
+
+    abstract String what();
+
+    @Override
+    public Integer call() {
+      throw new UserException(
+          what() + " is not available yet in this build of Genloom.", EXIT_NOT_AVAILABLE);
+    }
+  }
+
+  @Command(
+      name = "generate",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Generate one image or video from a prompt with a model package. (Not available yet.)",
+        "Planned: genloom generate --model M --prompt P [--reference IMG] [--seed S] [--steps N]"
+            + " [--guidance G] [--sampler ddim|dpmpp2m|euler] [--cache none|auto|fora:N|teacache:T]"
+            + " --out FILE [--json]"
+      })
+  static final class Generate extends Base {
+    @Override
+    String what() {
+      return "'genloom generate' (the generator runtime)";
+    }
+  }
+
+  @Command(
+      name = "worker",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Serve the model packages over gRPC (genloom.v1.GenerationService). (Not available yet.)",
+        "Planned: genloom worker --port 50051 --models models/ [--max-batch 8] [--tls-cert F"
+            + " --tls-key F] [--auth-token-file F] [--metrics-port 9464]"
+      })
+  static final class Worker extends Base {
+    @Override
+    String what() {
+      return "'genloom worker' (the gRPC generation server)";
+    }
+  }
+
+  @Command(
+      name = "run",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Run the Beam batch pipeline over a prompt file against a worker fleet. (Not available yet.)",
+        "Planned: genloom run --prompts FILE --out DIR [--model M | --grid FILE] [--seeds K]"
+            + " [--workers host:port,...] [--runner DirectRunner|FlinkRunner|DataflowRunner]"
+      })
+  static final class Run extends Base {
+    @Override
+    String what() {
+      return "'genloom run' (the batch pipeline)";
+    }
+  }
+
+  @Command(
+      name = "eval",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Compute FID/KID, alignment and CLIP score for generated sets. (Not available yet.)",
+        "Planned: genloom eval fid|stats|kid|run ..."
+      })
+  static final class Eval extends Base {
+    @Override
+    String what() {
+      return "'genloom eval' (evaluation metrics)";
+    }
+  }
+
+  @Command(
+      name = "humaneval",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Build, serve and analyse blind pairwise human ratings. (Not available yet.)",
+        "Planned: genloom humaneval tasks|serve|results ..."
+      })
+  static final class HumanEval extends Base {
+    @Override
+    String what() {
+      return "'genloom humaneval' (human evaluation)";
+    }
+  }
+
+  @Command(
+      name = "report",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Write an HTML and JSON report for a pipeline run. (Not available yet.)",
+        "Planned: genloom report --run DIR"
+      })
+  static final class Report extends Base {
+    @Override
+    String what() {
+      return "'genloom report' (run reports)";
+    }
+  }
+
+  @Command(
+      name = "bench",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Benchmarks: generators, worker serving, pipeline and fleet. (Not available yet.)",
+        "Planned: genloom bench generators|worker|pipeline|fleet ..."
+      })
+  static final class Bench extends Base {
+    @Override
+    String what() {
+      return "'genloom bench' (benchmarks)";
+    }
+  }
+}

@@ -1,0 +1,74 @@
+package dev.genloom.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class GenloomTest {
+  private final StringWriter out = new StringWriter();
+  private final StringWriter err = new StringWriter();
+
+  private int run(String... args) {
+    CommandLine cli = Genloom.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    return cli.execute(args);
+  }
+
+  @Test
+  void helpListsEverySubcommand() {
+    assertEquals(0, run("--help"));
+    for (String name :
+        new String[] {
+          "demo", "models", "generate", "worker", "run", "eval", "humaneval", "report", "bench"
+        }) {
+      assertTrue(out.toString().contains(name), name + " missing from:\n" + out);
+    }
+  }
+
+  @Test
+  void everySubcommandHasHelp() {
+    for (String name :
+        new String[] {
+          "demo", "models", "generate", "worker", "run", "eval", "humaneval", "report", "bench"
+        }) {
+      out.getBuffer().setLength(0);
+      assertEquals(0, run(name, "--help"), name);
+      assertTrue(out.toString().contains("Usage: genloom " + name), out.toString());
+    }
+  }
+
+  @Test
+  void unavailableCommandSaysSoAndFails() {
+    int code = run("worker", "--port", "50051");
+    assertEquals(NotYetAvailable.EXIT_NOT_AVAILABLE, code);
+    assertTrue(err.toString().contains("not available yet"), err.toString());
+  }
+
+  @Test
+  void modelsReportsAMissingFolderClearly(@TempDir Path dir) {
+    int code = run("models", "--models", dir.resolve("absent").toString());
+    assertEquals(2, code);
+    assertTrue(err.toString().contains("model folder does not exist"), err.toString());
+  }
+
+  @Test
+  void modelsListsPackagesAndTheirQuality(@TempDir Path dir) throws Exception {
+    Path pkg = Files.createDirectories(dir.resolve("feat"));
+    Files.writeString(
+        pkg.resolve("manifest.json"),
+        "{\"format\":\"genloom/v1\",\"name\":\"feat\",\"kind\":\"MODEL_KIND_FEATURES\","
+            + "\"quality\":[{\"metric\":\"accuracy_shape\",\"value\":0.99,\"samples\":500}]}");
+    assertEquals(0, run("models", "--models", dir.toString()));
+    assertTrue(out.toString().contains("feat"), out.toString());
+    assertTrue(out.toString().contains("accuracy_shape"), out.toString());
+    assertTrue(out.toString().contains("0.9900"), out.toString());
+  }
+}

@@ -1,0 +1,112 @@
+package dev.genloom.generators;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import dev.genloom.proto.v1.Component;
+import dev.genloom.proto.v1.GoldenFile;
+import dev.genloom.proto.v1.TensorSpec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Conformance of a package's TorchScript components with the golden tensors the exporter recorded:
+ * each component is fed its golden inputs and its outputs are compared by max absolute error.
+ */
+public final class GoldenCheck {
+  private GoldenCheck() {}
+
+  /** The outcome for one component. */
+  public record Result(String component, double maxAbsError, long elements) {}
+
+  /** Checks every component that has a golden file named after it. */
+  public static List<Result> checkComponents(ModelPackage pkg, Device device) {
+    List<Result> results = new ArrayList<>();
+    for (GoldenFile golden : pkg.manifest().getGoldensList()) {
+      Component spec = pkg.component(golden.getSubject()).orElse(null);
+      if (spec == null) {
+        continue; // sampling goldens are checked by the generators themselves
+      }
+      try (TorchComponent component = TorchComponent.load(pkg, spec, device)) {
+        results.add(check(component, pkg.resolve(golden.getFile())));
+      }
+    }
+    return results;
+  }
+
+  /** Runs one component on the inputs in {@code goldenFile} and compares its outputs. */
+  public static Result check(TorchComponent component, Path goldenFile) {
+    Component spec = component.spec();
+    try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+      Map<String, NDArray> arrays = readNpz(manager, goldenFile);
+      NDList inputs = new NDList();
+      for (TensorSpec input : spec.getInputsList()) {
+        inputs.add(require(arrays, input.getName(), goldenFile));
+      }
+      NDList outputs = component.forward(inputs);
+      if (outputs.size() != spec.getOutputsCount()) {
+        throw new ModelPackageException(
+            component.file()
+                + ": component '"
+                + spec.getName()
+                + "' returned "
+                + outputs.size()
+                + " outputs but the manifest lists "
+                + spec.getOutputsCount());
+      }
+      double maxError = 0;
+      long elements = 0;
+      for (int i = 0; i < outputs.size(); i++) {
+        NDArray expected = require(arrays, spec.getOutputs(i).getName(), goldenFile);
+        NDArray actual = outputs.get(i);
+        if (!actual.getShape().equals(expected.getShape())) {
+          throw new ModelPackageException(
+              component.file()
+                  + ": output '"
+                  + spec.getOutputs(i).getName()
+                  + "' has shape "
+                  + actual.getShape()
+                  + " but the golden has "
+                  + expected.getShape());
+        }
+        float[] a = actual.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        float[] e = expected.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        for (int k = 0; k < a.length; k++) {
+          maxError = Math.max(maxError, Math.abs((double) a[k] - e[k]));
+        }
+        elements += a.length;
+      }
+      return new Result(spec.getName(), maxError, elements);
+    }
+  }
+
+  /** Reads an .npz file into arrays keyed by name. */
+  public static Map<String, NDArray> readNpz(NDManager manager, Path file) {
+    try (InputStream in = Files.newInputStream(file)) {
+      NDList list = NDList.decode(manager, in);
+      Map<String, NDArray> byName = new HashMap<>();
+      for (NDArray array : list) {
+        byName.put(array.getName(), array);
+      }
+      return byName;
+    } catch (IOException | RuntimeException e) {
+      throw new ModelPackageException("cannot read golden file " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static NDArray require(Map<String, NDArray> arrays, String name, Path file) {
+    NDArray array = arrays.get(name);
+    if (array == null) {
+      throw new ModelPackageException(
+          file + " has no array '" + name + "' (it has " + arrays.keySet() + ")");
+    }
+    return array;
+  }
+}

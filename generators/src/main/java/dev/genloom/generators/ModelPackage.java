@@ -1,0 +1,161 @@
+package dev.genloom.generators;
+
+import dev.genloom.proto.ProtoJson;
+import dev.genloom.proto.v1.Component;
+import dev.genloom.proto.v1.GoldenFile;
+import dev.genloom.proto.v1.ModelKind;
+import dev.genloom.proto.v1.ModelManifest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A model package on disk: its folder and its parsed, checked {@code manifest.json}.
+ *
+ * <p>Opening a package checks that the manifest parses, names a kind, and that every file it refers
+ * to stays inside the package folder, exists, and (for components) has the recorded SHA-256. Every
+ * failure names the offending file.
+ */
+public final class ModelPackage {
+  public static final String MANIFEST_FILE = "manifest.json";
+  public static final String FORMAT = "genloom/v1";
+
+  private final Path root;
+  private final ModelManifest manifest;
+  private final Map<String, Component> components;
+
+  private ModelPackage(Path root, ModelManifest manifest, Map<String, Component> components) {
+    this.root = root;
+    this.manifest = manifest;
+    this.components = components;
+  }
+
+  /** Opens and checks the package in {@code folder}. */
+  public static ModelPackage open(Path folder) {
+    Path root = folder.toAbsolutePath().normalize();
+    Path manifestFile = root.resolve(MANIFEST_FILE);
+    if (!Files.isRegularFile(manifestFile)) {
+      throw new ModelPackageException("model package has no manifest: " + manifestFile);
+    }
+    ModelManifest manifest;
+    try {
+      manifest = ProtoJson.readManifest(manifestFile);
+    } catch (RuntimeException e) {
+      throw new ModelPackageException(e.getMessage(), e);
+    }
+    if (!FORMAT.equals(manifest.getFormat())) {
+      throw new ModelPackageException(
+          manifestFile + ": format is '" + manifest.getFormat() + "', expected '" + FORMAT + "'");
+    }
+    if (manifest.getName().isEmpty()) {
+      throw new ModelPackageException(manifestFile + ": name is empty");
+    }
+    if (manifest.getKind() == ModelKind.MODEL_KIND_UNSPECIFIED
+        || manifest.getKind() == ModelKind.UNRECOGNIZED) {
+      throw new ModelPackageException(manifestFile + ": kind is missing");
+    }
+    Map<String, Component> components = new LinkedHashMap<>();
+    for (Component component : manifest.getComponentsList()) {
+      Path file = resolveInside(root, component.getFile(), manifestFile);
+      if (!Files.isRegularFile(file)) {
+        throw new ModelPackageException(
+            "component '" + component.getName() + "' file is missing: " + file);
+      }
+      if (!component.getSha256().isEmpty()) {
+        String actual = sha256(file);
+        if (!actual.equalsIgnoreCase(component.getSha256())) {
+          throw new ModelPackageException(
+              "component '"
+                  + component.getName()
+                  + "' is corrupt: "
+                  + file
+                  + " has SHA-256 "
+                  + actual
+                  + " but the manifest records "
+                  + component.getSha256());
+        }
+      }
+      if (components.put(component.getName(), component) != null) {
+        throw new ModelPackageException(
+            manifestFile + ": component '" + component.getName() + "' is listed twice");
+      }
+    }
+    if (manifest.hasTokenizer()) {
+      Path tokenizer = resolveInside(root, manifest.getTokenizer().getFile(), manifestFile);
+      if (!Files.isRegularFile(tokenizer)) {
+        throw new ModelPackageException("tokenizer file is missing: " + tokenizer);
+      }
+    }
+    for (GoldenFile golden : manifest.getGoldensList()) {
+      resolveInside(root, golden.getFile(), manifestFile);
+    }
+    return new ModelPackage(root, manifest, Map.copyOf(components));
+  }
+
+  /** Resolves a manifest-relative path, refusing absolute paths and paths that leave the root. */
+  static Path resolveInside(Path root, String relative, Path manifestFile) {
+    if (relative.isEmpty()) {
+      throw new ModelPackageException(manifestFile + ": a file path is empty");
+    }
+    Path candidate = Path.of(relative);
+    Path resolved = root.resolve(candidate).normalize();
+    if (candidate.isAbsolute() || !resolved.startsWith(root)) {
+      throw new ModelPackageException(
+          manifestFile + ": path '" + relative + "' is outside the package folder");
+    }
+    return resolved;
+  }
+
+  private static String sha256(Path file) {
+    try (InputStream in = Files.newInputStream(file)) {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      byte[] buffer = new byte[1 << 16];
+      for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+        digest.update(buffer, 0, n);
+      }
+      return HexFormat.of().formatHex(digest.digest());
+    } catch (IOException e) {
+      throw new ModelPackageException("cannot read " + file + ": " + e.getMessage(), e);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public Path root() {
+    return root;
+  }
+
+  public ModelManifest manifest() {
+    return manifest;
+  }
+
+  public String name() {
+    return manifest.getName();
+  }
+
+  public ModelKind kind() {
+    return manifest.getKind();
+  }
+
+  /** The component with this name, if the manifest lists it. */
+  public Optional<Component> component(String name) {
+    return Optional.ofNullable(components.get(name));
+  }
+
+  /** The component's file, resolved inside the package. */
+  public Path file(Component component) {
+    return resolveInside(root, component.getFile(), root.resolve(MANIFEST_FILE));
+  }
+
+  /** A manifest-relative path (tokenizer, goldens) resolved inside the package. */
+  public Path resolve(String relative) {
+    return resolveInside(root, relative, root.resolve(MANIFEST_FILE));
+  }
+}

@@ -1,0 +1,108 @@
+package dev.genloom.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The prompt file formats: plain text (one prompt per line), JSONL (an object per line with {@code
+ * prompt} and optional {@code negative_prompt}, {@code reference_image}, {@code id}) and
+ * PartiPrompts-style TSV (a header row naming a {@code Prompt} column).
+ */
+public enum PromptFormat {
+  TEXT,
+  JSONL,
+  TSV;
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** Picks the format from the file name: {@code .jsonl}/{@code .json}, {@code .tsv}, else text. */
+  public static PromptFormat forFile(String name) {
+    String lower = name.toLowerCase(Locale.ROOT);
+    if (lower.endsWith(".jsonl") || lower.endsWith(".json")) {
+      return JSONL;
+    }
+    if (lower.endsWith(".tsv")) {
+      return TSV;
+    }
+    return TEXT;
+  }
+
+  /** Whether this line carries no item (blank, or a {@code #} comment in text files). */
+  boolean skips(String line) {
+    String trimmed = line.strip();
+    return trimmed.isEmpty() || (this == TEXT && trimmed.startsWith("#"));
+  }
+
+  /**
+   * Parses one non-skipped line.
+   *
+   * @param tsvHeader the TSV header columns (ignored for other formats)
+   * @throws IllegalArgumentException naming what is wrong with the line
+   */
+  PromptItem parse(String source, long line, String text, List<String> tsvHeader) {
+    switch (this) {
+      case TEXT:
+        return new PromptItem(source, line, "", text.strip(), "", "");
+      case JSONL:
+        return parseJson(source, line, text);
+      case TSV:
+        return parseTsv(source, line, text, tsvHeader);
+      default:
+        throw new AssertionError(this);
+    }
+  }
+
+  private static PromptItem parseJson(String source, long line, String text) {
+    JsonNode node;
+    try {
+      node = JSON.readTree(text);
+    } catch (IOException e) {
+      throw new IllegalArgumentException("not valid JSON: " + firstLine(e.getMessage()));
+    }
+    if (node == null || !node.isObject()) {
+      throw new IllegalArgumentException("expected a JSON object with a \"prompt\" field");
+    }
+    JsonNode prompt = node.get("prompt");
+    if (prompt == null || !prompt.isTextual() || prompt.asText().isBlank()) {
+      throw new IllegalArgumentException("field \"prompt\" is missing or not a non-empty string");
+    }
+    return new PromptItem(
+        source,
+        line,
+        optionalText(node, "id"),
+        prompt.asText().strip(),
+        optionalText(node, "negative_prompt"),
+        optionalText(node, "reference_image"));
+  }
+
+  private static String optionalText(JsonNode node, String field) {
+    JsonNode value = node.get(field);
+    if (value == null || value.isNull()) {
+      return "";
+    }
+    if (!value.isValueNode()) {
+      throw new IllegalArgumentException("field \"" + field + "\" must be a string");
+    }
+    return value.asText();
+  }
+
+  private static PromptItem parseTsv(String source, long line, String text, List<String> header) {
+    int column = header.indexOf("Prompt");
+    if (column < 0) {
+      throw new IllegalArgumentException("TSV header has no \"Prompt\" column: " + header);
+    }
+    String[] cells = text.split("\t", -1);
+    if (cells.length <= column || cells[column].isBlank()) {
+      throw new IllegalArgumentException("TSV row has no value in the \"Prompt\" column");
+    }
+    return new PromptItem(source, line, "", cells[column].strip(), "", "");
+  }
+
+  private static String firstLine(String message) {
+    int newline = message.indexOf('\n');
+    return newline < 0 ? message : message.substring(0, newline);
+  }
+}

@@ -1,0 +1,73 @@
+package dev.genloom.pipelines;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.apache.beam.sdk.Pipeline;
+import org.apache.beam.sdk.options.PipelineOptionsFactory;
+import org.apache.beam.sdk.testing.PAssert;
+import org.apache.beam.sdk.values.PCollectionTuple;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ReadPromptsTest {
+  @TempDir Path dir;
+
+  private static Pipeline pipeline() {
+    return Pipeline.create(PipelineOptionsFactory.fromArgs("--runner=DirectRunner").create());
+  }
+
+  @Test
+  void jsonlWithMalformedLinesSendsThemToDeadLettersWithLineNumbers() throws Exception {
+    Path file = dir.resolve("prompts.jsonl");
+    Files.writeString(
+        file,
+        "{\"prompt\": \"a red circle on a blue background\", \"id\": \"p1\"}\n"
+            + "{\"prompt\": \n"
+            + "\n"
+            + "{\"id\": \"p3\"}\n"
+            + "{\"prompt\": \"a green square on a white background\","
+            + " \"negative_prompt\": \"blurry\"}\n");
+    String source = file.toString();
+    Pipeline p = pipeline();
+    PCollectionTuple out = p.apply(ReadPrompts.from(source));
+
+    PAssert.that(out.get(ReadPrompts.ITEMS))
+        .containsInAnyOrder(
+            new PromptItem(source, 1, "p1", "a red circle on a blue background", "", ""),
+            new PromptItem(source, 5, "", "a green square on a white background", "blurry", ""));
+    PAssert.that(out.get(ReadPrompts.DEAD_LETTERS))
+        .satisfies(
+            letters -> {
+              java.util.Map<Long, String> byLine = new java.util.TreeMap<>();
+              letters.forEach(l -> byLine.put(l.line(), l.error()));
+              org.junit.jupiter.api.Assertions.assertEquals(
+                  java.util.List.of(2L, 4L), java.util.List.copyOf(byLine.keySet()));
+              org.junit.jupiter.api.Assertions.assertTrue(
+                  byLine.get(2L).startsWith("not valid JSON"), byLine.get(2L));
+              org.junit.jupiter.api.Assertions.assertTrue(
+                  byLine.get(4L).contains("\"prompt\""), byLine.get(4L));
+              return null;
+            });
+    p.run().waitUntilFinish();
+  }
+
+  @Test
+  void textAndTsvFormats() throws Exception {
+    Path text = dir.resolve("prompts.txt");
+    Files.writeString(
+        text,
+        "# shapes\na red circle on a blue background\n\n  a blue square on a red background \n");
+    Path tsv = dir.resolve("parti.tsv");
+    Files.writeString(tsv, "Prompt\tCategory\nan orange triangle on a black background\tShapes\n");
+    Pipeline p = pipeline();
+    PAssert.that(p.apply("text", ReadPrompts.from(text.toString())).get(ReadPrompts.ITEMS))
+        .containsInAnyOrder(
+            new PromptItem(text.toString(), 2, "", "a red circle on a blue background", "", ""),
+            new PromptItem(text.toString(), 4, "", "a blue square on a red background", "", ""));
+    PAssert.that(p.apply("tsv", ReadPrompts.from(tsv.toString())).get(ReadPrompts.ITEMS))
+        .containsInAnyOrder(
+            new PromptItem(
+                tsv.toString(), 2, "", "an orange triangle on a black background", "", ""));
+    p.run().waitUntilFinish();
+  }
+}

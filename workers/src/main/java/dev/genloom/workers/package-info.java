@@ -1,0 +1,2 @@
+/** The gRPC server behind {@code genloom.v1.GenerationService}. */
+package dev.genloom.workers;
