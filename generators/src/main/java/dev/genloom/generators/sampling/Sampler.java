@@ -1,0 +1,34 @@
+package dev.genloom.generators.sampling;
+
+import ai.djl.ndarray.NDArray;
+import java.util.function.Supplier;
+
+/**
+ * One denoising trajectory. An instance is created per generation (multistep samplers keep history)
+ * and is not thread-safe.
+ */
+public interface Sampler {
+  /** Number of denoiser evaluations in the trajectory. */
+  int steps();
+
+  /** The value fed to the denoiser's {@code timestep} input at step {@code i}. */
+  float modelTimestep(int i);
+
+  /**
+   * Noises a clean latent to the noise level of step {@code i}, for image-to-image (SDEdit) and
+   * image-to-video starts.
+   */
+  NDArray addNoise(NDArray clean, NDArray noise, int i);
+
+  /**
+   * Advances {@code sample} from step {@code i} to the next, given the (guided) model output.
+   *
+   * @param noise supplies fresh standard-normal noise shaped like the sample, for stochastic steps
+   */
+  NDArray step(int i, NDArray modelOutput, NDArray sample, Supplier<NDArray> noise);
+
+  /** Whether step {@code i} draws noise (so callers can record or reproduce it). */
+  default boolean drawsNoise(int i) {
+    return false;
+  }
+}
