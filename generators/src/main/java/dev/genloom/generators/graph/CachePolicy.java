@@ -1,0 +1,31 @@
+package dev.genloom.generators.graph;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Decides, step by step, which blocks to compute. One instance serves one generation.
+ *
+ * <p>Per-block policies answer {@link #computeBlock}. Stack policies (TeaCache-style) see the
+ * residual of the first block of each stack through {@link #skipStackTail} and may skip the rest of
+ * the stack, reusing its cached residual.
+ */
+public interface CachePolicy {
+  /** Whether block {@code index} ({@code block}) is computed at {@code step}. */
+  default boolean computeBlock(int step, int totalSteps, int index, GraphBlock block) {
+    return true;
+  }
+
+  /**
+   * Called after the first block of stack {@code group} ran at {@code step}; returning true skips
+   * the remaining blocks of the stack and applies their cached residual.
+   */
+  default boolean skipStackTail(int step, int totalSteps, String group, NDArray firstResidual) {
+    return false;
+  }
+
+  /** Policy name for logs and results. */
+  String describe();
+
+  /** Computes everything. */
+  CachePolicy NONE = () -> "none";
+}

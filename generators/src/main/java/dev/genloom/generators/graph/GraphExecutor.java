@@ -1,0 +1,156 @@
+package dev.genloom.generators.graph;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a denoiser's blocks in order over named tensors, step after step of one generation, and
+ * counts block evaluations run and skipped.
+ *
+ * <p>A reused block outside a stack rebinds its cached outputs. A reused block inside a residual
+ * stack adds its cached residual ({@code output - input}) to its new input, as FORA reuses
+ * attention and MLP outputs. A skipped stack tail adds the tail's cached residual to the first
+ * block's output (TeaCache / FirstBlockCache).
+ *
+ * <p>Not thread-safe: one executor per generation. Cached tensors belong to the NDManager of the
+ * tensors the blocks produce; closing that manager after the generation frees them.
+ */
+public final class GraphExecutor {
+  private final List<GraphBlock> blocks;
+  private final String output;
+  private final CachePolicy policy;
+  private final BlockObserver observer;
+  private final Map<Integer, NDList> cachedOutputs = new HashMap<>();
+  private final Map<Integer, NDArray> cachedResiduals = new HashMap<>();
+  private final Map<String, NDArray> cachedTails = new HashMap<>();
+  private final Map<String, int[]> groupRanges = new HashMap<>();
+  private long evaluations;
+  private long skips;
+
+  /** Receives every computed block's outputs, e.g. for cache calibration. */
+  @FunctionalInterface
+  public interface BlockObserver {
+    void computed(int step, GraphBlock block, NDList outputs);
+
+    BlockObserver NONE = (step, block, outputs) -> {};
+  }
+
+  public GraphExecutor(
+      List<GraphBlock> blocks, String output, CachePolicy policy, BlockObserver observer) {
+    this.blocks = List.copyOf(blocks);
+    this.output = output;
+    this.policy = policy;
+    this.observer = observer;
+    for (int i = 0; i < this.blocks.size(); i++) {
+      String group = this.blocks.get(i).group();
+      if (!group.isEmpty()) {
+        int index = i;
+        groupRanges.merge(group, new int[] {i, i}, (a, b) -> new int[] {a[0], index});
+      }
+    }
+  }
+
+  /** Runs every block once for {@code step} on the graph inputs; returns the graph output. */
+  public NDArray run(int step, int totalSteps, Map<String, NDArray> graphInputs) {
+    Map<String, NDArray> env = new HashMap<>(graphInputs);
+    String skippingGroup = null;
+    Map<String, NDArray> stackStarts = new HashMap<>();
+    for (int i = 0; i < blocks.size(); i++) {
+      GraphBlock block = blocks.get(i);
+      int[] range = block.group().isEmpty() ? null : groupRanges.get(block.group());
+      if (skippingGroup != null && block.group().equals(skippingGroup)) {
+        skips++;
+        if (i == range[1]) {
+          NDArray start = stackStarts.get(skippingGroup);
+          env.put(block.outputs().get(0), start.add(cachedTails.get(skippingGroup)));
+          skippingGroup = null;
+        }
+        continue;
+      }
+      NDList inputs = gather(env, block);
+      boolean first = step == 0 || !cachedOutputs.containsKey(i);
+      boolean compute =
+          first || !block.cacheable() || policy.computeBlock(step, totalSteps, i, block);
+      NDList outputs;
+      if (compute) {
+        outputs = block.runner().run(inputs);
+        if (outputs.size() != block.outputs().size()) {
+          throw new IllegalStateException(
+              "block '"
+                  + block.name()
+                  + "' returned "
+                  + outputs.size()
+                  + " outputs, the manifest lists "
+                  + block.outputs().size());
+        }
+        evaluations++;
+        observer.computed(step, block, outputs);
+        cachedOutputs.put(i, outputs);
+        if (block.inResidualStack()) {
+          cachedResiduals.put(i, outputs.get(0).sub(inputs.get(0)));
+        }
+      } else {
+        skips++;
+        outputs =
+            block.inResidualStack()
+                ? new NDList(inputs.get(0).add(cachedResiduals.get(i)))
+                : cachedOutputs.get(i);
+      }
+      bind(env, block, outputs);
+      if (range != null && range[0] != range[1]) {
+        if (i == range[0]) {
+          stackStarts.put(block.group(), outputs.get(0));
+        }
+        if (i == range[0] && compute) {
+          NDArray residual = outputs.get(0).sub(inputs.get(0));
+          boolean skip = policy.skipStackTail(step, totalSteps, block.group(), residual);
+          if (skip && cachedTails.containsKey(block.group())) {
+            skippingGroup = block.group();
+          }
+        } else if (i == range[1]) {
+          cachedTails.put(block.group(), outputs.get(0).sub(stackStarts.get(block.group())));
+        }
+      }
+    }
+    NDArray result = env.get(output);
+    if (result == null) {
+      throw new IllegalStateException("no block produced the graph output '" + output + "'");
+    }
+    return result;
+  }
+
+  private static NDList gather(Map<String, NDArray> env, GraphBlock block) {
+    List<NDArray> inputs = new ArrayList<>(block.inputs().size());
+    for (String name : block.inputs()) {
+      NDArray value = env.get(name);
+      if (value == null) {
+        throw new IllegalStateException(
+            "block '" + block.name() + "' needs '" + name + "', which nothing produced before it");
+      }
+      inputs.add(value);
+    }
+    return new NDList(inputs);
+  }
+
+  private static void bind(Map<String, NDArray> env, GraphBlock block, NDList outputs) {
+    for (int k = 0; k < outputs.size(); k++) {
+      env.put(block.outputs().get(k), outputs.get(k));
+    }
+  }
+
+  public long evaluations() {
+    return evaluations;
+  }
+
+  public long skips() {
+    return skips;
+  }
+
+  public String policy() {
+    return policy.describe();
+  }
+}

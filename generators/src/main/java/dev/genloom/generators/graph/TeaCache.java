@@ -1,0 +1,49 @@
+package dev.genloom.generators.graph;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * TeaCache / FirstBlockCache-style dynamic caching for a residual block stack. The first block of
+ * the stack always runs; the relative L1 change of its residual from the previous step, {@code
+ * mean|r_t - r_(t-1)| / mean|r_(t-1)|}, is accumulated, and while the sum stays under the threshold
+ * the rest of the stack is skipped and its cached residual applied. Crossing the threshold
+ * recomputes the stack and resets the sum. The first and last steps are always computed. The
+ * rescaling polynomial is the identity (no per-model fit).
+ */
+public final class TeaCache implements CachePolicy {
+  private final double threshold;
+  private NDArray previousResidual;
+  private double accumulated;
+
+  public TeaCache(double threshold) {
+    if (!(threshold > 0) || !Double.isFinite(threshold)) {
+      throw new IllegalArgumentException(
+          "cache: teacache threshold must be a finite value > 0, got " + threshold);
+    }
+    this.threshold = threshold;
+  }
+
+  @Override
+  public boolean skipStackTail(int step, int totalSteps, String group, NDArray firstResidual) {
+    NDArray previous = previousResidual;
+    previousResidual = firstResidual;
+    if (previous == null || step == 0 || step == totalSteps - 1) {
+      accumulated = 0;
+      return false;
+    }
+    double denominator = previous.abs().mean().getFloat();
+    double change =
+        firstResidual.sub(previous).abs().mean().getFloat() / Math.max(denominator, 1e-12);
+    accumulated += change;
+    if (accumulated < threshold) {
+      return true;
+    }
+    accumulated = 0;
+    return false;
+  }
+
+  @Override
+  public String describe() {
+    return "teacache:" + threshold;
+  }
+}

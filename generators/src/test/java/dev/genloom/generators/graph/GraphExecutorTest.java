@@ -1,0 +1,163 @@
+package dev.genloom.generators.graph;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import dev.genloom.proto.v1.CacheSchedule;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class GraphExecutorTest {
+  private final NDManager manager = NDManager.newBaseManager();
+
+  @AfterEach
+  void close() {
+    manager.close();
+  }
+
+  /**
+   * embed (x -> 2x), a three-block residual stack h -> h + k*t*1 (t fed as input), final h -> h.
+   */
+  private static List<GraphBlock> dit(List<String> calls) {
+    List<GraphBlock> blocks = new ArrayList<>();
+    blocks.add(
+        new GraphBlock(
+            "embed",
+            List.of("x"),
+            List.of("h"),
+            false,
+            "",
+            in -> {
+              calls.add("embed");
+              return new NDList(in.get(0).mul(2));
+            }));
+    for (int k = 1; k <= 3; k++) {
+      int scale = k;
+      String name = "transformer_blocks." + (k - 1);
+      blocks.add(
+          new GraphBlock(
+              name,
+              List.of("h", "t"),
+              List.of("h"),
+              true,
+              "transformer_blocks",
+              in -> {
+                calls.add(name);
+                return new NDList(in.get(0).add(in.get(1).mul(scale)));
+              }));
+    }
+    blocks.add(
+        new GraphBlock(
+            "final",
+            List.of("h"),
+            List.of("out"),
+            false,
+            "",
+            in -> {
+              calls.add("final");
+              return new NDList(in.get(0).add(0));
+            }));
+    return blocks;
+  }
+
+  private float run(GraphExecutor executor, int step, int steps, float x, float t) {
+    Map<String, NDArray> inputs = new LinkedHashMap<>();
+    inputs.put("x", manager.create(new float[] {x}));
+    inputs.put("t", manager.create(new float[] {t}));
+    return executor.run(step, steps, inputs).getFloat(0);
+  }
+
+  @Test
+  void uncachedRunComputesEveryBlockEveryStep() {
+    List<String> calls = new ArrayList<>();
+    GraphExecutor executor =
+        new GraphExecutor(dit(calls), "out", CachePolicy.NONE, GraphExecutor.BlockObserver.NONE);
+    assertEquals(2 * 1 + 6 * 1, run(executor, 0, 3, 1, 1), 1e-6);
+    assertEquals(2 * 2 + 6 * 3, run(executor, 1, 3, 2, 3), 1e-6);
+    assertEquals(10, executor.evaluations());
+    assertEquals(0, executor.skips());
+  }
+
+  @Test
+  void foraReusesStackResidualsBetweenRecomputes() {
+    List<String> calls = new ArrayList<>();
+    GraphExecutor executor =
+        new GraphExecutor(dit(calls), "out", new ForaCache(2), GraphExecutor.BlockObserver.NONE);
+    run(executor, 0, 4, 1, 1); // computes all; residuals 1, 2, 3
+    calls.clear();
+    // Step 1 reuses the stack: h = 2*5 + (1 + 2 + 3) even though t changed to 10.
+    assertEquals(16, run(executor, 1, 4, 5, 10), 1e-6);
+    assertEquals(List.of("embed", "final"), calls);
+    assertEquals(2 * 1 + 6 * 2, run(executor, 2, 4, 1, 2), 1e-6);
+    run(executor, 3, 4, 1, 2); // last step always computes
+    assertEquals(3, executor.skips());
+    assertEquals(17, executor.evaluations());
+  }
+
+  @Test
+  void teaCacheSkipsTheStackTailWhileTheFirstResidualIsSteady() {
+    List<String> calls = new ArrayList<>();
+    GraphExecutor executor =
+        new GraphExecutor(dit(calls), "out", new TeaCache(0.1), GraphExecutor.BlockObserver.NONE);
+    int steps = 5;
+    for (int step = 0; step < steps; step++) {
+      // t stays 1: the first block's residual never changes, so steps 1..3 skip blocks 1 and 2.
+      assertEquals(2 + 6, run(executor, step, steps, 1, 1), 1e-6);
+    }
+    assertEquals(3 * 2, executor.skips());
+    assertEquals(5 * 5 - 6, executor.evaluations());
+  }
+
+  @Test
+  void teaCacheRecomputesWhenTheChangeAccumulates() {
+    GraphExecutor executor =
+        new GraphExecutor(
+            dit(new ArrayList<>()), "out", new TeaCache(0.1), GraphExecutor.BlockObserver.NONE);
+    run(executor, 0, 4, 1, 1);
+    // The first residual doubles (relative change 1.0 > 0.1): the whole stack is recomputed.
+    assertEquals(2 + 12, run(executor, 1, 4, 1, 2), 1e-6);
+    assertEquals(0, executor.skips());
+  }
+
+  @Test
+  void scheduledCacheFollowsPerBlockMasksAndCalibrationDerivesThem() {
+    Map<String, double[]> changes = new LinkedHashMap<>();
+    changes.put("transformer_blocks.0", new double[] {0, 0.3, 0.3, 0.3});
+    changes.put("transformer_blocks.1", new double[] {0, 0.6, 0.6, 0.6});
+    CacheSchedule schedule = BlockChangeRecorder.schedule("euler", 4, 0.5, changes);
+    assertEquals(List.of(true, false, true, false), schedule.getBlocks(0).getComputeList());
+    assertEquals(List.of(true, true, true, true), schedule.getBlocks(1).getComputeList());
+
+    List<String> calls = new ArrayList<>();
+    GraphExecutor executor =
+        new GraphExecutor(
+            dit(calls), "out", new ScheduledCache(schedule), GraphExecutor.BlockObserver.NONE);
+    for (int step = 0; step < 4; step++) {
+      run(executor, step, 4, 1, 1);
+    }
+    assertEquals(2, executor.skips());
+    assertTrue(calls.stream().filter("transformer_blocks.0"::equals).count() == 2);
+  }
+
+  @Test
+  void recorderMeasuresRelativeL1ChangeOfEachCacheableBlock() {
+    BlockChangeRecorder recorder = new BlockChangeRecorder(3);
+    GraphExecutor executor =
+        new GraphExecutor(dit(new ArrayList<>()), "out", CachePolicy.NONE, recorder);
+    recorder.startGeneration();
+    run(executor, 0, 3, 1, 1); // block 0 output 3
+    run(executor, 1, 3, 1, 2); // block 0 output 4: |4-3|/4
+    run(executor, 2, 3, 1, 2); // unchanged
+    double[] change = recorder.meanChanges().get("transformer_blocks.0");
+    assertArrayEquals(new double[] {0, 0.25, 0}, change, 1e-6);
+    assertEquals(3, recorder.meanChanges().size());
+  }
+}
