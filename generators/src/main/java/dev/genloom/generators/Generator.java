@@ -1,0 +1,28 @@
+package dev.genloom.generators;
+
+import java.util.List;
+
+/**
+ * Turns generation specs into media with one model package. Implementations are chosen by the
+ * manifest's kind ({@link Generators#open}). Thread-safe: concurrent calls use per-thread DJL
+ * predictors over shared models.
+ */
+public interface Generator extends AutoCloseable {
+  ModelPackage pkg();
+
+  /** A spec for {@code prompt} with every setting at the package's defaults. */
+  GenerationSpec defaults(String prompt, long seed);
+
+  /**
+   * Generates a batch in one set of batched forwards. Every spec must share the same {@link
+   * GenerationSpec#batchKey()}; results are in input order and equal what each spec would give
+   * alone.
+   */
+  List<GeneratedMedia> generate(List<GenerationSpec> batch, ProgressListener progress);
+
+  /** Checks a spec against what the model supports; messages name the field. */
+  void validate(GenerationSpec spec);
+
+  @Override
+  void close();
+}
