@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       DemoCommand.class,
       ModelsCommand.class,
-      NotYetAvailable.Generate.class,
+      GenerateCommand.class,
       NotYetAvailable.Worker.class,
       NotYetAvailable.Run.class,
       NotYetAvailable.Eval.class,

@@ -27,22 +27,6 @@ final class NotYetAvailable {
   }
 
   @Command(
-      name = "generate",
-      mixinStandardHelpOptions = true,
-      description = {
-        "Generate one image or video from a prompt with a model package. (Not available yet.)",
-        "Planned: genloom generate --model M --prompt P [--reference IMG] [--seed S] [--steps N]"
-            + " [--guidance G] [--sampler ddim|dpmpp2m|euler] [--cache none|auto|fora:N|teacache:T]"
-            + " --out FILE [--json]"
-      })
-  static final class Generate extends Base {
-    @Override
-    String what() {
-      return "'genloom generate' (the generator runtime)";
-    }
-  }
-
-  @Command(
       name = "worker",
       mixinStandardHelpOptions = true,
       description = {

@@ -71,4 +71,27 @@ class GenloomTest {
     assertTrue(out.toString().contains("accuracy_shape"), out.toString());
     assertTrue(out.toString().contains("0.9900"), out.toString());
   }
+
+  @Test
+  void generateRefusesAnUnknownModelNamingIt(@TempDir Path dir) {
+    int code =
+        run(
+            "generate",
+            "--models",
+            dir.toString(),
+            "--model",
+            "nope",
+            "--prompt",
+            "a red circle",
+            "--out",
+            dir.resolve("x.png").toString());
+    assertEquals(2, code);
+    assertTrue(err.toString().contains("model: unknown model 'nope'"), err.toString());
+  }
+
+  @Test
+  void generateRequiresItsOptions() {
+    assertEquals(2, run("generate", "--prompt", "x"));
+    assertTrue(err.toString().contains("--model"), err.toString());
+  }
 }

@@ -90,21 +90,141 @@ public record GenerationSpec(
   }
 
   public GenerationSpec withSeed(long newSeed) {
-    return new GenerationSpec(
-        prompt,
-        negativePrompt,
-        newSeed,
-        steps,
-        guidanceScale,
-        sampler,
-        eta,
-        cache,
-        reference,
-        strength,
-        numFrames,
-        temperature,
-        topK,
-        topP,
-        cfgSchedule);
+    return toBuilder().seed(newSeed).build();
+  }
+
+  public Builder toBuilder() {
+    return new Builder(this);
+  }
+
+  /** Copies a spec with some settings changed; {@link #build()} validates the result. */
+  public static final class Builder {
+    private String prompt;
+    private String negativePrompt;
+    private long seed;
+    private int steps;
+    private float guidanceScale;
+    private String sampler;
+    private float eta;
+    private CacheSpec cache;
+    private Optional<RgbImage> reference;
+    private float strength;
+    private int numFrames;
+    private float temperature;
+    private int topK;
+    private float topP;
+    private CfgSchedule cfgSchedule;
+
+    private Builder(GenerationSpec s) {
+      prompt = s.prompt;
+      negativePrompt = s.negativePrompt;
+      seed = s.seed;
+      steps = s.steps;
+      guidanceScale = s.guidanceScale;
+      sampler = s.sampler;
+      eta = s.eta;
+      cache = s.cache;
+      reference = s.reference;
+      strength = s.strength;
+      numFrames = s.numFrames;
+      temperature = s.temperature;
+      topK = s.topK;
+      topP = s.topP;
+      cfgSchedule = s.cfgSchedule;
+    }
+
+    public Builder prompt(String v) {
+      prompt = v;
+      return this;
+    }
+
+    public Builder negativePrompt(String v) {
+      negativePrompt = v;
+      return this;
+    }
+
+    public Builder seed(long v) {
+      seed = v;
+      return this;
+    }
+
+    public Builder steps(int v) {
+      steps = v;
+      return this;
+    }
+
+    public Builder guidanceScale(float v) {
+      guidanceScale = v;
+      return this;
+    }
+
+    public Builder sampler(String v) {
+      sampler = v;
+      return this;
+    }
+
+    public Builder eta(float v) {
+      eta = v;
+      return this;
+    }
+
+    public Builder cache(CacheSpec v) {
+      cache = v;
+      return this;
+    }
+
+    public Builder reference(Optional<RgbImage> v) {
+      reference = v;
+      return this;
+    }
+
+    public Builder strength(float v) {
+      strength = v;
+      return this;
+    }
+
+    public Builder numFrames(int v) {
+      numFrames = v;
+      return this;
+    }
+
+    public Builder temperature(float v) {
+      temperature = v;
+      return this;
+    }
+
+    public Builder topK(int v) {
+      topK = v;
+      return this;
+    }
+
+    public Builder topP(float v) {
+      topP = v;
+      return this;
+    }
+
+    public Builder cfgSchedule(CfgSchedule v) {
+      cfgSchedule = v;
+      return this;
+    }
+
+    public GenerationSpec build() {
+      return new GenerationSpec(
+          prompt,
+          negativePrompt,
+          seed,
+          steps,
+          guidanceScale,
+          sampler,
+          eta,
+          cache,
+          reference,
+          strength,
+          numFrames,
+          temperature,
+          topK,
+          topP,
+          cfgSchedule);
+    }
   }
 }
