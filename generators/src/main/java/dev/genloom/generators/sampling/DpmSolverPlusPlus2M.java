@@ -5,7 +5,8 @@ import java.util.function.Supplier;
 
 /**
  * DPM-Solver++(2M) (Lu et al.; diffusers' {@code DPMSolverMultistepScheduler} with solver_order 2,
- * midpoint, "linspace" timestep spacing, final sigma zero). Epsilon outputs are converted to x0
+ * midpoint, final sigma zero), with the "leading" timestep spacing and steps_offset of the training
+ * schedule, as configured for Stable Diffusion 1.x (the same timesteps as {@link DdimSampler}). Epsilon outputs are converted to x0
  * predictions first; the first step and the last step are first order.
  */
 public final class DpmSolverPlusPlus2M implements Sampler {
@@ -18,11 +19,11 @@ public final class DpmSolverPlusPlus2M implements Sampler {
     if (steps < 1 || steps > n) {
       throw new IllegalArgumentException("steps: must be in 1.." + n + ", got " + steps);
     }
-    // timesteps = linspace(0, n - 1, steps + 1).round()[::-1][:-1]
+    // "leading" spacing: arange(steps) * (n // steps), reversed, + steps_offset
     timesteps = new int[steps];
+    int ratio = n / steps;
     for (int i = 0; i < steps; i++) {
-      double value = (double) (n - 1) * (steps - i) / steps;
-      timesteps[i] = (int) Math.rint(value);
+      timesteps[i] = (steps - 1 - i) * ratio + schedule.stepsOffset();
     }
     double[] trainSigmas = new double[n];
     for (int t = 0; t < n; t++) {
