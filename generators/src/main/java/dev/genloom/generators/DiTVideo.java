@@ -25,7 +25,7 @@ import java.util.Optional;
  * classifier-free guidance as one batched forward. A reference image becomes the first frame's
  * conditioning latent ({@code cond_latent}, {@code cond_mask}).
  */
-public final class DiTVideo implements Generator {
+public final class DiTVideo implements Generator, Calibratable {
   private final ModelPackage pkg;
   private final Device device;
   private final LoadedComponents components;
@@ -288,6 +288,24 @@ public final class DiTVideo implements Generator {
     NDArray pixels = components.get("vae_decoder").forward(new NDList(perFrame)).get(0);
     Shape p = pixels.getShape();
     return pixels.reshape(b, f, p.get(1), p.get(2), p.get(3));
+  }
+
+  @Override
+  public void observeUncached(List<GenerationSpec> batch, GraphExecutor.BlockObserver observer) {
+    Batches.checkCompatible(batch);
+    batch.forEach(this::validate);
+    try (NDManager scope = NDManager.newBaseManager(device)) {
+      List<NoiseSource> noise = new ArrayList<>();
+      long[][] cond = new long[batch.size()][];
+      long[][] uncond = new long[batch.size()][];
+      for (int b = 0; b < batch.size(); b++) {
+        noise.add(NoiseSource.seeded(batch.get(b).seed()));
+        cond[b] = tokenizer.encode(batch.get(b).prompt());
+        uncond[b] = tokenizer.encode(batch.get(b).negativePrompt());
+      }
+      GenerationSpec uncached = batch.get(0).toBuilder().cache(CacheSpec.NONE).build();
+      sample(scope, cond, uncond, null, noise, uncached, ProgressListener.NONE, observer);
+    }
   }
 
   @Override

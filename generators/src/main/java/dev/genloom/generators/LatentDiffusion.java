@@ -29,7 +29,7 @@ import java.util.function.Supplier;
  * (unconditional rows first), and a VAE decoder. With a reference image it runs SDEdit
  * image-to-image: the encoded reference is noised to the step that {@code strength} selects.
  */
-public final class LatentDiffusion implements Generator {
+public final class LatentDiffusion implements Generator, Calibratable {
   private final ModelPackage pkg;
   private final Device device;
   private final LoadedComponents components;
@@ -275,6 +275,24 @@ public final class LatentDiffusion implements Generator {
         .get("vae_decoder")
         .forward(new NDList(latents.div(latent.getScaleFactor())))
         .get(0);
+  }
+
+  @Override
+  public void observeUncached(List<GenerationSpec> batch, GraphExecutor.BlockObserver observer) {
+    Batches.checkCompatible(batch);
+    batch.forEach(this::validate);
+    try (NDManager scope = NDManager.newBaseManager(device)) {
+      List<NoiseSource> noise = new ArrayList<>();
+      long[][] cond = new long[batch.size()][];
+      long[][] uncond = new long[batch.size()][];
+      for (int b = 0; b < batch.size(); b++) {
+        noise.add(NoiseSource.seeded(batch.get(b).seed()));
+        cond[b] = tokenizer.encode(batch.get(b).prompt());
+        uncond[b] = tokenizer.encode(batch.get(b).negativePrompt());
+      }
+      GenerationSpec uncached = batch.get(0).toBuilder().cache(CacheSpec.NONE).build();
+      sample(scope, cond, uncond, null, noise, uncached, ProgressListener.NONE, observer);
+    }
   }
 
   @Override

@@ -154,6 +154,29 @@ public final class ModelPackage {
     return resolveInside(root, component.getFile(), root.resolve(MANIFEST_FILE));
   }
 
+  /**
+   * Replaces the package's manifest.json atomically with {@code updated} (same name and kind) and
+   * returns the reopened package.
+   */
+  public ModelPackage writeManifest(ModelManifest updated) {
+    if (!updated.getName().equals(manifest.getName()) || updated.getKind() != manifest.getKind()) {
+      throw new IllegalArgumentException("a manifest update may not change the name or kind");
+    }
+    Path target = root.resolve(MANIFEST_FILE);
+    Path temp = root.resolve(MANIFEST_FILE + ".tmp");
+    try {
+      Files.writeString(temp, ProtoJson.printManifest(updated) + "\n");
+      Files.move(
+          temp,
+          target,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException e) {
+      throw new ModelPackageException("cannot write " + target + ": " + e.getMessage(), e);
+    }
+    return open(root);
+  }
+
   /** A manifest-relative path (tokenizer, goldens) resolved inside the package. */
   public Path resolve(String relative) {
     return resolveInside(root, relative, root.resolve(MANIFEST_FILE));

@@ -6,8 +6,9 @@ import java.util.function.Supplier;
 /**
  * DPM-Solver++(2M) (Lu et al.; diffusers' {@code DPMSolverMultistepScheduler} with solver_order 2,
  * midpoint, final sigma zero), with the "leading" timestep spacing and steps_offset of the training
- * schedule, as configured for Stable Diffusion 1.x (the same timesteps as {@link DdimSampler}). Epsilon outputs are converted to x0
- * predictions first; the first step and the last step are first order.
+ * schedule, as configured for Stable Diffusion 1.x (the same timesteps as {@link DdimSampler}).
+ * Epsilon outputs are converted to x0 predictions first; the first step and the last step are first
+ * order.
  */
 public final class DpmSolverPlusPlus2M implements Sampler {
   private final int[] timesteps;
