@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
       NotYetAvailable.Eval.class,
       NotYetAvailable.HumanEval.class,
       NotYetAvailable.Report.class,
-      NotYetAvailable.Bench.class,
+      BenchCommand.class,
       CommandLine.HelpCommand.class
     },
     footer = {

@@ -97,18 +97,4 @@ final class NotYetAvailable {
       return "'genloom report' (run reports)";
     }
   }
-
-  @Command(
-      name = "bench",
-      mixinStandardHelpOptions = true,
-      description = {
-        "Benchmarks: generators, worker serving, pipeline and fleet. (Not available yet.)",
-        "Planned: genloom bench generators|worker|pipeline|fleet ..."
-      })
-  static final class Bench extends Base {
-    @Override
-    String what() {
-      return "'genloom bench' (benchmarks)";
-    }
-  }
 }

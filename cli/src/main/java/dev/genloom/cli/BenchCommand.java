@@ -1,0 +1,76 @@
+package dev.genloom.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Unmatched;
+
+/** {@code genloom bench}: benchmarks whose results go to docs/benchmarks.md. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    subcommands = {
+      BenchGeneratorsCommand.class,
+      BenchCommand.Worker.class,
+      BenchCommand.Pipeline.class,
+      BenchCommand.Fleet.class
+    },
+    description = {
+      "Benchmarks, run side by side in one process and reported as medians and ratios:",
+      "  generators  tiny-ldm throughput, block caching vs fewer steps, DiT caching, Token-Shuffle",
+      "  worker      gRPC serving throughput and latency (not available yet)",
+      "  pipeline    pipeline vs direct worker throughput (not available yet)",
+      "  fleet       multi-worker load test with faults (not available yet)"
+    })
+final class BenchCommand implements Runnable {
+  @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  @Command(
+      name = "worker",
+      mixinStandardHelpOptions = true,
+      description = "gRPC worker serving benchmark. (Not available yet.)")
+  static final class Worker implements Callable<Integer> {
+    @Unmatched java.util.List<String> ignored;
+
+    @Override
+    public Integer call() {
+      throw new UserException(
+          "'genloom bench worker' is not available yet in this build of Genloom.",
+          NotYetAvailable.EXIT_NOT_AVAILABLE);
+    }
+  }
+
+  @Command(
+      name = "pipeline",
+      mixinStandardHelpOptions = true,
+      description = "Pipeline against direct worker benchmark. (Not available yet.)")
+  static final class Pipeline implements Callable<Integer> {
+    @Unmatched java.util.List<String> ignored;
+
+    @Override
+    public Integer call() {
+      throw new UserException(
+          "'genloom bench pipeline' is not available yet in this build of Genloom.",
+          NotYetAvailable.EXIT_NOT_AVAILABLE);
+    }
+  }
+
+  @Command(
+      name = "fleet",
+      mixinStandardHelpOptions = true,
+      description = "Fleet load test with a fault schedule. (Not available yet.)")
+  static final class Fleet implements Callable<Integer> {
+    @Unmatched java.util.List<String> ignored;
+
+    @Override
+    public Integer call() {
+      throw new UserException(
+          "'genloom bench fleet' is not available yet in this build of Genloom.",
+          NotYetAvailable.EXIT_NOT_AVAILABLE);
+    }
+  }
+}

@@ -1,0 +1,391 @@
+package dev.genloom.cli;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.evaluation.Alignment;
+import dev.genloom.evaluation.FeatureNetwork;
+import dev.genloom.evaluation.FrechetDistance;
+import dev.genloom.evaluation.GaussianStats;
+import dev.genloom.evaluation.StatsFiles;
+import dev.genloom.generators.CacheSpec;
+import dev.genloom.generators.Calibration;
+import dev.genloom.generators.GeneratedMedia;
+import dev.genloom.generators.GenerationSpec;
+import dev.genloom.generators.Generator;
+import dev.genloom.generators.Generators;
+import dev.genloom.generators.ModelPackage;
+import dev.genloom.generators.ModelRepository;
+import dev.genloom.generators.RgbImage;
+import dev.genloom.proto.v1.CacheSchedule;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code genloom bench generators}: throughput, block caching against fewer steps, DiT caching and
+ * Token-Shuffle decode time, each configuration measured side by side in one run (interleaved
+ * repeats, medians).
+ */
+@Command(
+    name = "generators",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Benchmark the generators on the shipped models: tiny-ldm images/s at batch 1 and 8; block"
+          + " caching at each stored delta against the uncached run and against fewer steps at"
+          + " equal compute (wall speedup, block evaluations saved, shapes-feature FD, alignment);"
+          + " tiny-dit-video with FORA and TeaCache; tiny-ar-s2 against tiny-ar-s1 decode time."
+    })
+final class BenchGeneratorsCommand implements Callable<Integer> {
+  @Mixin ModelsOption modelsOption;
+
+  @Option(
+      names = "--samples",
+      paramLabel = "N",
+      description = "Images per quality configuration (default: ${DEFAULT-VALUE}).",
+      defaultValue = "200")
+  int samples;
+
+  @Option(
+      names = "--video-samples",
+      paramLabel = "N",
+      description = "Videos per DiT configuration (default: ${DEFAULT-VALUE}).",
+      defaultValue = "24")
+  int videoSamples;
+
+  @Option(
+      names = "--repeats",
+      paramLabel = "R",
+      description = "Timing repeats per configuration (default: ${DEFAULT-VALUE}).",
+      defaultValue = "5")
+  int repeats;
+
+  @Option(
+      names = "--reference",
+      paramLabel = "NPZ",
+      description = "Real-image shapes-features statistics (default: ${DEFAULT-VALUE}).",
+      defaultValue = "models/shapes-features/reference_stats.npz")
+  Path reference;
+
+  @Option(
+      names = "--only",
+      paramLabel = "PART",
+      split = ",",
+      description = "Parts to run: throughput, ldm-cache, dit-cache, ar (default: all).")
+  List<String> only;
+
+  @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+  Path json;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  private PrintWriter out;
+  private final ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  private boolean wants(String part) {
+    return only == null || only.contains(part);
+  }
+
+  @Override
+  public Integer call() throws IOException {
+    out = spec.commandLine().getOut();
+    ModelRepository repository = ModelRepository.scan(modelsOption.folder());
+    ObjectNode results = mapper.createObjectNode();
+    results.put(
+        "machine",
+        Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version());
+    try (FeatureNetwork features =
+        FeatureNetwork.open(require(repository, "shapes-features"), Device.cpu())) {
+      GaussianStats real = StatsFiles.load(reference);
+      List<String> prompts = readPrompts(Path.of("examples/calibration-prompts.txt"));
+      if (wants("throughput") || wants("ldm-cache")) {
+        try (Generator ldm = Generators.open(require(repository, "tiny-ldm"), Device.cpu())) {
+          if (wants("throughput")) {
+            results.set("throughput", throughput(ldm, prompts));
+          }
+          if (wants("ldm-cache")) {
+            ArrayNode cache = mapper.createArrayNode();
+            cache.addAll(ldmCache(ldm, "ddim", 50, prompts, features, real));
+            cache.addAll(ldmCache(ldm, "dpmpp2m", 20, prompts, features, real));
+            results.set("ldm_cache", cache);
+          }
+        }
+      }
+      if (wants("dit-cache")) {
+        try (Generator dit = Generators.open(require(repository, "tiny-dit-video"), Device.cpu())) {
+          results.set(
+              "dit_cache",
+              ditCache(dit, readPrompts(Path.of("examples/video-prompts.txt")), features));
+        }
+      }
+      if (wants("ar")) {
+        results.set("ar", arDecode(repository, prompts));
+      }
+    }
+    if (json != null) {
+      Files.writeString(json, mapper.writeValueAsString(results) + "\n");
+      out.println("wrote " + json);
+    }
+    out.flush();
+    return 0;
+  }
+
+  private static ModelPackage require(ModelRepository repository, String name) {
+    return repository
+        .find(name)
+        .orElseThrow(
+            () -> new UserException("model: the benchmark needs the '" + name + "' package"));
+  }
+
+  private static List<String> readPrompts(Path file) throws IOException {
+    return Files.readAllLines(file).stream()
+        .map(String::strip)
+        .filter(l -> !l.isEmpty() && !l.startsWith("#"))
+        .toList();
+  }
+
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int n = sorted.length;
+    return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
+  }
+
+  private ObjectNode throughput(Generator ldm, List<String> prompts) {
+    out.println("== tiny-ldm throughput (DDIM 50, no cache) ==");
+    int[] batches = {1, 8};
+    double[][] rates = new double[batches.length][repeats];
+    ldm.generate(List.of(ldm.defaults(prompts.get(0), 0)), (s, t, p) -> {}); // warm-up
+    for (int r = 0; r < repeats; r++) {
+      for (int k = 0; k < batches.length; k++) {
+        List<GenerationSpec> batch = new ArrayList<>();
+        for (int b = 0; b < batches[k]; b++) {
+          batch.add(ldm.defaults(prompts.get(b % prompts.size()), r * 100L + b));
+        }
+        long start = System.nanoTime();
+        ldm.generate(batch, (s, t, p) -> {});
+        rates[k][r] = batches[k] / ((System.nanoTime() - start) / 1e9);
+      }
+    }
+    ObjectNode node = mapper.createObjectNode();
+    for (int k = 0; k < batches.length; k++) {
+      double median = median(rates[k]);
+      node.put("batch_" + batches[k] + "_images_per_s", median);
+      out.printf(
+          Locale.ROOT, "  batch %d: %.2f images/s (median of %d)%n", batches[k], median, repeats);
+    }
+    out.flush();
+    return node;
+  }
+
+  /** One configuration's quality and cost. */
+  private record Measured(
+      String name, double wallSeconds, long evals, long skips, double fd, Alignment alignment) {}
+
+  private Measured measure(
+      Generator generator,
+      String name,
+      GenerationSpec settings,
+      List<String> prompts,
+      int count,
+      FeatureNetwork features,
+      GaussianStats real) {
+    List<RgbImage> images = new ArrayList<>();
+    List<String> used = new ArrayList<>();
+    long evals = 0;
+    long skips = 0;
+    long start = System.nanoTime();
+    int batchSize = 8;
+    for (int i = 0; i < count; i += batchSize) {
+      List<GenerationSpec> batch = new ArrayList<>();
+      for (int b = i; b < Math.min(count, i + batchSize); b++) {
+        String prompt = prompts.get(b % prompts.size());
+        batch.add(settings.toBuilder().prompt(prompt).seed(1000L + b).build());
+        used.add(prompt);
+      }
+      List<GeneratedMedia> results = generator.generate(batch, (s, t, p) -> {});
+      for (GeneratedMedia media : results) {
+        images.addAll(media.frames());
+      }
+      // Block counts are per batched forward, shared by every item of the batch.
+      evals += results.get(0).blockEvaluations();
+      skips += results.get(0).blockSkips();
+    }
+    double wall = (System.nanoTime() - start) / 1e9;
+    double fd =
+        real == null
+            ? Double.NaN
+            : FrechetDistance.between(
+                GaussianStats.fromFeatures(features.run(images).features()), real);
+    Alignment alignment = Alignment.score(features, images, expand(used, images.size()));
+    out.printf(
+        Locale.ROOT,
+        "  %-28s wall %7.1f s  block evals %7d  skipped %7d  FD %8.3f  aligned %5.1f%%%n",
+        name,
+        wall,
+        evals,
+        skips,
+        fd,
+        100 * alignment.allCorrect());
+    out.flush();
+    return new Measured(name, wall, evals, skips, fd, alignment);
+  }
+
+  /** Each prompt repeated once per frame when the media are videos. */
+  private static List<String> expand(List<String> prompts, int images) {
+    if (prompts.size() == images) {
+      return prompts;
+    }
+    int perItem = images / prompts.size();
+    List<String> out = new ArrayList<>();
+    for (String p : prompts) {
+      for (int f = 0; f < perItem; f++) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
+
+  private ArrayNode ldmCache(
+      Generator ldm,
+      String sampler,
+      int steps,
+      List<String> prompts,
+      FeatureNetwork features,
+      GaussianStats real) {
+    out.printf(
+        Locale.ROOT,
+        "== tiny-ldm block caching, %s %d steps, %d samples per row ==%n",
+        sampler,
+        steps,
+        samples);
+    GenerationSpec base =
+        ldm.defaults(prompts.get(0), 0).toBuilder().sampler(sampler).steps(steps).build();
+    List<CacheSchedule> schedules =
+        ldm.pkg().manifest().getCacheSchedulesList().stream()
+            .filter(s -> s.getSampler().equals(sampler) && s.getSteps() == steps)
+            .toList();
+    Map<String, GenerationSpec> configs = new LinkedHashMap<>();
+    configs.put("uncached " + steps + " steps", base);
+    for (CacheSchedule schedule : schedules) {
+      configs.put(
+          "auto delta=" + schedule.getDelta() + (schedule.getIsDefault() ? " (default)" : ""),
+          base.toBuilder().cache(new CacheSpec(CacheSpec.Kind.AUTO, schedule.getDelta())).build());
+      // Fewer steps at equal compute: the same share of block evaluations, spent on whole steps.
+      double kept = 1 - Calibration.skippedFraction(schedule);
+      int fewer = Math.max(2, (int) Math.round(steps * kept));
+      configs.putIfAbsent(
+          "uncached " + fewer + " steps (equal compute)", base.toBuilder().steps(fewer).build());
+    }
+    ArrayNode rows = mapper.createArrayNode();
+    Measured baseline = null;
+    for (Map.Entry<String, GenerationSpec> config : configs.entrySet()) {
+      Measured m =
+          measure(ldm, config.getKey(), config.getValue(), prompts, samples, features, real);
+      if (baseline == null) {
+        baseline = m;
+      }
+      rows.add(row(sampler, steps, m, baseline));
+    }
+    return rows;
+  }
+
+  private ObjectNode row(String sampler, int steps, Measured m, Measured baseline) {
+    ObjectNode row = mapper.createObjectNode();
+    row.put("sampler", sampler);
+    row.put("steps", steps);
+    row.put("config", m.name());
+    row.put("wall_s", m.wallSeconds());
+    row.put("speedup", baseline.wallSeconds() / m.wallSeconds());
+    row.put("block_evals", m.evals());
+    row.put("block_skips", m.skips());
+    row.put("fd", m.fd());
+    row.put("fd_change_pct", 100 * (m.fd() / baseline.fd() - 1));
+    row.put("aligned", m.alignment().allCorrect());
+    row.put(
+        "aligned_change_points",
+        100 * (m.alignment().allCorrect() - baseline.alignment().allCorrect()));
+    return row;
+  }
+
+  private ArrayNode ditCache(Generator dit, List<String> prompts, FeatureNetwork features) {
+    out.printf(
+        Locale.ROOT,
+        "== tiny-dit-video caching, euler 25 steps, %d videos per row ==%n",
+        videoSamples);
+    GenerationSpec base = dit.defaults(prompts.get(0), 0);
+    Map<String, GenerationSpec> configs = new LinkedHashMap<>();
+    configs.put("uncached", base);
+    for (String policy :
+        List.of("fora:2", "fora:3", "fora:4", "teacache:0.1", "teacache:0.2", "teacache:0.4")) {
+      configs.put(policy, base.toBuilder().cache(CacheSpec.parse(policy)).build());
+    }
+    ArrayNode rows = mapper.createArrayNode();
+    Measured baseline = null;
+    for (Map.Entry<String, GenerationSpec> config : configs.entrySet()) {
+      Measured m =
+          measure(dit, config.getKey(), config.getValue(), prompts, videoSamples, features, null);
+      if (baseline == null) {
+        baseline = m;
+      }
+      rows.add(row("euler", base.steps(), m, baseline));
+    }
+    return rows;
+  }
+
+  private ObjectNode arDecode(ModelRepository repository, List<String> prompts) {
+    out.println("== tiny-ar-s2 (Token-Shuffle s=2) against tiny-ar-s1, one image, batch 1 ==");
+    try (Generator s1 = Generators.open(require(repository, "tiny-ar-s1"), Device.cpu());
+        Generator s2 = Generators.open(require(repository, "tiny-ar-s2"), Device.cpu())) {
+      Generator[] models = {s1, s2};
+      double[][] seconds = new double[2][repeats];
+      long[] forwards = new long[2];
+      for (Generator g : models) {
+        g.generate(List.of(g.defaults(prompts.get(0), 0)), (s, t, p) -> {}); // warm-up
+      }
+      for (int r = 0; r < repeats; r++) {
+        for (int k = 0; k < 2; k++) {
+          GenerationSpec one = models[k].defaults(prompts.get(r % prompts.size()), r);
+          long start = System.nanoTime();
+          GeneratedMedia media = models[k].generate(List.of(one), (s, t, p) -> {}).get(0);
+          seconds[k][r] = (System.nanoTime() - start) / 1e9;
+          forwards[k] = media.blockEvaluations();
+        }
+      }
+      ObjectNode node = mapper.createObjectNode();
+      double m1 = median(seconds[0]);
+      double m2 = median(seconds[1]);
+      node.put("s1_seconds", m1);
+      node.put("s2_seconds", m2);
+      node.put("s1_forwards", forwards[0]);
+      node.put("s2_forwards", forwards[1]);
+      node.put("speedup", m1 / m2);
+      out.printf(
+          Locale.ROOT,
+          "  s1 %.3f s (%d forwards)  s2 %.3f s (%d forwards)  speedup %.2fx (medians of %d)%n",
+          m1,
+          forwards[0],
+          m2,
+          forwards[1],
+          m1 / m2,
+          repeats);
+      out.flush();
+      return node;
+    }
+  }
+}
