@@ -19,7 +19,8 @@ import java.util.Optional;
  * the text and {@code [BOI]}, then one KV-cached decode per image position, each predicting the
  * {@code s*s} codes of an s x s window. Classifier-free guidance mixes conditional and
  * unconditional logits ({@code u + w (c - u)}) with a constant or linearly rising scale across
- * image positions; then temperature, top-k, top-p and a seeded draw pick each code.
+ * image positions; then temperature, top-k, top-p and a seeded draw pick each code. Each image
+ * position takes its {@code s*s} uniform draws from the item's noise source, in window order.
  */
 public final class TokenShuffleAR implements Generator {
   private final ModelPackage pkg;
@@ -174,7 +175,8 @@ public final class TokenShuffleAR implements Generator {
     int textLength = condIds[0].length + 1;
     long[] flat = new long[rows * textLength];
     for (int r = 0; r < rows; r++) {
-      long[] ids = guided ? (r < batch ? uncondIds[r] : condIds[r - batch]) : condIds[r];
+      // Conditional rows first, then unconditional, as the reference sampler batches them.
+      long[] ids = r < batch ? condIds[r] : uncondIds[r - batch];
       System.arraycopy(ids, 0, flat, r * textLength, ids.length);
       flat[r * textLength + textLength - 1] = ar.getBoiId();
     }
@@ -200,8 +202,8 @@ public final class TokenShuffleAR implements Generator {
       for (int b = 0; b < batch; b++) {
         for (int j = 0; j < perStep; j++) {
           float[] mixed = new float[k];
-          int condBase = ((guided ? batch + b : b) * perStep + j) * k;
-          int uncondBase = (b * perStep + j) * k;
+          int condBase = (b * perStep + j) * k;
+          int uncondBase = ((batch + b) * perStep + j) * k;
           for (int c = 0; c < k; c++) {
             mixed[c] =
                 guided
