@@ -18,7 +18,7 @@ import picocli.CommandLine.Command;
       DemoCommand.class,
       ModelsCommand.class,
       GenerateCommand.class,
-      NotYetAvailable.Worker.class,
+      WorkerCommand.class,
       NotYetAvailable.Run.class,
       NotYetAvailable.Eval.class,
       NotYetAvailable.HumanEval.class,

@@ -27,21 +27,6 @@ final class NotYetAvailable {
   }
 
   @Command(
-      name = "worker",
-      mixinStandardHelpOptions = true,
-      description = {
-        "Serve the model packages over gRPC (genloom.v1.GenerationService). (Not available yet.)",
-        "Planned: genloom worker --port 50051 --models models/ [--max-batch 8] [--tls-cert F"
-            + " --tls-key F] [--auth-token-file F] [--metrics-port 9464]"
-      })
-  static final class Worker extends Base {
-    @Override
-    String what() {
-      return "'genloom worker' (the gRPC generation server)";
-    }
-  }
-
-  @Command(
       name = "run",
       mixinStandardHelpOptions = true,
       description = {

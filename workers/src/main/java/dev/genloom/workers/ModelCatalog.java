@@ -20,6 +20,9 @@ final class ModelCatalog {
   ListModelsResponse list() {
     ListModelsResponse.Builder response = ListModelsResponse.newBuilder();
     for (ModelPackage pkg : repository.packages()) {
+      if (pkg.kind() == dev.genloom.proto.v1.ModelKind.MODEL_KIND_FEATURES) {
+        continue; // feature networks serve evaluation, not generation
+      }
       response.addModels(summary(pkg.manifest()));
     }
     return response.build();

@@ -1,61 +1,162 @@
 package dev.genloom.workers;
 
+import dev.genloom.generators.Generator;
+import dev.genloom.generators.Generators;
+import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
-import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A running worker: the generation service plus the standard health and reflection services on a
- * server the caller builds (so tests can use the in-process transport and production a TLS socket).
+ * server the caller builds (in-process for tests, a TLS socket in production). Health reports
+ * NOT_SERVING while the model packages load and SERVING after.
  */
 public final class WorkerServer implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(WorkerServer.class);
+  public static final String SERVICE = "genloom.v1.GenerationService";
+
   private final Server server;
   private final HealthStatusManager health;
+  private final CompletableFuture<Void> ready;
+  private final WorkerMetrics metrics;
+  private volatile BatchingScheduler scheduler;
+  private volatile Map<String, Generator> generators = Map.of();
 
-  private WorkerServer(Server server, HealthStatusManager health) {
+  private WorkerServer(
+      Server server,
+      HealthStatusManager health,
+      CompletableFuture<Void> ready,
+      WorkerMetrics metrics) {
     this.server = server;
     this.health = health;
+    this.ready = ready;
+    this.metrics = metrics;
   }
 
-  /** Starts serving {@code repository} on {@code builder}; health goes SERVING once started. */
-  public static WorkerServer start(ServerBuilder<?> builder, ModelRepository repository)
+  /**
+   * Starts serving at once and loads {@code repository}'s generators in the background.
+   *
+   * @param interceptors applied to the generation service (e.g. token auth); health stays open
+   */
+  public static WorkerServer start(
+      ServerBuilder<?> builder,
+      ModelRepository repository,
+      WorkerOptions options,
+      WorkerMetrics metrics,
+      List<ServerInterceptor> interceptors)
       throws IOException {
     HealthStatusManager health = new HealthStatusManager();
-    BindableService generation = new GenerationService(repository);
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
+    health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
+    GenerationService service =
+        new GenerationService(new ModelCatalog(repository), options, metrics);
     Server server =
         builder
-            .addService(generation)
+            .addService(ServerInterceptors.intercept(service, interceptors))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())
+            .maxInboundMessageSize(options.chunkBytes() + (16 << 20))
             .build()
             .start();
-    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
-    health.setStatus("genloom.v1.GenerationService", ServingStatus.SERVING);
-    return new WorkerServer(server, health);
+    CompletableFuture<Void> ready = new CompletableFuture<>();
+    WorkerServer worker = new WorkerServer(server, health, ready, metrics);
+    Thread loader =
+        new Thread(
+            () -> {
+              try {
+                Map<String, Generator> loaded = new LinkedHashMap<>();
+                for (ModelPackage pkg : repository.packages()) {
+                  if (pkg.kind() == dev.genloom.proto.v1.ModelKind.MODEL_KIND_FEATURES) {
+                    continue;
+                  }
+                  LOG.info("loading model {} ({})", pkg.name(), pkg.kind());
+                  loaded.put(pkg.name(), Generators.open(pkg, options.device()));
+                }
+                BatchingScheduler scheduler =
+                    new BatchingScheduler(
+                        options.maxQueue(),
+                        options.maxBatch(),
+                        options.maxQueueDelayMillis(),
+                        options.computeThreads(),
+                        metrics);
+                worker.scheduler = scheduler;
+                worker.generators = loaded;
+                service.ready(loaded, scheduler);
+                metrics.modelsLoaded(loaded.size());
+                health.setStatus(
+                    HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
+                health.setStatus(SERVICE, ServingStatus.SERVING);
+                LOG.info("serving {} models on port {}", loaded.size(), server.getPort());
+                ready.complete(null);
+              } catch (RuntimeException e) {
+                LOG.error("loading models failed: {}", e.getMessage());
+                ready.completeExceptionally(e);
+              }
+            },
+            "genloom-model-loader");
+    loader.setDaemon(true);
+    loader.start();
+    return worker;
+  }
+
+  /** Completes when every generator is loaded (or fails with the load error). */
+  public CompletableFuture<Void> ready() {
+    return ready;
   }
 
   public int port() {
     return server.getPort();
   }
 
+  public WorkerMetrics metrics() {
+    return metrics;
+  }
+
+  /** Requests waiting plus running, for tests and the drain. */
+  public int inFlight() {
+    BatchingScheduler s = scheduler;
+    return s == null ? 0 : s.queued() + s.running();
+  }
+
   public void awaitTermination() throws InterruptedException {
     server.awaitTermination();
   }
 
-  /** Refuses new calls, lets in-flight calls finish for up to 30 s, then stops. */
-  @Override
-  public void close() throws InterruptedException {
+  /**
+   * Graceful drain: health goes NOT_SERVING, new calls are refused, in-flight generations finish
+   * (up to {@code timeoutSeconds}), then models are released.
+   */
+  public void drain(long timeoutSeconds) throws InterruptedException {
     health.enterTerminalState();
     server.shutdown();
-    if (!server.awaitTermination(30, TimeUnit.SECONDS)) {
+    if (!server.awaitTermination(timeoutSeconds, TimeUnit.SECONDS)) {
+      LOG.warn("drain timed out after {} s; cancelling remaining calls", timeoutSeconds);
       server.shutdownNow();
       server.awaitTermination(5, TimeUnit.SECONDS);
     }
+    BatchingScheduler s = scheduler;
+    if (s != null) {
+      s.close();
+    }
+    generators.values().forEach(Generator::close);
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    drain(30);
   }
 }

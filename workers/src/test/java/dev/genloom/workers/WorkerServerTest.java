@@ -1,15 +1,22 @@
 package dev.genloom.workers;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.protobuf.ByteString;
 import dev.genloom.generators.ModelRepository;
+import dev.genloom.proto.v1.GenerateEvent;
 import dev.genloom.proto.v1.GenerateRequest;
 import dev.genloom.proto.v1.GenerationServiceGrpc;
 import dev.genloom.proto.v1.GetModelRequest;
 import dev.genloom.proto.v1.ListModelsRequest;
 import dev.genloom.proto.v1.ModelKind;
+import dev.genloom.proto.v1.OutputOptions;
+import dev.genloom.proto.v1.ReferenceImage;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -18,85 +25,291 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
-import java.nio.file.Files;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class WorkerServerTest {
-  @TempDir Path models;
+  @TempDir Path temp;
   private WorkerServer server;
   private ManagedChannel channel;
 
-  @BeforeEach
-  void start() throws Exception {
-    Path pkg = Files.createDirectories(models.resolve("feat"));
-    Files.writeString(
-        pkg.resolve("manifest.json"),
-        "{\"format\":\"genloom/v1\",\"name\":\"feat\",\"kind\":\"MODEL_KIND_FEATURES\","
-            + "\"description\":\"test features\"}");
+  private GenerationServiceGrpc.GenerationServiceBlockingStub start(WorkerOptions options)
+      throws Exception {
+    Path models = ShippedModels.folder(temp, "tiny-ldm", "shapes-features");
     String name = InProcessServerBuilder.generateName();
     server =
         WorkerServer.start(
-            InProcessServerBuilder.forName(name).directExecutor(), ModelRepository.scan(models));
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+            InProcessServerBuilder.forName(name),
+            ModelRepository.scan(models),
+            options,
+            new WorkerMetrics(),
+            List.of());
+    server.ready().get(120, TimeUnit.SECONDS);
+    channel = InProcessChannelBuilder.forName(name).build();
+    return GenerationServiceGrpc.newBlockingStub(channel);
   }
 
   @AfterEach
   void stop() throws Exception {
-    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-    server.close();
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  private static GenerateRequest.Builder request(String prompt, long seed) {
+    return GenerateRequest.newBuilder()
+        .setModel("tiny-ldm")
+        .setPrompt(prompt)
+        .setSeed(seed)
+        .setSteps(4);
+  }
+
+  private static byte[] png(List<GenerateEvent> events) {
+    GenerateEvent last = events.get(events.size() - 1);
+    assertTrue(last.hasResult(), "last event is the result: " + last);
+    return last.getResult().getMedia(0).getData().toByteArray();
+  }
+
+  private static List<GenerateEvent> collect(Iterator<GenerateEvent> stream) {
+    List<GenerateEvent> events = new ArrayList<>();
+    stream.forEachRemaining(events::add);
+    return events;
   }
 
   @Test
-  void listsAndDescribesLoadedModels() {
-    GenerationServiceGrpc.GenerationServiceBlockingStub stub =
-        GenerationServiceGrpc.newBlockingStub(channel);
+  void listsGeneratorsAndHealthIsServing() throws Exception {
+    var stub = start(WorkerOptions.defaults());
     var models = stub.listModels(ListModelsRequest.getDefaultInstance()).getModelsList();
-    assertEquals(1, models.size());
-    assertEquals("feat", models.get(0).getName());
-    assertEquals(ModelKind.MODEL_KIND_FEATURES, models.get(0).getKind());
-    assertEquals(
-        "test features",
-        stub.getModel(GetModelRequest.newBuilder().setName("feat").build())
-            .getSummary()
-            .getDescription());
-  }
-
-  @Test
-  void unknownModelIsNotFoundNamingTheField() {
-    StatusRuntimeException e =
-        assertThrows(
-            StatusRuntimeException.class,
-            () ->
-                GenerationServiceGrpc.newBlockingStub(channel)
-                    .getModel(GetModelRequest.newBuilder().setName("nope").build()));
-    assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
-    assertTrue(e.getStatus().getDescription().startsWith("name:"));
-  }
-
-  @Test
-  void healthIsServingAfterStart() {
+    assertEquals(1, models.size(), "feature networks are not listed as generators");
+    assertEquals(ModelKind.MODEL_KIND_LATENT_DIFFUSION, models.get(0).getKind());
+    assertFalse(
+        stub.getModel(GetModelRequest.newBuilder().setName("tiny-ldm").build())
+            .getQualityList()
+            .isEmpty());
     assertEquals(
         ServingStatus.SERVING,
         HealthGrpc.newBlockingStub(channel)
-            .check(
-                HealthCheckRequest.newBuilder().setService("genloom.v1.GenerationService").build())
+            .check(HealthCheckRequest.newBuilder().setService(WorkerServer.SERVICE).build())
             .getStatus());
   }
 
   @Test
-  void generateSaysPlainlyItIsNotAvailable() {
+  void generateStreamsQueuedThenProgressThenAPngResult() throws Exception {
+    var stub = start(WorkerOptions.defaults());
+    List<GenerateEvent> events =
+        collect(
+            stub.generate(
+                request("a red circle on a blue background", 3)
+                    .setRequestId("r-1")
+                    .setOutput(OutputOptions.newBuilder().setPreviewEvery(2))
+                    .build()));
+    assertTrue(events.get(0).hasQueued(), events.get(0).toString());
+    assertEquals(0, events.get(0).getQueued().getPosition());
+    List<GenerateEvent> progress = events.stream().filter(GenerateEvent::hasProgress).toList();
+    assertEquals(4, progress.size());
+    assertEquals(4, progress.get(3).getProgress().getStep());
+    assertFalse(progress.get(1).getProgress().getPreviewPng().isEmpty(), "preview every 2 steps");
+    GenerateEvent result = events.get(events.size() - 1);
+    assertEquals("r-1", result.getRequestId());
+    assertEquals("image/png", result.getResult().getMedia(0).getMimeType());
+    BufferedImage image = ImageIO.read(new ByteArrayInputStream(png(events)));
+    assertEquals(32, image.getWidth());
+    assertTrue(result.getResult().getStats().getBlockEvals() > 0);
+    assertEquals(3, result.getResult().getStats().getSeed());
+  }
+
+  @ParameterizedTest
+  @CsvSource({
+    "model, unknown-model, 4, 4.0, 0",
+    "steps, tiny-ldm, 1001, 4.0, 0",
+    "guidance_scale, tiny-ldm, 4, NaN, 0",
+    "prompt, tiny-ldm, 4, 4.0, 40",
+    "width, tiny-ldm, 4, 4.0, 0",
+    "reference_images, tiny-ldm, 4, 4.0, 0"
+  })
+  void invalidRequestsNameTheField(String field, String model, int steps, float guidance, int words)
+      throws Exception {
+    var stub = start(WorkerOptions.defaults());
+    GenerateRequest.Builder request =
+        GenerateRequest.newBuilder()
+            .setModel(model)
+            .setPrompt("a red circle" + " circle".repeat(words))
+            .setSteps(steps)
+            .setGuidanceScale(guidance);
+    if (field.equals("width")) {
+      request.setWidth(64).setHeight(64);
+    }
+    if (field.equals("reference_images")) {
+      request.addReferenceImages(
+          ReferenceImage.newBuilder().setData(ByteString.copyFromUtf8("not an image")));
+    }
+    StatusRuntimeException e =
+        assertThrows(StatusRuntimeException.class, () -> collect(stub.generate(request.build())));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().startsWith(field), e.getStatus().getDescription());
+  }
+
+  @Test
+  void batchedOutputsAreIdenticalToUnbatchedOnes() throws Exception {
+    var stub = start(WorkerOptions.defaults().withBatching(4, 60_000, 16));
+    String[] prompts = {
+      "a red circle on a blue background", "a green square on a white background",
+      "a yellow triangle on a black background", "a purple circle on a orange background"
+    };
+    var async = GenerationServiceGrpc.newStub(channel);
+    List<CompletableFuture<List<GenerateEvent>>> batched = new ArrayList<>();
+    for (int i = 0; i < prompts.length; i++) {
+      batched.add(call(async, request(prompts[i], 100 + i).build()));
+    }
+    List<byte[]> together = new ArrayList<>();
+    for (CompletableFuture<List<GenerateEvent>> f : batched) {
+      List<GenerateEvent> events = f.get(120, TimeUnit.SECONDS);
+      assertEquals(4, events.get(events.size() - 1).getResult().getStats().getBatchSize());
+      together.add(png(events));
+    }
+    server.close();
+    channel.shutdownNow();
+    server = null;
+    var single = start(WorkerOptions.defaults().withBatching(1, 0, 16));
+    for (int i = 0; i < prompts.length; i++) {
+      List<GenerateEvent> events = collect(single.generate(request(prompts[i], 100 + i).build()));
+      assertEquals(1, events.get(events.size() - 1).getResult().getStats().getBatchSize());
+      assertArrayEquals(
+          together.get(i), png(events), "item " + i + " differs between batch 4 and batch 1");
+    }
+  }
+
+  private static CompletableFuture<List<GenerateEvent>> call(
+      GenerationServiceGrpc.GenerationServiceStub stub, GenerateRequest request) {
+    CompletableFuture<List<GenerateEvent>> done = new CompletableFuture<>();
+    List<GenerateEvent> events = new ArrayList<>();
+    stub.generate(
+        request,
+        new io.grpc.stub.StreamObserver<>() {
+          @Override
+          public void onNext(GenerateEvent value) {
+            events.add(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            done.complete(events);
+          }
+        });
+    return done;
+  }
+
+  @Test
+  void aCancelledCallStopsBetweenStepsAndFreesTheWorker() throws Exception {
+    start(WorkerOptions.defaults().withBatching(1, 0, 4));
+    CountDownLatch firstProgress = new CountDownLatch(1);
+    CompletableFuture<Status> ended = new CompletableFuture<>();
+    GenerationServiceGrpc.newStub(channel)
+        .generate(
+            request("a red circle on a blue background", 1).setSteps(1000).build(),
+            new ClientResponseObserver<GenerateRequest, GenerateEvent>() {
+              private ClientCallStreamObserver<GenerateRequest> call;
+
+              @Override
+              public void beforeStart(ClientCallStreamObserver<GenerateRequest> requestStream) {
+                call = requestStream;
+              }
+
+              @Override
+              public void onNext(GenerateEvent value) {
+                if (value.hasProgress()) {
+                  firstProgress.countDown();
+                  call.cancel("client gave up", null);
+                }
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                ended.complete(Status.fromThrowable(t));
+              }
+
+              @Override
+              public void onCompleted() {
+                ended.complete(Status.OK);
+              }
+            });
+    assertTrue(firstProgress.await(60, TimeUnit.SECONDS));
+    assertEquals(Status.Code.CANCELLED, ended.get(60, TimeUnit.SECONDS).getCode());
+    // The worker is free: a new request is served (it would wait behind 1000 steps otherwise).
+    var stub =
+        GenerationServiceGrpc.newBlockingStub(channel).withDeadlineAfter(60, TimeUnit.SECONDS);
+    List<GenerateEvent> events =
+        collect(stub.generate(request("a green square on a red background", 2).build()));
+    assertNotNull(png(events));
+    assertEquals(0, server.inFlight());
+    assertTrue(server.metrics().requests("cancelled") >= 1);
+  }
+
+  @Test
+  void sixtyFourConcurrentRequestsAgainstAQueueOfSixteenSucceedOrAreRefused() throws Exception {
+    start(WorkerOptions.defaults().withBatching(8, 20, 16));
+    int baselineThreads = Thread.activeCount();
+    var async = GenerationServiceGrpc.newStub(channel);
+    List<CompletableFuture<List<GenerateEvent>>> calls = new ArrayList<>();
+    for (int i = 0; i < 64; i++) {
+      calls.add(
+          call(async, request("a blue square on a yellow background", i).setSteps(2).build()));
+    }
+    int ok = 0;
+    int refused = 0;
+    for (CompletableFuture<List<GenerateEvent>> f : calls) {
+      try {
+        List<GenerateEvent> events = f.get(120, TimeUnit.SECONDS);
+        assertNotNull(png(events));
+        ok++;
+      } catch (java.util.concurrent.ExecutionException e) {
+        assertEquals(Status.Code.RESOURCE_EXHAUSTED, Status.fromThrowable(e.getCause()).getCode());
+        refused++;
+      }
+    }
+    assertEquals(64, ok + refused);
+    assertTrue(ok >= 16, "at least a queue's worth succeeds: " + ok);
+    assertTrue(refused > 0, "some are refused");
+    assertEquals(0, server.inFlight());
+    assertEquals(refused, server.metrics().requests("resource_exhausted"));
+    assertTrue(Thread.activeCount() <= baselineThreads + 2, "threads back near baseline");
+  }
+
+  @Test
+  void healthIsNotServingBeforeStartAndAfterDrain() throws Exception {
+    start(WorkerOptions.defaults());
+    server.drain(5);
+    var health = HealthGrpc.newBlockingStub(channel);
     StatusRuntimeException e =
         assertThrows(
             StatusRuntimeException.class,
             () ->
-                GenerationServiceGrpc.newBlockingStub(channel)
-                    .generate(GenerateRequest.newBuilder().setModel("feat").build())
-                    .hasNext());
-    assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
+                health.check(
+                    HealthCheckRequest.newBuilder().setService(WorkerServer.SERVICE).build()));
+    assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+    server = null;
   }
 }

@@ -1,0 +1,193 @@
+package dev.genloom.workers;
+
+import dev.genloom.generators.CacheSpec;
+import dev.genloom.generators.GenerationSpec;
+import dev.genloom.generators.Generator;
+import dev.genloom.generators.RgbImage;
+import dev.genloom.generators.text.PromptTooLongException;
+import dev.genloom.proto.v1.ArSampling;
+import dev.genloom.proto.v1.CachePolicy;
+import dev.genloom.proto.v1.GenerateRequest;
+import dev.genloom.proto.v1.ModelManifest;
+import dev.genloom.proto.v1.ReferenceImage;
+import dev.genloom.proto.v1.Size;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.LongSupplier;
+import javax.imageio.ImageIO;
+
+/**
+ * Turns a {@link GenerateRequest} into a fully resolved {@link GenerationSpec}: unset fields take
+ * the model's defaults, everything else is checked. Every failure is an {@link
+ * IllegalArgumentException} whose message starts with the offending field's name.
+ */
+final class RequestMapper {
+  private final AllowedRoots inputRoots;
+  private final long maxReferenceBytes;
+  private final LongSupplier seeds;
+
+  RequestMapper(AllowedRoots inputRoots, long maxReferenceBytes, LongSupplier seeds) {
+    this.inputRoots = inputRoots;
+    this.maxReferenceBytes = maxReferenceBytes;
+    this.seeds = seeds;
+  }
+
+  GenerationSpec map(GenerateRequest request, Generator generator) {
+    ModelManifest manifest = generator.pkg().manifest();
+    long seed = request.hasSeed() ? request.getSeed() : seeds.getAsLong();
+    GenerationSpec.Builder spec = generator.defaults(request.getPrompt(), seed).toBuilder();
+    if (request.getPrompt().isBlank()) {
+      throw new IllegalArgumentException("prompt: must not be empty");
+    }
+    spec.negativePrompt(request.getNegativePrompt());
+    if (request.getSteps() != 0) {
+      if (request.getSteps() < 1 || request.getSteps() > 1000) {
+        throw new IllegalArgumentException("steps: must be in 1..1000, got " + request.getSteps());
+      }
+      spec.steps(request.getSteps());
+    }
+    if (request.hasGuidanceScale()) {
+      if (!Float.isFinite(request.getGuidanceScale())) {
+        throw new IllegalArgumentException("guidance_scale: must be finite");
+      }
+      spec.guidanceScale(request.getGuidanceScale());
+    }
+    switch (request.getSampler()) {
+      case SAMPLER_UNSPECIFIED -> {}
+      case SAMPLER_DDIM -> spec.sampler("ddim");
+      case SAMPLER_DPMPP_2M -> spec.sampler("dpmpp2m");
+      case SAMPLER_EULER -> spec.sampler("euler");
+      case SAMPLER_AR -> spec.sampler("ar");
+      default ->
+          throw new IllegalArgumentException("sampler: unknown value " + request.getSamplerValue());
+    }
+    if (request.hasEta()) {
+      spec.eta(request.getEta());
+    }
+    if (request.hasStrength()) {
+      spec.strength(request.getStrength());
+    }
+    checkSize(request, manifest);
+    if (request.getNumFrames() != 0) {
+      spec.numFrames(request.getNumFrames());
+    }
+    if (request.getFps() < 0) {
+      throw new IllegalArgumentException("fps: must be >= 0");
+    }
+    spec.cache(cache(request.getCachePolicy()));
+    ArSampling ar = request.getArSampling();
+    if (ar.hasTemperature()) {
+      spec.temperature(ar.getTemperature());
+    }
+    if (ar.hasTopK()) {
+      spec.topK(ar.getTopK());
+    }
+    if (ar.hasTopP()) {
+      spec.topP(ar.getTopP());
+    }
+    if (ar.hasCfgSchedule()) {
+      spec.cfgSchedule(ar.getCfgSchedule());
+    }
+    if (request.getReferenceImagesCount() > 1) {
+      throw new IllegalArgumentException(
+          "reference_images: at most one reference image is supported");
+    }
+    if (request.getReferenceImagesCount() == 1) {
+      spec.reference(Optional.of(reference(request.getReferenceImages(0))));
+    }
+    GenerationSpec built;
+    try {
+      built = spec.build();
+      generator.validate(built);
+    } catch (PromptTooLongException e) {
+      throw new IllegalArgumentException("prompt: " + e.getMessage(), e);
+    }
+    return built;
+  }
+
+  private static void checkSize(GenerateRequest request, ModelManifest manifest) {
+    if (request.getWidth() == 0 && request.getHeight() == 0) {
+      return;
+    }
+    if (request.getWidth() <= 0 || request.getHeight() <= 0) {
+      throw new IllegalArgumentException("width: width and height must both be set and positive");
+    }
+    for (Size size : manifest.getSupportedSizesList()) {
+      if (size.getWidth() == request.getWidth() && size.getHeight() == request.getHeight()) {
+        return;
+      }
+    }
+    throw new IllegalArgumentException(
+        "width: "
+            + request.getWidth()
+            + "x"
+            + request.getHeight()
+            + " is not a size model '"
+            + manifest.getName()
+            + "' supports");
+  }
+
+  private static CacheSpec cache(CachePolicy policy) {
+    return switch (policy.getPolicyCase()) {
+      case POLICY_NOT_SET, NONE -> CacheSpec.NONE;
+      case AUTO -> new CacheSpec(CacheSpec.Kind.AUTO, policy.getAuto().getDelta());
+      case FORA -> {
+        if (policy.getFora().getInterval() < 1) {
+          throw new IllegalArgumentException("cache_policy.fora.interval: must be >= 1");
+        }
+        yield new CacheSpec(CacheSpec.Kind.FORA, policy.getFora().getInterval());
+      }
+      case TEACACHE -> {
+        double t = policy.getTeacache().getThreshold();
+        if (!(t > 0) || !Double.isFinite(t)) {
+          throw new IllegalArgumentException(
+              "cache_policy.teacache.threshold: must be a finite value > 0");
+        }
+        yield new CacheSpec(CacheSpec.Kind.TEACACHE, t);
+      }
+    };
+  }
+
+  private RgbImage reference(ReferenceImage image) {
+    byte[] bytes;
+    switch (image.getSourceCase()) {
+      case DATA -> bytes = image.getData().toByteArray();
+      case URI -> {
+        Path file = inputRoots.existingFile("reference_images.uri", image.getUri());
+        try {
+          if (Files.size(file) > maxReferenceBytes) {
+            throw new IllegalArgumentException(
+                "reference_images: larger than the " + maxReferenceBytes + "-byte limit");
+          }
+          bytes = Files.readAllBytes(file);
+        } catch (IOException e) {
+          throw new IllegalArgumentException("reference_images.uri: cannot be read");
+        }
+      }
+      default -> throw new IllegalArgumentException("reference_images: set data or uri");
+    }
+    if (bytes.length > maxReferenceBytes) {
+      throw new IllegalArgumentException(
+          "reference_images: "
+              + bytes.length
+              + " bytes is larger than the "
+              + maxReferenceBytes
+              + "-byte limit");
+    }
+    BufferedImage decoded;
+    try (InputStream in = new ByteArrayInputStream(bytes)) {
+      decoded = ImageIO.read(in);
+    } catch (IOException | RuntimeException e) {
+      decoded = null;
+    }
+    if (decoded == null) {
+      throw new IllegalArgumentException("reference_images: cannot be decoded as PNG or JPEG");
+    }
+    return RgbImage.fromBufferedImage(decoded);
+  }
+}
