@@ -1,0 +1,76 @@
+"""Train tiny-dit-video: flow-matching video DiT over per-frame latents of the shared autoencoder.
+
+  flock /tmp/genloom-cpu.lock /usr/bin/python3 -m genloom_models.train_dit --seconds 900
+"""
+import argparse
+import math
+import os
+import time
+
+import torch
+
+from genloom_models import ar_common as C
+from genloom_models.dit import VideoDiT, first_frame_cond
+
+DIT_CFG = dict(d=128, layers=4, heads=4, text_dim=64)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=900)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--dataset", type=int, default=8000)
+    ap.add_argument("--drop", type=float, default=0.1)
+    ap.add_argument("--cond_p", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(C.CKPT, "dit.pt"))
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    torch.manual_seed(a.seed)
+    rng = C.np_rng(a.seed + 3)
+    tok = C.tokenizer()
+    vae_enc, _, scale = C.load_vae()
+    t_data = time.time()
+    ids, lat = C.video_latent_dataset(rng, vae_enc, scale, tok, a.dataset)
+    print(f"dataset {ids.shape} {lat.shape} std {lat.std():.3f} in {time.time()-t_data:.0f}s", flush=True)
+    empty = C.encode_prompts(tok, [""])[0]
+    m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=lat.shape[2], **DIT_CFG)
+    opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.0)
+    t0, step, ema = time.time(), 0, None
+    while True:
+        el = time.time() - t0
+        if el > a.seconds:
+            break
+        frac = el / a.seconds
+        lr = a.lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = torch.randint(0, ids.shape[0], (a.batch,))
+        txt = ids[idx].clone()
+        txt[torch.rand(a.batch) < a.drop] = empty
+        x0 = lat[idx]
+        # flip-free: the direction is in the caption, no augmentation that would change it
+        eps = torch.randn_like(x0)
+        sigma = torch.sigmoid(torch.randn(a.batch))  # logit-normal(0, 1)
+        sv = sigma.view(-1, 1, 1, 1, 1)
+        xs = (1 - sv) * x0 + sv * eps
+        cl, cm = first_frame_cond(x0, torch.rand(a.batch) < a.cond_p)
+        v = m(xs, sigma * 1000.0, txt, cl, cm)
+        loss = (v - (eps - x0)).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+        opt.step()
+        step += 1
+        ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
+        if step % 25 == 0:
+            print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
+    torch.save({"state": m.state_dict(), "cfg": DIT_CFG, "frames": lat.shape[2], "steps": step,
+                "seconds": time.time() - t0, "seed": a.seed, "batch": a.batch, "dataset": a.dataset,
+                "final_loss": ema}, a.out)
+    print("saved", a.out, "steps", step)
+
+
+if __name__ == "__main__":
+    main()
