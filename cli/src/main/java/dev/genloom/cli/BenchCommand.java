@@ -10,14 +10,14 @@ import picocli.CommandLine.Unmatched;
     mixinStandardHelpOptions = true,
     subcommands = {
       BenchGeneratorsCommand.class,
-      BenchCommand.Worker.class,
+      BenchWorkerCommand.class,
       BenchCommand.Pipeline.class,
       BenchCommand.Fleet.class
     },
     description = {
       "Benchmarks, run side by side in one process and reported as medians and ratios:",
       "  generators  tiny-ldm throughput, block caching vs fewer steps, DiT caching, Token-Shuffle",
-      "  worker      gRPC serving throughput and latency (not available yet)",
+      "  worker      tiny-ldm serving throughput and p50/p99 latency, batching off and on",
       "  pipeline    pipeline vs direct worker throughput (not available yet)",
       "  fleet       multi-worker load test with faults (not available yet)"
     })
