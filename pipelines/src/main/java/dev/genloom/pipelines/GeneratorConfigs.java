@@ -1,0 +1,133 @@
+package dev.genloom.pipelines;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.proto.v1.CachePolicy;
+import dev.genloom.proto.v1.GeneratorConfig;
+import dev.genloom.proto.v1.Sampler;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Parses a comparison grid: {@code {"models": [...], "cache": ["none", "auto"], "steps": [20, 50],
+ * "samplers": ["ddim"]}}; every combination becomes one {@link GeneratorConfig}. Omitted axes use
+ * the model's defaults.
+ */
+public final class GeneratorConfigs {
+  private GeneratorConfigs() {}
+
+  public static List<GeneratorConfig> single(String model) {
+    return List.of(GeneratorConfig.newBuilder().setId(model).setModel(model).build());
+  }
+
+  public static List<GeneratorConfig> parse(String json, String source) {
+    JsonNode root;
+    try {
+      root = new ObjectMapper().readTree(json);
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "grid: " + source + " is not valid JSON: " + e.getMessage());
+    }
+    List<String> models = strings(root, "models", source);
+    if (models.isEmpty()) {
+      throw new IllegalArgumentException(
+          "grid: " + source + " must list at least one model in \"models\"");
+    }
+    List<String> caches = orDefault(strings(root, "cache", source), "");
+    List<String> samplers = orDefault(strings(root, "samplers", source), "");
+    List<Integer> steps = new ArrayList<>();
+    for (String s : orDefault(strings(root, "steps", source), "0")) {
+      try {
+        steps.add(Integer.parseInt(s));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("grid: steps must be integers, got '" + s + "'");
+      }
+    }
+    List<GeneratorConfig> configs = new ArrayList<>();
+    for (String model : models) {
+      for (String sampler : samplers) {
+        for (int step : steps) {
+          for (String cache : caches) {
+            GeneratorConfig.Builder config =
+                GeneratorConfig.newBuilder().setModel(model).setSteps(step);
+            StringBuilder id = new StringBuilder(model);
+            if (!sampler.isEmpty()) {
+              config.setSampler(sampler(sampler));
+              id.append('_').append(sampler);
+            }
+            if (step > 0) {
+              id.append('_').append(step);
+            }
+            if (!cache.isEmpty()) {
+              config.setCachePolicy(cache(cache));
+              id.append('_').append(cache.replace(':', '-'));
+            }
+            configs.add(config.setId(id.toString()).build());
+          }
+        }
+      }
+    }
+    return configs;
+  }
+
+  private static List<String> orDefault(List<String> values, String fallback) {
+    return values.isEmpty() ? List.of(fallback) : values;
+  }
+
+  private static List<String> strings(JsonNode root, String field, String source) {
+    JsonNode node = root.get(field);
+    List<String> out = new ArrayList<>();
+    if (node == null || node.isNull()) {
+      return out;
+    }
+    if (!node.isArray()) {
+      throw new IllegalArgumentException(
+          "grid: \"" + field + "\" in " + source + " must be a list");
+    }
+    node.forEach(v -> out.add(v.asText()));
+    return out;
+  }
+
+  static Sampler sampler(String name) {
+    return switch (name.toLowerCase(Locale.ROOT)) {
+      case "ddim" -> Sampler.SAMPLER_DDIM;
+      case "dpmpp2m" -> Sampler.SAMPLER_DPMPP_2M;
+      case "euler" -> Sampler.SAMPLER_EULER;
+      case "ar" -> Sampler.SAMPLER_AR;
+      default -> throw new IllegalArgumentException("grid: unknown sampler '" + name + "'");
+    };
+  }
+
+  static CachePolicy cache(String text) {
+    String value = text.toLowerCase(Locale.ROOT);
+    CachePolicy.Builder policy = CachePolicy.newBuilder();
+    try {
+      if (value.equals("none")) {
+        return policy.setNone(CachePolicy.NoCache.getDefaultInstance()).build();
+      }
+      if (value.equals("auto")) {
+        return policy.setAuto(CachePolicy.AutoCache.getDefaultInstance()).build();
+      }
+      if (value.startsWith("fora:")) {
+        return policy
+            .setFora(
+                CachePolicy.ForaCache.newBuilder()
+                    .setInterval(Integer.parseInt(value.substring(5))))
+            .build();
+      }
+      if (value.startsWith("teacache:")) {
+        return policy
+            .setTeacache(
+                CachePolicy.TeaCache.newBuilder()
+                    .setThreshold(Double.parseDouble(value.substring(9))))
+            .build();
+      }
+    } catch (NumberFormatException e) {
+      // fall through to the error below
+    }
+    throw new IllegalArgumentException(
+        "grid: cache must be none, auto, fora:N or teacache:T, got '" + text + "'");
+  }
+}
