@@ -19,7 +19,7 @@ import picocli.CommandLine.Command;
       ModelsCommand.class,
       GenerateCommand.class,
       WorkerCommand.class,
-      NotYetAvailable.Run.class,
+      RunCommand.class,
       NotYetAvailable.Eval.class,
       NotYetAvailable.HumanEval.class,
       NotYetAvailable.Report.class,

@@ -27,21 +27,6 @@ final class NotYetAvailable {
   }
 
   @Command(
-      name = "run",
-      mixinStandardHelpOptions = true,
-      description = {
-        "Run the Beam batch pipeline over a prompt file against a worker fleet. (Not available yet.)",
-        "Planned: genloom run --prompts FILE --out DIR [--model M | --grid FILE] [--seeds K]"
-            + " [--workers host:port,...] [--runner DirectRunner|FlinkRunner|DataflowRunner]"
-      })
-  static final class Run extends Base {
-    @Override
-    String what() {
-      return "'genloom run' (the batch pipeline)";
-    }
-  }
-
-  @Command(
       name = "eval",
       mixinStandardHelpOptions = true,
       description = {
