@@ -77,11 +77,29 @@ public final class WorkerMetrics {
 
   void request(String status) {
     requests.computeIfAbsent(status, k -> new LongAdder()).increment();
+    synchronized (this) {
+      notifyAll();
+    }
   }
 
-  long requests(String status) {
+  /** Generate calls that ended with {@code status} ("ok", "invalid_argument", ...). */
+  public long requests(String status) {
     LongAdder adder = requests.get(status);
     return adder == null ? 0 : adder.sum();
+  }
+
+  /** Waits until {@code count} calls ended with {@code status}; false on timeout. */
+  public synchronized boolean awaitRequests(String status, long count, long timeoutMillis)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+    while (requests(status) < count) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
   }
 
   void queued(long nanos) {

@@ -1,0 +1,176 @@
+package dev.genloom.pipelines;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.apache.beam.sdk.PipelineResult;
+import org.apache.beam.sdk.options.PipelineOptionsFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The batch pipeline on the DirectRunner against real loopback workers. */
+class GeneratePipelineTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  @TempDir Path temp;
+
+  private GeneratePipelineOptions options(Path prompts, Path out, String workers, String runner)
+      throws Exception {
+    Path grid = temp.resolve("grid.json");
+    Files.writeString(grid, "{\"models\": [\"tiny-ldm\"], \"steps\": [2]}");
+    return PipelineOptionsFactory.fromArgs(
+            "--runner=" + runner,
+            "--prompts=" + prompts,
+            "--out=" + out,
+            "--grid=" + grid,
+            "--seeds=2",
+            "--workers=" + workers,
+            "--batchSize=4",
+            "--initialBackoffMillis=20")
+        .as(GeneratePipelineOptions.class);
+  }
+
+  static List<JsonNode> lines(Path file) throws Exception {
+    List<JsonNode> out = new ArrayList<>();
+    for (String line : Files.readAllLines(file)) {
+      if (!line.isBlank()) {
+        out.add(JSON.readTree(line));
+      }
+    }
+    return out;
+  }
+
+  private Path prompts() throws Exception {
+    Path real =
+        Path.of("..", "examples", "real-shapes", "real_000.png").toAbsolutePath().normalize();
+    Path prompts = temp.resolve("prompts.jsonl");
+    Files.writeString(
+        prompts,
+        String.join(
+            "\n",
+            "{\"prompt\": \"a red circle on a blue background\", \"id\": \"a\"}",
+            "{\"prompt\": \"a green square on a white background\"}",
+            "this line is not json",
+            "{\"prompt\": \"a black triangle on a orange background\", \"reference_image\": \""
+                + real
+                + "\"}",
+            "{\"prompt\": \"a blue square on a red background\", \"reference_image\": \"/nonexistent/ref.png\"}",
+            "{\"id\": \"no-prompt\"}",
+            ""));
+    return prompts;
+  }
+
+  @Test
+  void malformedLinesAndMissingReferencesAreDeadLetteredAndTheRestCompletes() throws Exception {
+    Path out = temp.resolve("out");
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 1)) {
+      PipelineResult.State state =
+          GeneratePipeline.run(options(prompts(), out, workers.addresses(), "DirectRunner"))
+              .waitUntilFinish();
+      assertEquals(PipelineResult.State.DONE, state);
+    }
+    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    // 4 parseable prompts x 2 seeds; the missing reference fails for both seeds.
+    assertEquals(8, manifest.size());
+    Set<String> ids = new HashSet<>();
+    int ok = 0;
+    for (JsonNode line : manifest) {
+      assertTrue(ids.add(line.get("request_id").asText()), "duplicate " + line);
+      if (line.get("status").asText().equals("ok")) {
+        ok++;
+        assertTrue(Files.isRegularFile(out.resolve(line.get("media").asText())), line.toString());
+        assertTrue(line.get("block_evals").asLong() > 0);
+      }
+    }
+    assertEquals(6, ok);
+    List<JsonNode> dead = lines(out.resolve(GeneratePipeline.DEAD_LETTER));
+    Map<Long, Integer> byLine = new HashMap<>();
+    for (JsonNode letter : dead) {
+      byLine.merge(letter.get("line").asLong(), 1, Integer::sum);
+    }
+    assertEquals(Map.of(3L, 1, 5L, 2, 6L, 1), byLine, dead.toString());
+    assertTrue(dead.toString().contains("reference_image: cannot read"), dead.toString());
+  }
+
+  @Test
+  void aRestartedRunSkipsFinishedItemsAndWritesNothingTwice() throws Exception {
+    Path out = temp.resolve("out");
+    Path prompts = temp.resolve("prompts.txt");
+    Files.writeString(
+        prompts, "a red circle on a blue background\na green square on a white background\n");
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 1)) {
+      GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"))
+          .waitUntilFinish();
+      List<JsonNode> first = lines(out.resolve(GeneratePipeline.MANIFEST));
+      assertEquals(4, first.size());
+      // Simulate an interrupted run: one item's media is gone; the others are stamped.
+      Path lost = out.resolve(first.get(0).get("media").asText());
+      Files.delete(lost);
+      FileTime stamp = FileTime.fromMillis(1_000_000_000_000L);
+      for (JsonNode line : first.subList(1, 4)) {
+        Files.setLastModifiedTime(out.resolve(line.get("media").asText()), stamp);
+      }
+      GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"))
+          .waitUntilFinish();
+      List<JsonNode> second = lines(out.resolve(GeneratePipeline.MANIFEST));
+      assertEquals(4, second.size());
+      assertEquals(4, second.stream().map(l -> l.get("request_id").asText()).distinct().count());
+      assertTrue(Files.isRegularFile(lost), "the lost item was regenerated");
+      for (JsonNode line : first.subList(1, 4)) {
+        assertEquals(
+            stamp,
+            Files.getLastModifiedTime(out.resolve(line.get("media").asText())),
+            "not regenerated");
+      }
+      try (var media = Files.list(out.resolve("media"))) {
+        assertEquals(4, media.count(), "no temporary or duplicate files");
+      }
+    }
+  }
+
+  @Test
+  void aWorkerKilledMidRunStillYieldsEveryItemExactlyOnce() throws Exception {
+    Path out = temp.resolve("out");
+    Path prompts = temp.resolve("prompts.txt");
+    StringBuilder text = new StringBuilder();
+    String[] colors = {"red", "green", "blue", "yellow", "white", "black", "purple", "orange"};
+    for (int i = 0; i < 12; i++) {
+      text.append("a ")
+          .append(colors[i % 8])
+          .append(" circle on a ")
+          .append(colors[(i + 3) % 8])
+          .append(" background\n");
+    }
+    Files.writeString(prompts, text.toString());
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 2)) {
+      var victim = workers.servers.get(0);
+      GeneratePipelineOptions options = options(prompts, out, workers.addresses(), "DirectRunner");
+      options.as(org.apache.beam.runners.direct.DirectOptions.class).setBlockOnRun(false);
+      PipelineResult result = GeneratePipeline.run(options);
+      // Kill the first worker as soon as it has served something.
+      assertTrue(victim.metrics().awaitRequests("ok", 1, TimeUnit.SECONDS.toMillis(120)));
+      victim.drain(0);
+      assertEquals(PipelineResult.State.DONE, result.waitUntilFinish());
+    }
+    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    assertEquals(24, manifest.size());
+    assertEquals(24, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
+    assertTrue(
+        manifest.stream().allMatch(l -> l.get("status").asText().equals("ok")),
+        manifest.toString());
+    try (var media = Files.list(out.resolve("media"))) {
+      assertEquals(24, media.count());
+    }
+  }
+}
