@@ -86,7 +86,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
       names = "--only",
       paramLabel = "PART",
       split = ",",
-      description = "Parts to run: throughput, ldm-cache, dit-cache, ar (default: all).")
+      description = "Parts to run: throughput, ldm-cache, dit-cache, ar, memory (default: all).")
   List<String> only;
 
   @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
@@ -135,6 +135,11 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
       }
       if (wants("ar")) {
         results.set("ar", arDecode(repository, prompts));
+      }
+      if (wants("memory")) {
+        try (Generator ldm = Generators.open(require(repository, "tiny-ldm"), Device.cpu())) {
+          results.set("memory", memory(ldm, prompts));
+        }
       }
     }
     if (json != null) {
@@ -346,6 +351,40 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
       rows.add(row("euler", base.steps(), m, baseline));
     }
     return rows;
+  }
+
+  /** Resident memory after the first 20 and after 300 tiny-ldm generations (batch 1). */
+  private ObjectNode memory(Generator ldm, List<String> prompts) throws IOException {
+    out.println("== native memory: tiny-ldm, 300 generations at batch 1 ==");
+    long after20 = 0;
+    for (int i = 1; i <= 300; i++) {
+      ldm.generate(List.of(ldm.defaults(prompts.get(i % prompts.size()), i)), (s, t, p) -> {});
+      if (i == 20) {
+        after20 = residentKb();
+      }
+    }
+    long after300 = residentKb();
+    double growth = 100.0 * (after300 - after20) / after20;
+    out.printf(
+        Locale.ROOT,
+        "  RSS after 20: %d MiB, after 300: %d MiB, growth %.1f%%%n",
+        after20 / 1024,
+        after300 / 1024,
+        growth);
+    ObjectNode node = mapper.createObjectNode();
+    node.put("rss_after_20_kb", after20);
+    node.put("rss_after_300_kb", after300);
+    node.put("growth_pct", growth);
+    return node;
+  }
+
+  private static long residentKb() throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmRSS:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", ""));
+      }
+    }
+    throw new IOException("/proc/self/status has no VmRSS line");
   }
 
   private ObjectNode arDecode(ModelRepository repository, List<String> prompts) {
