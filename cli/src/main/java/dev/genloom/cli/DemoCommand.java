@@ -16,7 +16,6 @@ import dev.genloom.generators.Generators;
 import dev.genloom.generators.GoldenCheck;
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.ModelPackage;
-import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.generators.RgbImage;
 import dev.genloom.proto.v1.ModelKind;
@@ -86,12 +85,7 @@ final class DemoCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     out = spec.commandLine().getOut();
     long start = System.nanoTime();
-    ModelRepository repository;
-    try {
-      repository = ModelRepository.scan(modelsOption.folder());
-    } catch (ModelPackageException e) {
-      throw new UserException(e.getMessage());
-    }
+    ModelRepository repository = modelsOption.repository();
     Engine engine = Engine.getEngine("PyTorch");
     out.printf(
         Locale.ROOT,

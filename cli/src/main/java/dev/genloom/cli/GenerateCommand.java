@@ -9,7 +9,6 @@ import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.ModelPackage;
-import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.generators.text.PromptTooLongException;
 import dev.genloom.proto.v1.CfgSchedule;
@@ -132,12 +131,7 @@ final class GenerateCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
-    ModelRepository repository;
-    try {
-      repository = ModelRepository.scan(modelsOption.folder());
-    } catch (ModelPackageException e) {
-      throw new UserException(e.getMessage());
-    }
+    ModelRepository repository = modelsOption.repository();
     ModelPackage pkg =
         repository
             .find(model)

@@ -1,7 +1,6 @@
 package dev.genloom.cli;
 
 import dev.genloom.generators.ModelPackage;
-import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.proto.v1.QualityFigure;
 import java.io.PrintWriter;
@@ -22,12 +21,7 @@ final class ModelsCommand implements Runnable {
 
   @Override
   public void run() {
-    ModelRepository repository;
-    try {
-      repository = ModelRepository.scan(modelsOption.folder());
-    } catch (ModelPackageException e) {
-      throw new UserException(e.getMessage());
-    }
+    ModelRepository repository = modelsOption.repository();
     PrintWriter out = spec.commandLine().getOut();
     if (repository.packages().isEmpty()) {
       out.println("No model packages in " + repository.folder() + ".");

@@ -11,6 +11,15 @@ final class ModelsOption {
       description = "Folder of model packages (default: $GENLOOM_MODELS, else ./models).")
   Path models;
 
+  /** Scans the folder; a missing folder or a broken package is the user's error, named. */
+  dev.genloom.generators.ModelRepository repository() {
+    try {
+      return dev.genloom.generators.ModelRepository.scan(folder());
+    } catch (dev.genloom.generators.ModelPackageException e) {
+      throw new UserException(e.getMessage());
+    }
+  }
+
   Path folder() {
     if (models != null) {
       return models;

@@ -1,6 +1,5 @@
 package dev.genloom.cli;
 
-import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
@@ -189,12 +188,7 @@ final class RunCommand implements Callable<Integer> {
   }
 
   private WorkerServer startEmbeddedWorker(PrintWriter console) throws Exception {
-    ModelRepository repository;
-    try {
-      repository = ModelRepository.scan(modelsOption.folder());
-    } catch (ModelPackageException e) {
-      throw new UserException(e.getMessage());
-    }
+    ModelRepository repository = modelsOption.repository();
     console.println(
         "Starting an in-process worker on the bundled models (" + repository.folder() + ")...");
     console.flush();

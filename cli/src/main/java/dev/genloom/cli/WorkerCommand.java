@@ -2,7 +2,6 @@ package dev.genloom.cli;
 
 import com.sun.net.httpserver.HttpServer;
 import dev.genloom.generators.Generators;
-import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.workers.TokenAuthInterceptor;
 import dev.genloom.workers.WorkerMetrics;
@@ -151,12 +150,7 @@ final class WorkerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    ModelRepository repository;
-    try {
-      repository = ModelRepository.scan(modelsOption.folder());
-    } catch (ModelPackageException e) {
-      throw new UserException(e.getMessage());
-    }
+    ModelRepository repository = modelsOption.repository();
     ServerCredentials credentials = credentials();
     List<ServerInterceptor> interceptors = new ArrayList<>();
     if (authTokenFile != null) {

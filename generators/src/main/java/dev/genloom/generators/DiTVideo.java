@@ -140,25 +140,17 @@ public final class DiTVideo implements Generator, Calibratable {
     batch.forEach(this::validate);
     long start = System.nanoTime();
     try (NDManager scope = NDManager.newBaseManager(device)) {
-      List<NoiseSource> noise = new ArrayList<>();
-      long[][] cond = new long[batch.size()][];
-      long[][] uncond = new long[batch.size()][];
+      PromptBatch prompts = PromptBatch.of(tokenizer, batch);
       List<NDArray> references = new ArrayList<>();
-      for (int b = 0; b < batch.size(); b++) {
-        GenerationSpec spec = batch.get(b);
-        noise.add(NoiseSource.seeded(spec.seed()));
-        cond[b] = tokenizer.encode(spec.prompt());
-        uncond[b] = tokenizer.encode(spec.negativePrompt());
-        spec.reference().ifPresent(r -> references.add(r.toSymmetric(scope)));
-      }
+      batch.forEach(spec -> spec.reference().ifPresent(r -> references.add(r.toSymmetric(scope))));
       NDArray firstFrames = references.isEmpty() ? null : NDArrays.stack(new NDList(references));
       Trajectory result =
           sample(
               scope,
-              cond,
-              uncond,
+              prompts.cond(),
+              prompts.uncond(),
               firstFrames,
-              noise,
+              prompts.noise(),
               batch.get(0),
               progress,
               GraphExecutor.BlockObserver.NONE);
@@ -196,13 +188,11 @@ public final class DiTVideo implements Generator, Calibratable {
     Shape itemShape =
         new Shape(1, latent.getChannels(), frames, latent.getHeight(), latent.getWidth());
     boolean guided = spec.guidanceScale() != 1f;
-    long[][] ids = condIds;
-    if (guided) {
-      ids = new long[2 * batch][];
-      System.arraycopy(uncondIds, 0, ids, 0, batch);
-      System.arraycopy(condIds, 0, ids, batch, batch);
-    }
-    NDArray context = encodeText(scope, ids);
+    NDArray context =
+        PromptBatch.encode(
+            components.get("text_encoder"),
+            scope,
+            guided ? PromptBatch.guidedRows(condIds, uncondIds) : condIds);
     NDArray condLatent =
         scope.zeros(
             new Shape(batch, latent.getChannels(), frames, latent.getHeight(), latent.getWidth()));
@@ -223,11 +213,7 @@ public final class DiTVideo implements Generator, Calibratable {
             ? CachePolicy.NONE
             : CachePolicies.resolve(pkg.manifest(), spec.cache(), "euler", spec.steps());
     GraphExecutor executor = denoiser.executor(policy, observer);
-    NDList parts = new NDList();
-    for (NoiseSource source : noise) {
-      parts.add(source.gaussian(scope, itemShape));
-    }
-    NDArray x = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
+    NDArray x = PromptBatch.gaussians(scope, noise, itemShape);
     int steps = sampler.steps();
     for (int i = 0; i < steps; i++) {
       if (progress.cancelled()) {
@@ -251,18 +237,6 @@ public final class DiTVideo implements Generator, Calibratable {
       progress.onStep(i + 1, steps, () -> null);
     }
     return new Trajectory(x, executor.evaluations(), executor.skips());
-  }
-
-  NDArray encodeText(NDManager scope, long[][] ids) {
-    int length = ids[0].length;
-    long[] flat = new long[ids.length * length];
-    for (int b = 0; b < ids.length; b++) {
-      System.arraycopy(ids[b], 0, flat, b * length, length);
-    }
-    return components
-        .get("text_encoder")
-        .forward(new NDList(scope.create(flat, new Shape(ids.length, length))))
-        .get(0);
   }
 
   /** Pixels [B, 3, H, W] to scaled latents [B, C, h, w]. */
@@ -295,16 +269,17 @@ public final class DiTVideo implements Generator, Calibratable {
     Batches.checkCompatible(batch);
     batch.forEach(this::validate);
     try (NDManager scope = NDManager.newBaseManager(device)) {
-      List<NoiseSource> noise = new ArrayList<>();
-      long[][] cond = new long[batch.size()][];
-      long[][] uncond = new long[batch.size()][];
-      for (int b = 0; b < batch.size(); b++) {
-        noise.add(NoiseSource.seeded(batch.get(b).seed()));
-        cond[b] = tokenizer.encode(batch.get(b).prompt());
-        uncond[b] = tokenizer.encode(batch.get(b).negativePrompt());
-      }
+      PromptBatch prompts = PromptBatch.of(tokenizer, batch);
       GenerationSpec uncached = batch.get(0).toBuilder().cache(CacheSpec.NONE).build();
-      sample(scope, cond, uncond, null, noise, uncached, ProgressListener.NONE, observer);
+      sample(
+          scope,
+          prompts.cond(),
+          prompts.uncond(),
+          null,
+          prompts.noise(),
+          uncached,
+          ProgressListener.NONE,
+          observer);
     }
   }
 

@@ -135,25 +135,17 @@ public final class LatentDiffusion implements Generator, Calibratable {
     batch.forEach(this::validate);
     long start = System.nanoTime();
     try (NDManager scope = NDManager.newBaseManager(device)) {
-      List<NoiseSource> noise = new ArrayList<>();
-      long[][] cond = new long[batch.size()][];
-      long[][] uncond = new long[batch.size()][];
+      PromptBatch prompts = PromptBatch.of(tokenizer, batch);
       List<NDArray> references = new ArrayList<>();
-      for (int b = 0; b < batch.size(); b++) {
-        GenerationSpec spec = batch.get(b);
-        noise.add(NoiseSource.seeded(spec.seed()));
-        cond[b] = tokenizer.encode(spec.prompt());
-        uncond[b] = tokenizer.encode(spec.negativePrompt());
-        spec.reference().ifPresent(r -> references.add(r.toSymmetric(scope)));
-      }
+      batch.forEach(spec -> spec.reference().ifPresent(r -> references.add(r.toSymmetric(scope))));
       NDArray reference = references.isEmpty() ? null : NDArrays.stack(new NDList(references));
       Trajectory result =
           sample(
               scope,
-              cond,
-              uncond,
+              prompts.cond(),
+              prompts.uncond(),
               reference,
-              noise,
+              prompts.noise(),
               batch.get(0),
               progress,
               GraphExecutor.BlockObserver.NONE);
@@ -193,13 +185,17 @@ public final class LatentDiffusion implements Generator, Calibratable {
     int batch = condIds.length;
     Shape itemShape = new Shape(1, latent.getChannels(), latent.getHeight(), latent.getWidth());
     boolean guided = spec.guidanceScale() != 1f;
-    NDArray context = encodeText(scope, guided ? concat(uncondIds, condIds) : condIds);
+    NDArray context =
+        PromptBatch.encode(
+            components.get("text_encoder"),
+            scope,
+            guided ? PromptBatch.guidedRows(condIds, uncondIds) : condIds);
     Sampler sampler = sampler(spec);
     CachePolicy policy =
         CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
     GraphExecutor executor = denoiser.executor(policy, observer);
 
-    NDArray x = gaussians(scope, noise, itemShape);
+    NDArray x = PromptBatch.gaussians(scope, noise, itemShape);
     int first = 0;
     if (referencePixels != null) {
       int initSteps = Math.min((int) (spec.steps() * spec.strength()), spec.steps());
@@ -211,7 +207,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
       x = sampler.addNoise(clean, x, first);
     }
     int total = spec.steps() - first;
-    Supplier<NDArray> stepNoise = () -> gaussians(scope, noise, itemShape);
+    Supplier<NDArray> stepNoise = () -> PromptBatch.gaussians(scope, noise, itemShape);
     for (int i = first; i < spec.steps(); i++) {
       if (progress.cancelled()) {
         throw new GenerationCancelledException(i - first, total);
@@ -237,31 +233,6 @@ public final class LatentDiffusion implements Generator, Calibratable {
     return new Trajectory(x, executor.evaluations(), executor.skips());
   }
 
-  private static long[][] concat(long[][] a, long[][] b) {
-    long[][] out = new long[a.length + b.length][];
-    System.arraycopy(a, 0, out, 0, a.length);
-    System.arraycopy(b, 0, out, a.length, b.length);
-    return out;
-  }
-
-  private static NDArray gaussians(NDManager scope, List<NoiseSource> noise, Shape itemShape) {
-    NDList parts = new NDList();
-    for (NoiseSource source : noise) {
-      parts.add(source.gaussian(scope, itemShape));
-    }
-    return parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
-  }
-
-  NDArray encodeText(NDManager scope, long[][] ids) {
-    int length = ids[0].length;
-    long[] flat = new long[ids.length * length];
-    for (int b = 0; b < ids.length; b++) {
-      System.arraycopy(ids[b], 0, flat, b * length, length);
-    }
-    NDArray input = scope.create(flat, new Shape(ids.length, length));
-    return components.get("text_encoder").forward(new NDList(input)).get(0);
-  }
-
   NDArray encodeImage(NDArray pixels) {
     return components
         .get("vae_encoder")
@@ -282,16 +253,17 @@ public final class LatentDiffusion implements Generator, Calibratable {
     Batches.checkCompatible(batch);
     batch.forEach(this::validate);
     try (NDManager scope = NDManager.newBaseManager(device)) {
-      List<NoiseSource> noise = new ArrayList<>();
-      long[][] cond = new long[batch.size()][];
-      long[][] uncond = new long[batch.size()][];
-      for (int b = 0; b < batch.size(); b++) {
-        noise.add(NoiseSource.seeded(batch.get(b).seed()));
-        cond[b] = tokenizer.encode(batch.get(b).prompt());
-        uncond[b] = tokenizer.encode(batch.get(b).negativePrompt());
-      }
+      PromptBatch prompts = PromptBatch.of(tokenizer, batch);
       GenerationSpec uncached = batch.get(0).toBuilder().cache(CacheSpec.NONE).build();
-      sample(scope, cond, uncond, null, noise, uncached, ProgressListener.NONE, observer);
+      sample(
+          scope,
+          prompts.cond(),
+          prompts.uncond(),
+          null,
+          prompts.noise(),
+          uncached,
+          ProgressListener.NONE,
+          observer);
     }
   }
 

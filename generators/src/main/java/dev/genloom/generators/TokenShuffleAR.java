@@ -133,15 +133,9 @@ public final class TokenShuffleAR implements Generator {
     batch.forEach(this::validate);
     long start = System.nanoTime();
     try (NDManager scope = NDManager.newBaseManager(device)) {
-      List<NoiseSource> noise = new ArrayList<>();
-      long[][] cond = new long[batch.size()][];
-      long[][] uncond = new long[batch.size()][];
-      for (int b = 0; b < batch.size(); b++) {
-        noise.add(NoiseSource.seeded(batch.get(b).seed()));
-        cond[b] = tokenizer.encode(batch.get(b).prompt());
-        uncond[b] = tokenizer.encode(batch.get(b).negativePrompt());
-      }
-      Decoded decoded = decode(scope, cond, uncond, noise, batch.get(0), progress);
+      PromptBatch prompts = PromptBatch.of(tokenizer, batch);
+      Decoded decoded =
+          decode(scope, prompts.cond(), prompts.uncond(), prompts.noise(), batch.get(0), progress);
       NDArray pixels = components.get("vq_decoder").forward(new NDList(decoded.codes())).get(0);
       long millis = (System.nanoTime() - start) / 1_000_000;
       List<GeneratedMedia> media = new ArrayList<>();
