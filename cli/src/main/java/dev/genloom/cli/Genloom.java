@@ -20,7 +20,7 @@ import picocli.CommandLine.Command;
       GenerateCommand.class,
       WorkerCommand.class,
       RunCommand.class,
-      NotYetAvailable.Eval.class,
+      EvalCommand.class,
       NotYetAvailable.HumanEval.class,
       NotYetAvailable.Report.class,
       BenchCommand.class,

@@ -27,20 +27,6 @@ final class NotYetAvailable {
   }
 
   @Command(
-      name = "eval",
-      mixinStandardHelpOptions = true,
-      description = {
-        "Compute FID/KID, alignment and CLIP score for generated sets. (Not available yet.)",
-        "Planned: genloom eval fid|stats|kid|run ..."
-      })
-  static final class Eval extends Base {
-    @Override
-    String what() {
-      return "'genloom eval' (evaluation metrics)";
-    }
-  }
-
-  @Command(
       name = "humaneval",
       mixinStandardHelpOptions = true,
       description = {

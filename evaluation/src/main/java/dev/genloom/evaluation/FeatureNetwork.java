@@ -83,7 +83,10 @@ public final class FeatureNetwork implements AutoCloseable {
         List<NDArray> batch = new ArrayList<>();
         for (int i = startIndex; i < end; i++) {
           RgbImage image = images.get(i);
-          if (image.width() != spec.getInputWidth() || image.height() != spec.getInputHeight()) {
+          boolean fixedSize = spec.getInputWidth() > 0 && spec.getInputHeight() > 0;
+          if (fixedSize
+              && (image.width() != spec.getInputWidth()
+                  || image.height() != spec.getInputHeight())) {
             throw new IllegalArgumentException(
                 "image "
                     + i

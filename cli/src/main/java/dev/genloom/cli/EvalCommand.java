@@ -1,0 +1,288 @@
+package dev.genloom.cli;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.evaluation.FeatureNetwork;
+import dev.genloom.evaluation.FrechetDistance;
+import dev.genloom.evaluation.GaussianStats;
+import dev.genloom.evaluation.ImageFolder;
+import dev.genloom.evaluation.KernelInceptionDistance;
+import dev.genloom.evaluation.StatsFiles;
+import dev.genloom.generators.ModelPackage;
+import dev.genloom.generators.ModelRepository;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code genloom eval}: Fréchet distance, statistics files and KID over image folders. */
+@Command(
+    name = "eval",
+    mixinStandardHelpOptions = true,
+    subcommands = {
+      EvalCommand.Fid.class,
+      EvalCommand.Stats.class,
+      EvalCommand.Kid.class,
+      EvalCommand.Run.class
+    },
+    description = {
+      "Metrics over generated sets. Numbers are only comparable to published FID when the"
+          + " features are pytorch-fid's Inception (see docs/MODELS.md); shapes-features is a"
+          + " domain-specific feature network for the shipped shapes models."
+    })
+final class EvalCommand implements Runnable {
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    spec.commandLine().usage(spec.commandLine().getOut());
+  }
+
+  /** Shared: the feature network option. */
+  static final class FeaturesOption {
+    @Mixin ModelsOption modelsOption;
+
+    @Option(
+        names = "--features",
+        paramLabel = "NAME",
+        description = "Feature package (default: ${DEFAULT-VALUE}).",
+        defaultValue = "shapes-features")
+    String features;
+
+    FeatureNetwork open() {
+      ModelRepository repository = modelsOption.repository();
+      ModelPackage pkg =
+          repository
+              .find(features)
+              .orElseThrow(
+                  () ->
+                      new UserException(
+                          "features: no package '" + features + "' in " + repository.folder()));
+      return FeatureNetwork.open(pkg, Device.cpu());
+    }
+
+    String comparability() {
+      return features.contains("inception")
+          ? "pytorch-fid Inception pool3 features: comparable to published FID when the reference statistics come from the same setup"
+          : "domain features, not comparable to published FID (which needs pytorch-fid's Inception)";
+    }
+  }
+
+  static GaussianStats stats(Path path, FeatureNetwork network, PrintWriter err) {
+    GaussianStats stats;
+    if (path.toString().endsWith(".npz")) {
+      stats = StatsFiles.load(path);
+    } else {
+      stats = GaussianStats.fromFeatures(network.run(ImageFolder.read(path)).features());
+    }
+    if (stats.rankDeficient()) {
+      err.printf(
+          Locale.ROOT,
+          "warning: %s has %d samples for %d-dimensional features; its covariance is rank-deficient and the distance is biased%n",
+          path,
+          stats.samples(),
+          stats.dimension());
+    }
+    return stats;
+  }
+
+  @Command(
+      name = "fid",
+      mixinStandardHelpOptions = true,
+      description = "Fréchet distance between two image folders or .npz statistics.")
+  static final class Fid implements Callable<Integer> {
+    @Mixin FeaturesOption features;
+
+    @Option(
+        names = "--a",
+        required = true,
+        paramLabel = "PATH",
+        description = "Image folder or .npz statistics (mu, sigma).")
+    Path a;
+
+    @Option(
+        names = "--b",
+        required = true,
+        paramLabel = "PATH",
+        description = "Image folder or .npz statistics (mu, sigma).")
+    Path b;
+
+    @Option(
+        names = "--json",
+        description = "Print {\"fid\", \"n_a\", \"n_b\", \"features\"} as one JSON line.")
+    boolean json;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      PrintWriter err = spec.commandLine().getErr();
+      try (FeatureNetwork network = features.open()) {
+        GaussianStats sa = stats(a, network, err);
+        GaussianStats sb = stats(b, network, err);
+        double fid = FrechetDistance.between(sa, sb);
+        if (json) {
+          ObjectNode line = new ObjectMapper().createObjectNode();
+          line.put("fid", fid);
+          putCount(line, "n_a", sa.samples());
+          putCount(line, "n_b", sb.samples());
+          line.put("features", features.features);
+          line.put("preprocessing", network.describe());
+          out.println(line);
+        } else {
+          out.printf(
+              Locale.ROOT,
+              "FD %.6f  (n_a=%s, n_b=%s)%n",
+              fid,
+              count(sa.samples()),
+              count(sb.samples()));
+          out.println("features: " + network.describe());
+          out.println("note: " + features.comparability());
+        }
+      } catch (IllegalArgumentException e) {
+        throw new UserException(e.getMessage());
+      }
+      out.flush();
+      err.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "stats",
+      mixinStandardHelpOptions = true,
+      description = "Save pytorch-fid statistics (mu, sigma) of an image folder as .npz.")
+  static final class Stats implements Callable<Integer> {
+    @Mixin FeaturesOption features;
+
+    @Option(names = "--images", required = true, paramLabel = "DIR", description = "Image folder.")
+    Path images;
+
+    @Option(names = "--out", required = true, paramLabel = "NPZ", description = "Output .npz file.")
+    Path out;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+      try (FeatureNetwork network = features.open()) {
+        GaussianStats stats = stats(images, network, spec.commandLine().getErr());
+        StatsFiles.save(stats, out);
+        spec.commandLine()
+            .getOut()
+            .printf(
+                Locale.ROOT,
+                "wrote %s: %d images, %d-d %s%n",
+                out,
+                stats.samples(),
+                stats.dimension(),
+                network.describe());
+      } catch (IllegalArgumentException e) {
+        throw new UserException(e.getMessage());
+      }
+      spec.commandLine().getOut().flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "kid",
+      mixinStandardHelpOptions = true,
+      description =
+          "Kernel Inception Distance (cubic kernel, seeded subsets) between two image folders.")
+  static final class Kid implements Callable<Integer> {
+    @Mixin FeaturesOption features;
+
+    @Option(names = "--a", required = true, paramLabel = "DIR", description = "Image folder.")
+    Path a;
+
+    @Option(names = "--b", required = true, paramLabel = "DIR", description = "Image folder.")
+    Path b;
+
+    @Option(
+        names = "--subsets",
+        paramLabel = "N",
+        description = "Subsets (default: ${DEFAULT-VALUE}).",
+        defaultValue = "100")
+    int subsets;
+
+    @Option(
+        names = "--subset-size",
+        paramLabel = "M",
+        description = "Rows per subset, at most (default: ${DEFAULT-VALUE}).",
+        defaultValue = "1000")
+    int subsetSize;
+
+    @Option(
+        names = "--seed",
+        paramLabel = "S",
+        description = "Subset seed (default: ${DEFAULT-VALUE}).",
+        defaultValue = "0")
+    long seed;
+
+    @Option(names = "--json", description = "Print one JSON line.")
+    boolean json;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      PrintWriter out = spec.commandLine().getOut();
+      try (FeatureNetwork network = features.open()) {
+        float[][] fa = network.run(ImageFolder.read(a)).features();
+        float[][] fb = network.run(ImageFolder.read(b)).features();
+        KernelInceptionDistance kid =
+            KernelInceptionDistance.compute(fa, fb, subsets, subsetSize, seed);
+        if (json) {
+          ObjectNode line = new ObjectMapper().createObjectNode();
+          line.put("kid_mean", kid.mean());
+          line.put("kid_std", kid.std());
+          line.put("subsets", kid.subsets());
+          line.put("subset_size", kid.subsetSize());
+          line.put("n_a", fa.length);
+          line.put("n_b", fb.length);
+          line.put("features", features.features);
+          out.println(line);
+        } else {
+          out.printf(
+              Locale.ROOT,
+              "KID %.6f ± %.6f  (%d subsets of %d; n_a=%d, n_b=%d)%n",
+              kid.mean(),
+              kid.std(),
+              kid.subsets(),
+              kid.subsetSize(),
+              fa.length,
+              fb.length);
+          out.println("features: " + network.describe());
+        }
+      } catch (IllegalArgumentException e) {
+        throw new UserException(e.getMessage());
+      }
+      out.flush();
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "run",
+      mixinStandardHelpOptions = true,
+      description =
+          "Every metric per configuration of a pipeline run, into DIR/metrics.json. (Not available yet.)")
+  static final class Run implements Callable<Integer> {
+    @picocli.CommandLine.Unmatched java.util.List<String> ignored;
+
+    @Override
+    public Integer call() {
+      throw new UserException(
+          "'genloom eval run' is not available yet in this build of Genloom.",
+          NotYetAvailable.EXIT_NOT_AVAILABLE);
+    }
+  }
+}
