@@ -74,6 +74,19 @@ final class EvalCommand implements Runnable {
     }
   }
 
+  /** Sample counts are unknown (0) for statistics loaded from .npz files. */
+  static String count(int samples) {
+    return samples > 0 ? Integer.toString(samples) : "unknown";
+  }
+
+  static void putCount(ObjectNode node, String field, int samples) {
+    if (samples > 0) {
+      node.put(field, samples);
+    } else {
+      node.putNull(field);
+    }
+  }
+
   static GaussianStats stats(Path path, FeatureNetwork network, PrintWriter err) {
     GaussianStats stats;
     if (path.toString().endsWith(".npz")) {
