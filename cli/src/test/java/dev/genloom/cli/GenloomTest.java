@@ -94,4 +94,26 @@ class GenloomTest {
     assertEquals(2, run("generate", "--prompt", "x"));
     assertTrue(err.toString().contains("--model"), err.toString());
   }
+
+  @Test
+  void evalFidOfAFolderAgainstItselfIsZeroAndReportsTheFeatures() throws Exception {
+    String real = Path.of("..", "examples", "real-shapes").toString();
+    int code =
+        run(
+            "eval",
+            "fid",
+            "--models",
+            Path.of("..", "models").toString(),
+            "--a",
+            real,
+            "--b",
+            real,
+            "--json");
+    assertEquals(0, code, err.toString());
+    var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.toString().strip());
+    assertEquals(0.0, json.get("fid").asDouble(), 1e-6);
+    assertEquals(48, json.get("n_a").asInt());
+    assertEquals("shapes-features", json.get("features").asText());
+    assertTrue(err.toString().contains("rank-deficient"), err.toString());
+  }
 }
