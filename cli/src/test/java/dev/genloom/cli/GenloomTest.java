@@ -111,7 +111,8 @@ class GenloomTest {
             "--json");
     assertEquals(0, code, err.toString());
     var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.toString().strip());
-    assertEquals(0.0, json.get("fid").asDouble(), 1e-6);
+    // Rank-deficient (48 samples, 128 dimensions): square roots of ~zero eigenvalues add round-off.
+    assertEquals(0.0, json.get("fid").asDouble(), 1e-3);
     assertEquals(48, json.get("n_a").asInt());
     assertEquals("shapes-features", json.get("features").asText());
     assertTrue(err.toString().contains("rank-deficient"), err.toString());
