@@ -13,6 +13,7 @@ import picocli.CommandLine.Mixin;
 @Command(
     name = "models",
     mixinStandardHelpOptions = true,
+    subcommands = {CalibrateCommand.class},
     description =
         "List the model packages in the models folder, with kind, components and quality.")
 final class ModelsCommand implements Runnable {

@@ -53,13 +53,15 @@ public final class FeatureNetwork implements AutoCloseable {
 
   /** What produced the numbers, for reports: network and preprocessing. */
   public String describe() {
+    String size =
+        spec.getInputWidth() > 0
+            ? spec.getInputWidth() + "x" + spec.getInputHeight()
+            : "any size (resized inside the network)";
     return pkg.name()
         + " ("
         + spec.getFeatureDim()
-        + "-d penultimate features, input "
-        + spec.getInputWidth()
-        + "x"
-        + spec.getInputHeight()
+        + "-d features, input "
+        + size
         + " RGB in "
         + ("symmetric".equals(spec.getInputRange()) ? "[-1, 1]" : "[0, 1]")
         + ")";

@@ -117,6 +117,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
                         + image.height());
               }
             });
+    sampler(spec);
     CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
   }
 

@@ -237,11 +237,24 @@ class ShippedModelsTest {
               .get(0)
               .rgb();
       assertTrue(java.util.Arrays.equals(alone, again), name + ": same seed, same bytes");
-      assertTrue(
-          java.util.Arrays.equals(alone, batch.get(1).frames().get(0).rgb()),
-          name + ": batched equals alone");
+      assertAtMostOneLevelApart(
+          alone, batch.get(1).frames().get(0).rgb(), name + ": batched vs alone");
       assertTrue(!java.util.Arrays.equals(alone, other), name + ": another seed differs");
     }
+  }
+
+  /**
+   * Batched GEMMs round differently from batch-1 ones, so a value may move by one 8-bit level on a
+   * few pixels; anything more would mean batching changed the generation.
+   */
+  private static void assertAtMostOneLevelApart(byte[] a, byte[] b, String what) {
+    int differing = 0;
+    for (int i = 0; i < a.length; i++) {
+      int d = Math.abs((a[i] & 0xFF) - (b[i] & 0xFF));
+      assertTrue(d <= 1, what + ": value " + i + " differs by " + d);
+      differing += d > 0 ? 1 : 0;
+    }
+    assertTrue(differing <= a.length / 200, what + ": " + differing + " values differ");
   }
 
   /** Fewer steps keep the test quick; autoregressive models have no step count. */

@@ -80,6 +80,19 @@ final class BatchingScheduler implements AutoCloseable {
     }
   }
 
+  /** Waits until nothing is queued or running; false on timeout. */
+  synchronized boolean awaitIdle(long timeoutMillis) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    while (!pending.isEmpty() || running > 0) {
+      long left = deadline - System.nanoTime();
+      if (left <= 0) {
+        return false;
+      }
+      TimeUnit.NANOSECONDS.timedWait(this, left);
+    }
+    return true;
+  }
+
   synchronized int queued() {
     return pending.size();
   }

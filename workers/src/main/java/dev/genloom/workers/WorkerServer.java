@@ -29,10 +29,14 @@ public final class WorkerServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerServer.class);
   public static final String SERVICE = "genloom.v1.GenerationService";
 
+  /** Threads that run call handlers; generation itself runs on the scheduler's compute threads. */
+  public static final int CALL_THREADS = 8;
+
   private final Server server;
   private final HealthStatusManager health;
   private final CompletableFuture<Void> ready;
   private final WorkerMetrics metrics;
+  private final java.util.concurrent.ExecutorService callExecutor;
   private volatile BatchingScheduler scheduler;
   private volatile Map<String, Generator> generators = Map.of();
 
@@ -40,7 +44,9 @@ public final class WorkerServer implements AutoCloseable {
       Server server,
       HealthStatusManager health,
       CompletableFuture<Void> ready,
-      WorkerMetrics metrics) {
+      WorkerMetrics metrics,
+      java.util.concurrent.ExecutorService callExecutor) {
+    this.callExecutor = callExecutor;
     this.server = server;
     this.health = health;
     this.ready = ready;
@@ -64,8 +70,17 @@ public final class WorkerServer implements AutoCloseable {
     health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
     GenerationService service =
         new GenerationService(new ModelCatalog(repository), options, metrics);
+    java.util.concurrent.ExecutorService callExecutor =
+        java.util.concurrent.Executors.newFixedThreadPool(
+            CALL_THREADS,
+            r -> {
+              Thread t = new Thread(r, "genloom-call");
+              t.setDaemon(true);
+              return t;
+            });
     Server server =
         builder
+            .executor(callExecutor)
             .addService(ServerInterceptors.intercept(service, interceptors))
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())
@@ -73,7 +88,7 @@ public final class WorkerServer implements AutoCloseable {
             .build()
             .start();
     CompletableFuture<Void> ready = new CompletableFuture<>();
-    WorkerServer worker = new WorkerServer(server, health, ready, metrics);
+    WorkerServer worker = new WorkerServer(server, health, ready, metrics, callExecutor);
     Thread loader =
         new Thread(
             () -> {
@@ -132,6 +147,12 @@ public final class WorkerServer implements AutoCloseable {
     return s == null ? 0 : s.queued() + s.running();
   }
 
+  /** Waits until no request is queued or running; false on timeout. */
+  public boolean awaitIdle(long timeoutMillis) throws InterruptedException {
+    BatchingScheduler s = scheduler;
+    return s == null || s.awaitIdle(timeoutMillis);
+  }
+
   public void awaitTermination() throws InterruptedException {
     server.awaitTermination();
   }
@@ -153,6 +174,7 @@ public final class WorkerServer implements AutoCloseable {
       s.close();
     }
     generators.values().forEach(Generator::close);
+    callExecutor.shutdown();
   }
 
   @Override

@@ -15,7 +15,9 @@ final class ShippedModels {
       if (!Files.isDirectory(shipped)) {
         throw new IllegalStateException("models/" + name + " is not shipped");
       }
-      Files.createSymbolicLink(folder.resolve(name), shipped);
+      if (!Files.exists(folder.resolve(name))) {
+        Files.createSymbolicLink(folder.resolve(name), shipped);
+      }
     }
     return folder;
   }

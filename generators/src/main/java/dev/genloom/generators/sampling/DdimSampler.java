@@ -28,6 +28,15 @@ public final class DdimSampler implements Sampler {
     for (int i = 0; i < steps; i++) {
       timesteps[i] = (steps - 1 - i) * stepRatio + schedule.stepsOffset();
     }
+    if (timesteps[0] >= schedule.numTrainTimesteps()) {
+      throw new IllegalArgumentException(
+          "steps: "
+              + steps
+              + " steps with steps_offset "
+              + schedule.stepsOffset()
+              + " would start past the last training timestep; use at most "
+              + (schedule.numTrainTimesteps() - 1));
+    }
   }
 
   @Override

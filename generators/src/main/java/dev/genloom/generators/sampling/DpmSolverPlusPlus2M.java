@@ -26,6 +26,15 @@ public final class DpmSolverPlusPlus2M implements Sampler {
     for (int i = 0; i < steps; i++) {
       timesteps[i] = (steps - 1 - i) * ratio + schedule.stepsOffset();
     }
+    if (timesteps[0] >= schedule.numTrainTimesteps()) {
+      throw new IllegalArgumentException(
+          "steps: "
+              + steps
+              + " steps with steps_offset "
+              + schedule.stepsOffset()
+              + " would start past the last training timestep; use at most "
+              + (schedule.numTrainTimesteps() - 1));
+    }
     double[] trainSigmas = new double[n];
     for (int t = 0; t < n; t++) {
       double a = schedule.alphaCumprod(t);
