@@ -278,4 +278,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # The profiling executor re-specialises traced graphs for every new KV-cache length / batch,
+    # which made Python sampling ~10x slower; plain execution is used for evaluation here.
+    with torch.jit.optimized_execution(False):
+        main()
