@@ -269,7 +269,6 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     Iterator<GenerateEvent> events =
         GenerationServiceGrpc.newBlockingStub(pool.channel(worker))
             .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS)
-            .withWaitForReady()
             .generate(request);
     ByteArrayOutputStream data = new ByteArrayOutputStream();
     Result last = null;

@@ -148,7 +148,7 @@ class GeneratePipelineTest {
     for (int i = 0; i < 12; i++) {
       text.append("a ")
           .append(colors[i % 8])
-          .append(" circle on a ")
+          .append(i < 8 ? " circle on a " : " square on a ")
           .append(colors[(i + 3) % 8])
           .append(" background\n");
     }
