@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--cond_p", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(C.CKPT, "dit.pt"))
+    ap.add_argument("--init", default=None, help="continue from a DiT checkpoint")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
@@ -36,6 +37,11 @@ def main():
     print(f"dataset {ids.shape} {lat.shape} std {lat.std():.3f} in {time.time()-t_data:.0f}s", flush=True)
     empty = C.encode_prompts(tok, [""])[0]
     m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=lat.shape[2], **DIT_CFG)
+    prev_s, prev_steps, warm = 0.0, 0, 100
+    if a.init:
+        ck0 = torch.load(a.init)
+        m.load_state_dict(ck0["state"])
+        prev_s, prev_steps, warm = ck0["seconds"], ck0["steps"], 1
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.0)
     t0, step, ema = time.time(), 0, None
     while True:
@@ -43,7 +49,7 @@ def main():
         if el > a.seconds:
             break
         frac = el / a.seconds
-        lr = a.lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = a.lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, ids.shape[0], (a.batch,))
@@ -66,8 +72,8 @@ def main():
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 25 == 0:
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
-    torch.save({"state": m.state_dict(), "cfg": DIT_CFG, "frames": lat.shape[2], "steps": step,
-                "seconds": time.time() - t0, "seed": a.seed, "batch": a.batch, "dataset": a.dataset,
+    torch.save({"state": m.state_dict(), "cfg": DIT_CFG, "frames": lat.shape[2], "steps": step + prev_steps,
+                "seconds": time.time() - t0 + prev_s, "seed": a.seed, "batch": a.batch, "dataset": a.dataset,
                 "final_loss": ema}, a.out)
     print("saved", a.out, "steps", step)
 
