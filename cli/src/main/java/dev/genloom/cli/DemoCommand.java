@@ -37,8 +37,8 @@ import picocli.CommandLine.Option;
  * {@code genloom demo}: the end-to-end loop on the embedded default, as far as this build goes:
  * every shipped package is checked against its golden tensors, every generator draws the example
  * prompts (block caching on and off, Token-Shuffle against the plain AR baseline, text-to-video and
- * image-to-video), and shapes-features scores prompt alignment. The batch pipeline, metrics report
- * and human evaluation are listed as not available yet.
+ * image-to-video), and shapes-features scores prompt alignment. Per-run metrics, reports and human
+ * evaluation are listed as not available yet.
  */
 @Command(
     name = "demo",

@@ -98,7 +98,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   }
 
   /** The outcome of one item, produced on a call thread and emitted on the bundle thread. */
-  private record Outcome(RunRecord record, DeadLetter deadLetter) {}
+  private record Outcome(RunRecord record, DeadLetter deadLetter, int retries) {}
 
   @ProcessElement
   public void process(
@@ -118,11 +118,16 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
               },
               executor));
     }
+    // Outputs and metrics belong to the bundle thread (Beam tracks metrics per bundle thread).
     for (CompletableFuture<Outcome> call : calls) {
       Outcome outcome = call.join();
       receiver.get(RECORDS).output(outcome.record());
+      retries.inc(outcome.retries());
       if (outcome.deadLetter() != null) {
+        failed.inc();
         receiver.get(FAILURES).output(outcome.deadLetter());
+      } else {
+        generated.inc();
       }
     }
   }
@@ -154,14 +159,13 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       try {
         Result result = call(worker, request, record);
         String media = writeMedia(item.requestId(), result);
-        generated.inc();
         record
             .setStatus("ok")
             .setMedia(media)
             .setWallMs((System.nanoTime() - start) / 1_000_000)
             .setBlockEvals(result.getStats().getBlockEvals())
             .setBlockSkips(result.getStats().getBlockSkips());
-        return new Outcome(record.build(), null);
+        return new Outcome(record.build(), null, attempt);
       } catch (StatusRuntimeException e) {
         last = e;
         Status.Code code = e.getStatus().getCode();
@@ -173,7 +177,6 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
         if (code == Status.Code.UNAVAILABLE) {
           pool.markDown(worker);
         }
-        retries.inc();
         backoff(attempt);
       } catch (IOException e) {
         return failure(record, item, "writing media failed: " + e.getMessage(), start);
@@ -192,7 +195,6 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   }
 
   private Outcome failure(RunRecord.Builder record, WorkItem item, String error, long start) {
-    failed.inc();
     RunRecord failedRecord =
         record
             .setStatus("failed")
@@ -205,7 +207,8 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             item.item().source(),
             item.item().line(),
             describe(item),
-            error + " (request " + item.requestId() + ")"));
+            error + " (request " + item.requestId() + ")"),
+        0);
   }
 
   private static String describe(WorkItem item) {
