@@ -343,4 +343,30 @@ class WorkerServerTest {
     assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
     server = null;
   }
+
+  @Test
+  void prometheusEndpointReportsRequestsBatchesAndModels() throws Exception {
+    var stub = start(WorkerOptions.defaults());
+    collect(stub.generate(request("a red circle on a blue background", 5).build()));
+    assertTrue(server.awaitIdle(60_000));
+    com.sun.net.httpserver.HttpServer http = server.metrics().serve("127.0.0.1", 0);
+    try {
+      var response =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(
+                          java.net.URI.create(
+                              "http://127.0.0.1:" + http.getAddress().getPort() + "/metrics"))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, response.statusCode());
+      String body = response.body();
+      assertTrue(body.contains("genloom_requests_total{status=\"ok\"} 1"), body);
+      assertTrue(body.contains("genloom_batch_size_count 1"), body);
+      assertTrue(body.contains("genloom_models_loaded 1"), body);
+      assertTrue(body.contains("genloom_queue_seconds_bucket{le=\"+Inf\"} 1"), body);
+    } finally {
+      http.stop(0);
+    }
+  }
 }
