@@ -1,6 +1,6 @@
 """Llama-style AR transformer over text ids + [BOI] + VQ codes, with optional Token-Shuffle.
 
-Token-Shuffle (Ma et al. 2025, REFERENCE.md section 3): each code embedding is compressed by an MLP
+Token-Shuffle (Ma et al. 2025): each code embedding is compressed by an MLP
 d -> d/s^2, each s x s window is concatenated back to d and passed through residual MLP blocks, so
 the transformer sees (8/s)^2 image positions. After the transformer, residual MLPs and s^2 expand
 MLPs d/s^2 -> d unshuffle each position back into s^2 tokens, each predicting its code.

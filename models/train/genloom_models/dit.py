@@ -1,4 +1,4 @@
-"""Tiny Movie Gen-style video DiT (REFERENCE.md section 4) over per-frame autoencoder latents.
+"""Tiny Movie Gen-style video DiT over per-frame autoencoder latents.
 
 Latents [B, 4, F, 8, 8]; patchify 1x2x2 -> F*16 tokens. Blocks: adaLN modulation from the timestep
 (shift/scale/gate, DiT / PixArt style), bidirectional self-attention over all frames, cross-attention

@@ -4,7 +4,7 @@
   r = attribute_scores(clf, pixels01, shape, fg, bg)   # pixels in [0,1], [N,3,32,32]
       -> {"shape_acc", "fg_acc", "bg_acc", "all_correct"}
   f = extract_features(clf, pixels01)          # [N, 128]
-  fd = frechet_distance(f1, f2)                # float64, eigh-based sqrtm (REFERENCE.md section 5)
+  fd = frechet_distance(f1, f2)                # float64, eigh-based sqrtm (as pytorch-fid, symmetric form)
 """
 import os
 
@@ -65,7 +65,7 @@ def frechet_distance(f1, f2):
     return frechet_from_stats(m1, s1, m2, s2)
 
 
-if __name__ == "__main__":  # self-test against REFERENCE.md section 5 vectors
+if __name__ == "__main__":  # self-test against closed-form vectors
     d = torch.tensor
     print(frechet_from_stats(d([0., 0, 0]), torch.diag(d([1., 4, 9])), d([1., 2, 3]), torch.diag(d([4., 1, 16]))), "expect 17.0")
     print(frechet_from_stats(d([0., 0]), d([[2., 1], [1, 2]]), d([1., 1]), torch.diag(d([1., 4]))), "expect 2.7712204476543416")

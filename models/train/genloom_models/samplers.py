@@ -1,4 +1,4 @@
-"""Reference samplers (formulas of Hugging Face diffusers, see /work/shared/REFERENCE.md section 1).
+"""Reference samplers (the formulas of Hugging Face diffusers' DDIM, DPM-Solver and flow-matching schedulers).
 
 All samplers take explicit randomness (init noise, per-step noise) so golden runs record every draw.
 `eps_fn(x, t)` is a callable returning the model output for latent x [B,...] at timestep t

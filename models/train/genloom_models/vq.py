@@ -2,7 +2,7 @@
 
 Conv encoder (stride-2 convs), EMA codebook (van den Oord et al. 2017, EMA variant) with a
 commitment loss, and a decoder built from nearest-upsample + conv (ConvTranspose2d is slow on
-this CPU, REFERENCE.md section 8).
+a 2-core CPU).
 """
 import torch
 import torch.nn as nn

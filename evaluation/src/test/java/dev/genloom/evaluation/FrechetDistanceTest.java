@@ -8,7 +8,7 @@ import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
 import org.junit.jupiter.api.Test;
 
-/** Closed-form cases from shared REFERENCE.md section 5 (values recomputed with numpy/scipy). */
+/** Closed-form cases (values recomputed with numpy/scipy). */
 class FrechetDistanceTest {
 
   private static void assertRelative(double expected, double actual, double tolerance) {

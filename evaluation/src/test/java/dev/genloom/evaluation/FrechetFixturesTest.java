@@ -11,7 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Random-feature vectors from shared REFERENCE.md section 5: numpy RandomState(2023) features
+ * Random-feature vectors: numpy RandomState(2023) features
  * (generated once by evaluation/fixtures/make_fid_fixtures.py), FD expected to 1e-6 relative.
  */
 class FrechetFixturesTest {
