@@ -38,9 +38,9 @@ import org.apache.beam.sdk.values.TupleTag;
 /**
  * Sends each batch of work items to the worker fleet and writes the media. Calls run concurrently
  * (at most {@code maxInFlight} per instance), are retried with exponential backoff and full jitter
- * on UNAVAILABLE, RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED (gRPC's own retry buffer is too small
- * for image payloads), and media are written to a temporary name and renamed, so a retried or
- * repeated request never leaves a partial or second file.
+ * on UNAVAILABLE, CANCELLED (a worker that died mid-call), RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED
+ * (gRPC's own retry buffer is too small for image payloads), and media are written to a temporary
+ * name and renamed, so a retried or repeated request never leaves a partial or second file.
  */
 final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, RunRecord> {
   private static final long serialVersionUID = 1L;
@@ -169,12 +169,15 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       } catch (StatusRuntimeException e) {
         last = e;
         Status.Code code = e.getStatus().getCode();
+        // The pipeline never cancels its own calls: CANCELLED means the worker went away mid-call
+        // (the stream was reset), so it is retried like UNAVAILABLE.
         if (code != Status.Code.UNAVAILABLE
+            && code != Status.Code.CANCELLED
             && code != Status.Code.RESOURCE_EXHAUSTED
             && code != Status.Code.DEADLINE_EXCEEDED) {
           return failure(record, item, code + ": " + e.getStatus().getDescription(), start);
         }
-        if (code == Status.Code.UNAVAILABLE) {
+        if (code == Status.Code.UNAVAILABLE || code == Status.Code.CANCELLED) {
           pool.markDown(worker);
         }
         backoff(attempt);
