@@ -11,8 +11,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Random-feature vectors: numpy RandomState(2023) features
- * (generated once by evaluation/fixtures/make_fid_fixtures.py), FD expected to 1e-6 relative.
+ * Random-feature vectors: numpy RandomState(2023) features (generated once by
+ * evaluation/fixtures/make_fid_fixtures.py), FD expected to 1e-6 relative.
  */
 class FrechetFixturesTest {
   @TempDir Path dir;
