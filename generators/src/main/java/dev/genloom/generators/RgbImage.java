@@ -11,6 +11,12 @@ import javax.imageio.ImageIO;
 
 /** An 8-bit RGB image, row-major, interleaved. Immutable. */
 public final class RgbImage {
+  static {
+    // Encode in memory: ImageIO's disk cache registers a shutdown hook, which fails while the JVM
+    // is shutting down, so a worker draining on SIGTERM could not encode its last results.
+    ImageIO.setUseCache(false);
+  }
+
   private final int width;
   private final int height;
   private final byte[] rgb;
