@@ -2,7 +2,9 @@
 
 Renders N real training-distribution images (fixed seed), runs the exported shapes-features
 TorchScript on them, and writes pytorch-fid-format statistics (float64 `mu`, `sigma` with ddof=1)
-to models/shapes-features/reference_stats.npz, plus a few real PNGs for tests and examples.
+to models/shapes-features/reference_stats.npz, plus the per-image features (float32 `features`
+[N, d], which KID needs; pytorch-fid readers ignore the extra array), plus a few real PNGs for
+tests and examples.
 
 Run: cd models/train && /usr/bin/python3 -m genloom_models.reference_stats
 """
@@ -33,7 +35,7 @@ def main():
     mu = feats.mean(0)
     sigma = np.cov(feats, rowvar=False)
     out = os.path.join(ROOT, "shapes-features", "reference_stats.npz")
-    np.savez(out, mu=mu, sigma=sigma)
+    np.savez(out, mu=mu, sigma=sigma, features=feats.astype(np.float32))
     print(f"wrote {out}: {a.n} real images, {feats.shape[1]}-d features, seed {a.seed}")
     if a.pngs:
         from PIL import Image

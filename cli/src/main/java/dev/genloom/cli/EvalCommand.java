@@ -3,16 +3,21 @@ package dev.genloom.cli;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.evaluation.ConfigMetrics;
 import dev.genloom.evaluation.FeatureNetwork;
 import dev.genloom.evaluation.FrechetDistance;
 import dev.genloom.evaluation.GaussianStats;
 import dev.genloom.evaluation.ImageFolder;
 import dev.genloom.evaluation.KernelInceptionDistance;
+import dev.genloom.evaluation.Reference;
+import dev.genloom.evaluation.RunEvaluator;
+import dev.genloom.evaluation.RunMetrics;
 import dev.genloom.evaluation.StatsFiles;
 import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -286,16 +291,104 @@ final class EvalCommand implements Runnable {
   @Command(
       name = "run",
       mixinStandardHelpOptions = true,
-      description =
-          "Every metric per configuration of a pipeline run, into DIR/metrics.json. (Not available yet.)")
+      description = {
+        "Every metric per configuration of a pipeline run (genloom run --out DIR): counts, wall"
+            + " time, block caching savings, FD and KID against a reference, prompt alignment and,"
+            + " for videos, motion. Writes DIR/metrics.json."
+      })
   static final class Run implements Callable<Integer> {
-    @picocli.CommandLine.Unmatched java.util.List<String> ignored;
+    @Mixin FeaturesOption features;
+
+    @Option(
+        names = "--run",
+        required = true,
+        paramLabel = "DIR",
+        description = "Output folder of a pipeline run (holds manifest.jsonl).")
+    Path run;
+
+    @Option(
+        names = "--reference",
+        paramLabel = "DIR|NPZ",
+        description =
+            "Real images, or .npz statistics (mu, sigma, optional features for KID). Default: the"
+                + " feature package's reference_stats.npz.")
+    Path reference;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() {
-      throw new UserException(
-          "'genloom eval run' is not available yet in this build of Genloom.",
-          NotYetAvailable.EXIT_NOT_AVAILABLE);
+    public Integer call() throws IOException {
+      PrintWriter out = spec.commandLine().getOut();
+      try (FeatureNetwork network = features.open()) {
+        Path ref = reference != null ? reference : defaultReference();
+        out.println("features:  " + network.describe());
+        out.println("reference: " + ref);
+        out.flush();
+        Reference loaded = Reference.load(ref, network);
+        RunEvaluator evaluator =
+            new RunEvaluator(
+                network,
+                loaded,
+                line -> {
+                  out.println("  " + line);
+                  out.flush();
+                });
+        RunMetrics metrics = evaluator.evaluate(run);
+        Path file = metrics.write(run);
+        printTable(out, metrics);
+        out.println("wrote " + file);
+        if (!loaded.hasFeatures()) {
+          out.println("note: the reference has no per-image features, so KID was not computed");
+        }
+        out.println("note: " + features.comparability());
+      } catch (IllegalArgumentException e) {
+        throw new UserException(e.getMessage());
+      }
+      out.flush();
+      return 0;
+    }
+
+    private Path defaultReference() {
+      Path stats =
+          features.modelsOption.folder().resolve(features.features).resolve("reference_stats.npz");
+      if (!Files.isRegularFile(stats)) {
+        throw new UserException("reference: no --reference given and " + stats + " does not exist");
+      }
+      return stats;
+    }
+
+    static void printTable(PrintWriter out, RunMetrics metrics) {
+      out.printf(
+          Locale.ROOT,
+          "%n  %-28s %6s %6s %9s %8s %8s %9s %10s %8s %8s%n",
+          "configuration",
+          "items",
+          "failed",
+          "ms/item",
+          "saved",
+          "speedup",
+          "FD",
+          "KID",
+          "aligned",
+          "motion");
+      for (ConfigMetrics c : metrics.configs()) {
+        out.printf(
+            Locale.ROOT,
+            "  %-28s %6d %6d %9.0f %7.1f%% %7.2fx %9.2f %10.4f %7.1f%% %8s%n",
+            c.id(),
+            c.items(),
+            c.failed(),
+            c.wallMsMedian(),
+            100 * c.blockSaved(),
+            c.speedup(),
+            c.fd(),
+            c.kidMean(),
+            100 * c.alignment().allCorrect(),
+            c.motion() == null
+                ? "-"
+                : String.format(Locale.ROOT, "%.1f%%", 100 * c.motion().correct()));
+      }
+      out.println();
     }
   }
 }

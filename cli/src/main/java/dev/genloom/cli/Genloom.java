@@ -22,7 +22,7 @@ import picocli.CommandLine.Command;
       RunCommand.class,
       EvalCommand.class,
       NotYetAvailable.HumanEval.class,
-      NotYetAvailable.Report.class,
+      ReportCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     },
@@ -58,6 +58,20 @@ public final class Genloom implements Runnable {
   }
 
   public static void main(String[] args) {
+    quietEmbeddedWorkerLogs(args);
     System.exit(commandLine().execute(args));
+  }
+
+  /**
+   * With an in-process worker ({@code run}, {@code demo}), per-request log lines would bury the
+   * progress bar; they stay on for {@code genloom worker}. An explicit setting wins.
+   */
+  static void quietEmbeddedWorkerLogs(String[] args) {
+    String property = "org.slf4j.simpleLogger.log.dev.genloom.workers";
+    if (args.length > 0
+        && (args[0].equals("run") || args[0].equals("demo"))
+        && System.getProperty(property) == null) {
+      System.setProperty(property, "warn");
+    }
   }
 }

@@ -39,18 +39,4 @@ final class NotYetAvailable {
       return "'genloom humaneval' (human evaluation)";
     }
   }
-
-  @Command(
-      name = "report",
-      mixinStandardHelpOptions = true,
-      description = {
-        "Write an HTML and JSON report for a pipeline run. (Not available yet.)",
-        "Planned: genloom report --run DIR"
-      })
-  static final class Report extends Base {
-    @Override
-    String what() {
-      return "'genloom report' (run reports)";
-    }
-  }
 }

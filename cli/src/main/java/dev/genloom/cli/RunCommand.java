@@ -3,15 +3,13 @@ package dev.genloom.cli;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
+import dev.genloom.pipelines.LaunchSize;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;
 import dev.genloom.workers.WorkerServer;
 import io.grpc.Grpc;
 import io.grpc.InsecureServerCredentials;
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -203,24 +201,11 @@ final class RunCommand implements Callable<Integer> {
     return server;
   }
 
-  /**
-   * Items the launch may produce: prompt lines x seeds x configurations (malformed lines included).
-   */
+  /** Items the launch will produce, or -1 when unknown (see {@link LaunchSize}). */
   private static long estimateTotal(GeneratePipelineOptions options) {
     try {
-      Path local = Path.of(options.getPrompts());
-      if (!Files.isRegularFile(local)) {
-        return -1;
-      }
-      long lines =
-          Files.readAllLines(local).stream()
-              .filter(l -> !l.isBlank() && !l.strip().startsWith("#"))
-              .count();
-      if (options.getPrompts().endsWith(".tsv")) {
-        lines--;
-      }
-      return lines * options.getSeeds() * GeneratePipeline.configs(options).size();
-    } catch (IOException | RuntimeException e) {
+      return LaunchSize.estimate(options);
+    } catch (RuntimeException e) {
       return -1;
     }
   }

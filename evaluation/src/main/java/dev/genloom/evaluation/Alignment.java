@@ -25,18 +25,26 @@ public record Alignment(
       throw new IllegalArgumentException(
           images.size() + " images but " + prompts.size() + " prompts");
     }
+    return of(network, network.run(images).predictions(), prompts);
+  }
+
+  /** Scores predictions already made by the network (one row per image) against their prompts. */
+  public static Alignment of(FeatureNetwork network, int[][] predicted, List<String> prompts) {
     FeaturesSpec spec = network.spec();
     if (spec.getHeadsCount() < 3) {
       throw new IllegalArgumentException(
           network.name() + " has no shape/foreground/background heads");
     }
-    int[][] predicted = network.run(images).predictions();
+    if (predicted.length != prompts.size()) {
+      throw new IllegalArgumentException(
+          predicted.length + " predictions but " + prompts.size() + " prompts");
+    }
     int n = 0;
     int all = 0;
     int shape = 0;
     int fg = 0;
     int bg = 0;
-    for (int i = 0; i < images.size(); i++) {
+    for (int i = 0; i < predicted.length; i++) {
       var expected = ShapesPrompt.parse(prompts.get(i));
       if (expected.isEmpty()) {
         continue;

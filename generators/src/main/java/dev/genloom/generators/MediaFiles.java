@@ -55,6 +55,28 @@ public final class MediaFiles {
     }
   }
 
+  /**
+   * Decodes every frame of an MP4 written by {@link #writeMp4} (H.264); errors name the file. The
+   * frames are the codec's reconstruction, so they differ slightly from the frames encoded.
+   */
+  public static List<RgbImage> readMp4(Path file) {
+    List<RgbImage> frames = new java.util.ArrayList<>();
+    try (SeekableByteChannel channel = NIOUtils.readableChannel(file.toFile())) {
+      org.jcodec.api.FrameGrab grab = org.jcodec.api.FrameGrab.createFrameGrab(channel);
+      org.jcodec.common.model.Picture picture;
+      while ((picture = grab.getNativeFrame()) != null) {
+        frames.add(RgbImage.fromBufferedImage(org.jcodec.scale.AWTUtil.toBufferedImage(picture)));
+      }
+    } catch (IOException | org.jcodec.api.JCodecException | RuntimeException e) {
+      throw new IllegalArgumentException(
+          "video: cannot decode " + file + " as MP4: " + e.getMessage(), e);
+    }
+    if (frames.isEmpty()) {
+      throw new IllegalArgumentException("video: " + file + " holds no frames");
+    }
+    return frames;
+  }
+
   /** Reads a PNG or JPEG; errors name the file. */
   public static RgbImage readImage(Path file) {
     try {

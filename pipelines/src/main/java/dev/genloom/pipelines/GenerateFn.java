@@ -164,7 +164,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             .setMedia(media)
             .setWallMs((System.nanoTime() - start) / 1_000_000)
             .setBlockEvals(result.getStats().getBlockEvals())
-            .setBlockSkips(result.getStats().getBlockSkips());
+            .setBlockSkips(result.getStats().getBlockSkips())
+            .setComputeMs(result.getStats().getComputeMs())
+            .setBatchSize(result.getStats().getBatchSize());
         return new Outcome(record.build(), null, attempt);
       } catch (StatusRuntimeException e) {
         last = e;

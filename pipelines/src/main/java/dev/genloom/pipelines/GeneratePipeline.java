@@ -39,6 +39,7 @@ import org.apache.beam.sdk.values.PCollection;
 import org.apache.beam.sdk.values.PCollectionList;
 import org.apache.beam.sdk.values.PCollectionTuple;
 import org.apache.beam.sdk.values.PCollectionView;
+import org.apache.beam.sdk.values.TupleTag;
 import org.apache.beam.sdk.values.TupleTagList;
 import org.apache.beam.sdk.values.TypeDescriptors;
 
@@ -120,14 +121,16 @@ public final class GeneratePipeline {
             .setCoder(KvCoder.of(StringUtf8Coder.of(), StringUtf8Coder.of()));
     PCollectionView<Map<String, String>> finished = previous.apply("FinishedIds", View.asMap());
 
-    PCollection<WorkItem> work =
+    PCollectionTuple expanded =
         inputs
             .get(ReadPrompts.ITEMS)
             .apply(
                 "Expand",
                 ParDo.of(new ExpandFn(serializedConfigs, options.getSeeds(), finished))
-                    .withSideInputs(finished))
-            .setCoder(SerializableCoder.of(WorkItem.class));
+                    .withSideInputs(finished)
+                    .withOutputTags(ExpandFn.WORK, TupleTagList.of(ExpandFn.UNMATCHED)));
+    PCollection<WorkItem> work =
+        expanded.get(ExpandFn.WORK).setCoder(SerializableCoder.of(WorkItem.class));
 
     PCollectionTuple results =
         work.apply(
@@ -175,6 +178,7 @@ public final class GeneratePipeline {
         results.get(GenerateFn.FAILURES).setCoder(SerializableCoder.of(DeadLetter.class));
     PCollectionList.of(
             inputs.get(ReadPrompts.DEAD_LETTERS).setCoder(SerializableCoder.of(DeadLetter.class)))
+        .and(expanded.get(ExpandFn.UNMATCHED).setCoder(SerializableCoder.of(DeadLetter.class)))
         .and(failures)
         .apply("AllDeadLetters", Flatten.pCollections())
         .apply(
@@ -200,9 +204,15 @@ public final class GeneratePipeline {
     return node.toString();
   }
 
-  /** Expands a prompt into one work item per seed and configuration, skipping finished ones. */
+  /**
+   * Expands a prompt into one work item per seed and configuration it selects, with its overrides
+   * applied, skipping finished ones. An item that selects no configuration of the launch goes to
+   * the dead letters.
+   */
   static final class ExpandFn extends DoFn<PromptItem, WorkItem> {
     private static final long serialVersionUID = 1L;
+    static final TupleTag<WorkItem> WORK = new TupleTag<>() {};
+    static final TupleTag<DeadLetter> UNMATCHED = new TupleTag<>() {};
     private final List<byte[]> configs;
     private final int seeds;
     private final PCollectionView<Map<String, String>> finished;
@@ -214,18 +224,38 @@ public final class GeneratePipeline {
     }
 
     @ProcessElement
-    public void process(
-        @Element PromptItem item, OutputReceiver<WorkItem> out, ProcessContext context)
+    public void process(@Element PromptItem item, MultiOutputReceiver out, ProcessContext context)
         throws com.google.protobuf.InvalidProtocolBufferException {
       Map<String, String> done = context.sideInput(finished);
+      ItemOverrides overrides = item.overrides();
+      List<String> ids = new ArrayList<>();
+      int selected = 0;
       for (byte[] bytes : configs) {
         GeneratorConfig config = GeneratorConfig.parseFrom(bytes);
-        for (int seed = 0; seed < seeds; seed++) {
-          WorkItem work = WorkItem.of(item, seed, config);
+        ids.add(config.getId());
+        if (!overrides.selects(config.getId())) {
+          continue;
+        }
+        selected++;
+        GeneratorConfig effective = overrides.apply(config);
+        for (int seed = 0; seed < overrides.seedsOr(seeds); seed++) {
+          WorkItem work = WorkItem.of(item, seed, effective);
           if (!done.containsKey(work.requestId())) {
-            out.output(work);
+            out.get(WORK).output(work);
           }
         }
+      }
+      if (selected == 0) {
+        out.get(UNMATCHED)
+            .output(
+                new DeadLetter(
+                    item.source(),
+                    item.line(),
+                    item.prompt(),
+                    "configs: none of "
+                        + overrides.configs()
+                        + " is a configuration of this launch; known ids: "
+                        + ids));
       }
     }
   }

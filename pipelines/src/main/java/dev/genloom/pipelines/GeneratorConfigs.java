@@ -13,7 +13,9 @@ import java.util.Locale;
 /**
  * Parses a comparison grid: {@code {"models": [...], "cache": ["none", "auto"], "steps": [20, 50],
  * "samplers": ["ddim"]}}; every combination becomes one {@link GeneratorConfig}. Omitted axes use
- * the model's defaults.
+ * the model's defaults. A file may also hold a list of such grids, each with an optional {@code
+ * "label"} that replaces the model name at the start of its configuration ids (so two grids over
+ * one model stay apart).
  */
 public final class GeneratorConfigs {
   private GeneratorConfigs() {}
@@ -22,6 +24,10 @@ public final class GeneratorConfigs {
     return List.of(GeneratorConfig.newBuilder().setId(model).setModel(model).build());
   }
 
+  /**
+   * Parses a grid file: one grid object, or a list of them whose configurations are concatenated.
+   * Configuration ids must be unique across the file.
+   */
   public static List<GeneratorConfig> parse(String json, String source) {
     JsonNode root;
     try {
@@ -29,6 +35,39 @@ public final class GeneratorConfigs {
     } catch (IOException e) {
       throw new IllegalArgumentException(
           "grid: " + source + " is not valid JSON: " + e.getMessage());
+    }
+    if (root == null || !(root.isObject() || root.isArray())) {
+      throw new IllegalArgumentException(
+          "grid: " + source + " must hold a grid object or a list of grid objects");
+    }
+    List<GeneratorConfig> configs = new ArrayList<>();
+    for (JsonNode grid : root.isArray() ? root : List.of(root)) {
+      if (!grid.isObject()) {
+        throw new IllegalArgumentException(
+            "grid: every entry of the list in " + source + " must be a grid object");
+      }
+      configs.addAll(parseGrid(grid, source));
+    }
+    java.util.Set<String> ids = new java.util.HashSet<>();
+    for (GeneratorConfig config : configs) {
+      if (!ids.add(config.getId())) {
+        throw new IllegalArgumentException(
+            "grid: configuration id '"
+                + config.getId()
+                + "' appears twice in "
+                + source
+                + "; give one of the grids a distinct \"label\"");
+      }
+    }
+    return configs;
+  }
+
+  private static List<GeneratorConfig> parseGrid(JsonNode root, String source) {
+    JsonNode labelNode = root.get("label");
+    String label = labelNode == null || labelNode.isNull() ? "" : labelNode.asText().strip();
+    if (!label.isEmpty() && !label.matches("[A-Za-z0-9._-]+")) {
+      throw new IllegalArgumentException(
+          "grid: label '" + label + "' may use only letters, digits, '.', '_' and '-'");
     }
     List<String> models = strings(root, "models", source);
     if (models.isEmpty()) {
@@ -52,7 +91,7 @@ public final class GeneratorConfigs {
           for (String cache : caches) {
             GeneratorConfig.Builder config =
                 GeneratorConfig.newBuilder().setModel(model).setSteps(step);
-            StringBuilder id = new StringBuilder(model);
+            StringBuilder id = new StringBuilder(label.isEmpty() ? model : label);
             if (!sampler.isEmpty()) {
               config.setSampler(sampler(sampler));
               id.append('_').append(sampler);

@@ -8,7 +8,8 @@ import java.util.Locale;
 
 /**
  * The prompt file formats: plain text (one prompt per line), JSONL (an object per line with {@code
- * prompt} and optional {@code negative_prompt}, {@code reference_image}, {@code id}) and
+ * prompt} and optional {@code negative_prompt}, {@code reference_image}, {@code id}, and the
+ * per-item {@code configs}, {@code steps}, {@code guidance_scale} and {@code seeds}) and
  * PartiPrompts-style TSV (a header row naming a {@code Prompt} column).
  */
 public enum PromptFormat {
@@ -75,7 +76,52 @@ public enum PromptFormat {
         optionalText(node, "id"),
         prompt.asText().strip(),
         optionalText(node, "negative_prompt"),
-        optionalText(node, "reference_image"));
+        optionalText(node, "reference_image"),
+        overrides(node));
+  }
+
+  private static ItemOverrides overrides(JsonNode node) {
+    List<String> configs = new java.util.ArrayList<>();
+    JsonNode list = node.get("configs");
+    if (list != null && !list.isNull()) {
+      if (!list.isArray()) {
+        throw new IllegalArgumentException("field \"configs\" must be a list of configuration ids");
+      }
+      for (JsonNode id : list) {
+        if (!id.isTextual() || id.asText().isBlank()) {
+          throw new IllegalArgumentException(
+              "field \"configs\" must hold non-empty configuration ids");
+        }
+        configs.add(id.asText());
+      }
+    }
+    int steps = optionalInt(node, "steps", 1, 1000);
+    int seeds = optionalInt(node, "seeds", 1, 10_000);
+    double guidance = Double.NaN;
+    JsonNode g = node.get("guidance_scale");
+    if (g != null && !g.isNull()) {
+      if (!g.isNumber() || !Double.isFinite(g.asDouble())) {
+        throw new IllegalArgumentException("field \"guidance_scale\" must be a finite number");
+      }
+      guidance = g.asDouble();
+    }
+    return new ItemOverrides(configs, steps, guidance, seeds);
+  }
+
+  private static int optionalInt(JsonNode node, String field, int min, int max) {
+    JsonNode value = node.get(field);
+    if (value == null || value.isNull()) {
+      return 0;
+    }
+    if (!value.canConvertToInt() || !value.isIntegralNumber()) {
+      throw new IllegalArgumentException("field \"" + field + "\" must be an integer");
+    }
+    int v = value.asInt();
+    if (v < min || v > max) {
+      throw new IllegalArgumentException(
+          "field \"" + field + "\" must be in " + min + ".." + max + ", got " + v);
+    }
+    return v;
   }
 
   private static String optionalText(JsonNode node, String field) {

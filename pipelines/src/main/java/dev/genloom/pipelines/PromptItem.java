@@ -11,6 +11,7 @@ import java.io.Serializable;
  * @param prompt the text prompt (never empty)
  * @param negativePrompt optional negative prompt, or empty
  * @param referenceImage optional reference image path or URI, or empty
+ * @param overrides per-item restrictions and overrides of the launch's configurations
  */
 public record PromptItem(
     String source,
@@ -18,5 +19,18 @@ public record PromptItem(
     String id,
     String prompt,
     String negativePrompt,
-    String referenceImage)
-    implements Serializable {}
+    String referenceImage,
+    ItemOverrides overrides)
+    implements Serializable {
+
+  /** An item that takes every configuration of the launch as it is. */
+  public PromptItem(
+      String source,
+      long line,
+      String id,
+      String prompt,
+      String negativePrompt,
+      String referenceImage) {
+    this(source, line, id, prompt, negativePrompt, referenceImage, ItemOverrides.NONE);
+  }
+}

@@ -1,0 +1,198 @@
+package dev.genloom.evaluation;
+
+import dev.genloom.generators.MediaFiles;
+import dev.genloom.generators.RgbImage;
+import dev.genloom.proto.v1.RunRecord;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * Computes every metric per configuration of a pipeline run: counts, wall time, block caching
+ * savings, Fréchet distance and KID against a reference, shapes-features prompt alignment, and
+ * motion for videos. Media are read and scored in chunks, so memory holds features, not images.
+ */
+public final class RunEvaluator {
+  /** Media files read and scored at a time. */
+  static final int CHUNK = 128;
+
+  public static final int KID_SUBSETS = 100;
+  public static final int KID_SUBSET_SIZE = 1000;
+  public static final long KID_SEED = 0;
+
+  private final FeatureNetwork network;
+  private final Reference reference;
+  private final Consumer<String> progress;
+
+  public RunEvaluator(FeatureNetwork network, Reference reference, Consumer<String> progress) {
+    this.network = network;
+    this.reference = reference;
+    this.progress = progress;
+  }
+
+  public RunMetrics evaluate(Path runDir) {
+    List<RunRecord> records = new ArrayList<>(RunRecords.read(runDir));
+    // Configurations grouped by model, each model's in id order: the manifest's order is the
+    // runner's, not the launch's.
+    records.sort(
+        java.util.Comparator.comparing(RunRecord::getModel).thenComparing(RunRecord::getConfig));
+    Map<String, List<RunRecord>> byConfig = new LinkedHashMap<>();
+    for (RunRecord record : records) {
+      byConfig.computeIfAbsent(record.getConfig(), k -> new ArrayList<>()).add(record);
+    }
+    List<ConfigMetrics> configs = new ArrayList<>();
+    for (Map.Entry<String, List<RunRecord>> entry : byConfig.entrySet()) {
+      progress.accept("scoring " + entry.getKey() + " (" + entry.getValue().size() + " items)");
+      configs.add(score(runDir, entry.getKey(), entry.getValue()));
+    }
+    return new RunMetrics(
+        runDir.getFileName() == null ? runDir.toString() : runDir.getFileName().toString(),
+        network.name(),
+        network.describe(),
+        reference.description(),
+        RunRecords.deadLetters(runDir),
+        withBaselines(configs));
+  }
+
+  private ConfigMetrics score(Path runDir, String id, List<RunRecord> records) {
+    List<RunRecord> ok = records.stream().filter(r -> r.getStatus().equals("ok")).toList();
+    int failed = records.size() - ok.size();
+    String model = records.get(0).getModel();
+    List<float[]> features = new ArrayList<>();
+    List<int[]> predictions = new ArrayList<>();
+    List<String> framePrompts = new ArrayList<>();
+    List<List<RgbImage>> videos = new ArrayList<>();
+    List<String> videoPrompts = new ArrayList<>();
+    boolean video = false;
+    long[] walls = new long[ok.size()];
+    long wallTotal = 0;
+    long evals = 0;
+    long skips = 0;
+    for (int start = 0; start < ok.size(); start += CHUNK) {
+      List<RgbImage> frames = new ArrayList<>();
+      for (RunRecord record : ok.subList(start, Math.min(ok.size(), start + CHUNK))) {
+        Path file = RunRecords.media(runDir, record);
+        List<RgbImage> media =
+            file.toString().endsWith(".mp4")
+                ? MediaFiles.readMp4(file)
+                : List.of(MediaFiles.readImage(file));
+        if (media.size() > 1) {
+          video = true;
+          videos.add(media);
+          videoPrompts.add(record.getPrompt());
+        }
+        for (RgbImage frame : media) {
+          frames.add(frame);
+          framePrompts.add(record.getPrompt());
+        }
+      }
+      FeatureNetwork.Output out = network.run(frames);
+      features.addAll(Arrays.asList(out.features()));
+      predictions.addAll(Arrays.asList(out.predictions()));
+    }
+    double[] compute = new double[ok.size()];
+    boolean computeKnown = !ok.isEmpty();
+    for (int i = 0; i < ok.size(); i++) {
+      RunRecord record = ok.get(i);
+      walls[i] = record.getWallMs();
+      computeKnown &= record.getComputeMs() > 0 && record.getBatchSize() > 0;
+      compute[i] = record.getComputeMs() / (double) Math.max(1, record.getBatchSize());
+      wallTotal += record.getWallMs();
+      evals += record.getBlockEvals();
+      skips += record.getBlockSkips();
+    }
+    float[][] f = features.toArray(float[][]::new);
+    double fd = Double.NaN;
+    boolean rankDeficient = false;
+    if (f.length >= 2) {
+      GaussianStats stats = GaussianStats.fromFeatures(f);
+      rankDeficient = stats.rankDeficient();
+      fd = FrechetDistance.between(stats, reference.stats());
+    }
+    double kidMean = Double.NaN;
+    double kidStd = Double.NaN;
+    if (f.length >= 2 && reference.hasFeatures()) {
+      KernelInceptionDistance kid =
+          KernelInceptionDistance.compute(
+              f, reference.features(), KID_SUBSETS, KID_SUBSET_SIZE, KID_SEED);
+      kidMean = kid.mean();
+      kidStd = kid.std();
+    }
+    Alignment alignment = Alignment.of(network, predictions.toArray(int[][]::new), framePrompts);
+    return new ConfigMetrics(
+        id,
+        model,
+        video,
+        ok.size(),
+        failed,
+        f.length,
+        wallTotal,
+        median(walls),
+        computeKnown ? median(compute) : Double.NaN,
+        evals,
+        skips,
+        id,
+        1.0,
+        fd,
+        rankDeficient,
+        kidMean,
+        kidStd,
+        alignment,
+        video ? Motion.score(videos, videoPrompts) : null);
+  }
+
+  /**
+   * Each configuration's baseline is its model's most expensive configuration without skipped
+   * blocks (most block evaluations per item); speedup is the baseline's median per-item worker
+   * compute time over its own (wall time when compute times are not recorded).
+   */
+  static List<ConfigMetrics> withBaselines(List<ConfigMetrics> configs) {
+    List<ConfigMetrics> out = new ArrayList<>();
+    for (ConfigMetrics config : configs) {
+      ConfigMetrics baseline = config;
+      double baselineCost = -1;
+      for (ConfigMetrics other : configs) {
+        if (!other.model().equals(config.model()) || other.blockSkips() > 0 || other.items() == 0) {
+          continue;
+        }
+        double cost = other.blockEvals() / (double) other.items();
+        // Ties go to the configuration itself, so an uncached run is its own baseline.
+        if (cost > baselineCost || (cost == baselineCost && other == config)) {
+          baselineCost = cost;
+          baseline = other;
+        }
+      }
+      boolean compute =
+          Double.isFinite(config.computeMsMedian()) && Double.isFinite(baseline.computeMsMedian());
+      double own = compute ? config.computeMsMedian() : config.wallMsMedian();
+      double base = compute ? baseline.computeMsMedian() : baseline.wallMsMedian();
+      double speedup = own > 0 ? base / own : Double.NaN;
+      out.add(config.withBaseline(baseline.id(), speedup));
+    }
+    return out;
+  }
+
+  static double median(double[] values) {
+    if (values.length == 0) {
+      return Double.NaN;
+    }
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int mid = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0;
+  }
+
+  static double median(long[] values) {
+    if (values.length == 0) {
+      return Double.NaN;
+    }
+    long[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int mid = sorted.length / 2;
+    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0;
+  }
+}
