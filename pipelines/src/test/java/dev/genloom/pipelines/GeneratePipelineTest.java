@@ -104,6 +104,46 @@ class GeneratePipelineTest {
   }
 
   @Test
+  void perItemConfigurationsSeedsAndStepsAreHonoured() throws Exception {
+    Path prompts = temp.resolve("items.jsonl");
+    Files.writeString(
+        prompts,
+        String.join(
+            "\n",
+            "{\"prompt\": \"a red circle on a blue background\", \"configs\": [\"tiny-ldm_2\"],"
+                + " \"seeds\": 1}",
+            "{\"prompt\": \"a red circle on a blue background\", \"configs\": [\"nope\"]}",
+            "{\"prompt\": \"a red circle on a blue background\", \"steps\": 3}",
+            ""));
+    Path out = temp.resolve("out-items");
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 1)) {
+      assertEquals(
+          PipelineResult.State.DONE,
+          GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"))
+              .waitUntilFinish());
+    }
+    Map<Long, List<JsonNode>> byLine = new HashMap<>();
+    for (JsonNode line : lines(out.resolve(GeneratePipeline.MANIFEST))) {
+      assertEquals("ok", line.get("status").asText(), line.toString());
+      byLine.computeIfAbsent(line.get("source_line").asLong(), k -> new ArrayList<>()).add(line);
+    }
+    assertEquals(Set.of(1L, 3L), byLine.keySet());
+    assertEquals(1, byLine.get(1L).size(), "seeds override");
+    assertEquals(2, byLine.get(3L).size(), "launch seeds");
+    long twoSteps = byLine.get(1L).get(0).get("block_evals").asLong();
+    for (JsonNode line : byLine.get(3L)) {
+      assertEquals(twoSteps * 3 / 2, line.get("block_evals").asLong(), "steps override");
+      assertEquals("tiny-ldm_2", line.get("config").asText());
+    }
+    List<JsonNode> dead = lines(out.resolve(GeneratePipeline.DEAD_LETTER));
+    assertEquals(1, dead.size(), dead.toString());
+    assertEquals(2, dead.get(0).get("line").asLong());
+    assertTrue(
+        dead.get(0).get("error").asText().contains("none of [nope] is a configuration"),
+        dead.toString());
+  }
+
+  @Test
   void aRestartedRunSkipsFinishedItemsAndWritesNothingTwice() throws Exception {
     Path out = temp.resolve("out");
     Path prompts = temp.resolve("prompts.txt");

@@ -70,4 +70,45 @@ class ReadPromptsTest {
                 tsv.toString(), 2, "", "an orange triangle on a black background", "", ""));
     p.run().waitUntilFinish();
   }
+
+  @Test
+  void jsonlPerItemConfigurationsAndOverrides() throws Exception {
+    Path file = dir.resolve("items.jsonl");
+    Files.writeString(
+        file,
+        "{\"prompt\": \"a red circle on a blue background\", \"configs\": [\"a\", \"b\"],"
+            + " \"steps\": 8, \"guidance_scale\": 2.5, \"seeds\": 3}\n"
+            + "{\"prompt\": \"a red circle on a blue background\", \"steps\": 0}\n"
+            + "{\"prompt\": \"a red circle on a blue background\", \"configs\": \"a\"}\n"
+            + "{\"prompt\": \"a red circle on a blue background\", \"guidance_scale\": \"x\"}\n");
+    String source = file.toString();
+    Pipeline p = pipeline();
+    PCollectionTuple out = p.apply(ReadPrompts.from(source));
+    PAssert.that(out.get(ReadPrompts.ITEMS))
+        .containsInAnyOrder(
+            new PromptItem(
+                source,
+                1,
+                "",
+                "a red circle on a blue background",
+                "",
+                "",
+                new ItemOverrides(java.util.List.of("a", "b"), 8, 2.5, 3)));
+    PAssert.that(out.get(ReadPrompts.DEAD_LETTERS))
+        .satisfies(
+            letters -> {
+              java.util.Map<Long, String> byLine = new java.util.TreeMap<>();
+              letters.forEach(l -> byLine.put(l.line(), l.error()));
+              org.junit.jupiter.api.Assertions.assertEquals(
+                  java.util.List.of(2L, 3L, 4L), java.util.List.copyOf(byLine.keySet()));
+              org.junit.jupiter.api.Assertions.assertTrue(
+                  byLine.get(2L).contains("\"steps\" must be in 1..1000"), byLine.get(2L));
+              org.junit.jupiter.api.Assertions.assertTrue(
+                  byLine.get(3L).contains("\"configs\" must be a list"), byLine.get(3L));
+              org.junit.jupiter.api.Assertions.assertTrue(
+                  byLine.get(4L).contains("\"guidance_scale\""), byLine.get(4L));
+              return null;
+            });
+    p.run().waitUntilFinish();
+  }
 }

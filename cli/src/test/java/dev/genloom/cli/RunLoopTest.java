@@ -1,0 +1,212 @@
+package dev.genloom.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/**
+ * The whole loop on a small run: the pipeline generates with an in-process worker, {@code eval run}
+ * scores it, {@code report} writes the pages; the report's numbers must be metrics.json's, and the
+ * page must render in headless Chromium.
+ */
+class RunLoopTest {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final String MODELS = Path.of("..", "models").toString();
+
+  @TempDir static Path temp;
+  static Path run;
+
+  private static int genloom(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cli = Genloom.commandLine();
+    cli.setOut(new PrintWriter(out, true));
+    cli.setErr(new PrintWriter(err, true));
+    int code = cli.execute(args);
+    assertEquals(0, code, String.join(" ", args) + "\n" + out + "\n" + err);
+    return code;
+  }
+
+  @BeforeAll
+  static void generateEvaluateReport() throws Exception {
+    String reference =
+        Path.of("..", "examples", "real-shapes", "real_001.png").toAbsolutePath().toString();
+    Path prompts = temp.resolve("prompts.jsonl");
+    String images = "\"configs\": [\"tiny-ldm_4\", \"tiny-ldm_2\", \"tiny-ar-s2\"]";
+    Files.writeString(
+        prompts,
+        String.join(
+            "\n",
+            "{\"prompt\": \"a red circle on a white background\", " + images + "}",
+            "{\"prompt\": \"a blue square on a yellow background\", " + images + "}",
+            "{\"prompt\": \"a red circle moving right on a white background\","
+                + " \"configs\": [\"t2v_3\"], \"seeds\": 1}",
+            "{\"prompt\": \"a red circle moving left on a white background\", \"reference_image\": \""
+                + reference.replace("\\", "\\\\")
+                + "\", \"configs\": [\"i2v_3\"], \"seeds\": 1}",
+            "not json",
+            ""));
+    Path grid = temp.resolve("grid.json");
+    Files.writeString(
+        grid,
+        "[{\"models\": [\"tiny-ldm\"], \"steps\": [4, 2]}, {\"models\": [\"tiny-ar-s2\"]},"
+            + " {\"label\": \"t2v\", \"models\": [\"tiny-dit-video\"], \"steps\": [3]},"
+            + " {\"label\": \"i2v\", \"models\": [\"tiny-dit-video\"], \"steps\": [3]}]");
+    run = temp.resolve("run");
+    genloom(
+        "run",
+        "--models",
+        MODELS,
+        "--prompts",
+        prompts.toString(),
+        "--grid",
+        grid.toString(),
+        "--seeds",
+        "2",
+        "--out",
+        run.toString());
+    genloom("eval", "run", "--models", MODELS, "--run", run.toString());
+    genloom("report", "--run", run.toString());
+  }
+
+  private static Map<String, JsonNode> byId(JsonNode configs) {
+    Map<String, JsonNode> out = new HashMap<>();
+    configs.forEach(c -> out.put(c.get("id").asText(), c));
+    return out;
+  }
+
+  @Test
+  void metricsCoverEveryConfiguration() throws Exception {
+    JsonNode metrics = JSON.readTree(run.resolve("metrics.json").toFile());
+    Map<String, JsonNode> configs = byId(metrics.get("configs"));
+    assertEquals(
+        java.util.Set.of("tiny-ldm_4", "tiny-ldm_2", "tiny-ar-s2", "t2v_3", "i2v_3"),
+        configs.keySet());
+    assertEquals(1, metrics.get("dead_letters").asLong());
+    assertEquals(4, configs.get("tiny-ldm_4").get("items").asInt());
+    assertEquals("image", configs.get("tiny-ldm_4").get("media").asText());
+    assertEquals("video", configs.get("t2v_3").get("media").asText());
+    assertEquals(8, configs.get("t2v_3").get("samples").asInt(), "every frame is scored");
+    assertEquals(1, configs.get("i2v_3").get("motion").get("samples").asInt());
+    // Half the steps, half the block evaluations; the 4-step run is the baseline.
+    assertEquals(
+        configs.get("tiny-ldm_4").get("block_evals").asLong(),
+        2 * configs.get("tiny-ldm_2").get("block_evals").asLong());
+    assertEquals("tiny-ldm_4", configs.get("tiny-ldm_2").get("baseline").asText());
+    for (JsonNode c : configs.values()) {
+      assertTrue(c.get("fd").isNumber(), c.toString());
+      assertTrue(c.get("kid_mean").isNumber(), "the shipped reference carries features: " + c);
+      double aligned = c.get("alignment").get("all").asDouble();
+      assertTrue(aligned >= 0 && aligned <= 1, c.toString());
+      assertTrue(c.get("compute_ms_median").asDouble() > 0, c.toString());
+    }
+  }
+
+  @Test
+  void reportNumbersAreTheMetrics() throws Exception {
+    JsonNode metrics = JSON.readTree(run.resolve("metrics.json").toFile());
+    JsonNode report = JSON.readTree(run.resolve("report.json").toFile());
+    assertEquals(metrics.get("configs"), report.get("configs"));
+    assertEquals(metrics.get("features"), report.get("features"));
+    String html = Files.readString(run.resolve("report.html"));
+    // Every numeric cell carries the exact metrics.json value it shows.
+    Pattern row = Pattern.compile("<tr><td>([^<]+)</td>(.*?)</tr>");
+    Pattern cell = Pattern.compile("data-field=\"([a-z_.]+)\" data-value=\"([^\"]+)\"");
+    Map<String, JsonNode> configs = byId(metrics.get("configs"));
+    int checked = 0;
+    Matcher rows = row.matcher(html);
+    while (rows.find()) {
+      JsonNode config = configs.get(rows.group(1));
+      if (config == null) {
+        continue;
+      }
+      Matcher cells = cell.matcher(rows.group(2));
+      while (cells.find()) {
+        JsonNode expected = config;
+        for (String part : cells.group(1).split("\\.")) {
+          expected = expected.get(part);
+        }
+        assertNotNull(expected, cells.group(1));
+        assertEquals(expected.asDouble(), Double.parseDouble(cells.group(2)), cells.group(0));
+        checked++;
+      }
+    }
+    assertTrue(checked >= 5 * 10, "checked " + checked + " cells");
+    assertTrue(html.contains("<svg"), "charts");
+    assertTrue(html.contains("data:video/mp4;base64,"), "videos inline");
+    assertFalse(html.contains("src=\"media/"), "self-contained: no links to files");
+    assertEquals(
+        List.of("tiny-ar-s2", "tiny-ldm_2", "tiny-ldm_4"),
+        JSON.convertValue(report.at("/samples/image/configs"), List.class));
+  }
+
+  /** Fills in a console-error hook and a check that runs once the page has loaded. */
+  private static final String CHECK =
+      "<script>window.__errors=[];window.addEventListener('error',e=>window.__errors.push("
+          + "String(e.message||e.target&&e.target.src)),true);"
+          + "const ce=console.error;console.error=(...a)=>{window.__errors.push(a.join(' '));"
+          + "ce(...a)};window.addEventListener('load',()=>{const p=[];"
+          + "const imgs=[...document.images];if(imgs.length===0)p.push('no images');"
+          + "imgs.forEach((i,k)=>{if(!i.complete||i.naturalWidth===0)p.push('image '+k+' broken')});"
+          + "if(document.querySelectorAll('svg.chart').length<2)p.push('charts missing');"
+          + "if(document.querySelectorAll('#configs tbody tr').length<5)p.push('table rows missing');"
+          + "document.querySelectorAll('svg.chart').forEach((s,k)=>{const b=s.getBoundingClientRect();"
+          + "if(b.width<100||b.height<100)p.push('chart '+k+' not laid out')});"
+          + "const r=document.createElement('pre');r.id='render-check';"
+          + "r.textContent=(p.concat(window.__errors).join('; ')||'ok');"
+          + "document.body.appendChild(r)});</script>";
+
+  @Test
+  void reportRendersInHeadlessChromium() throws Exception {
+    Path chromium = Path.of("/usr/bin/chromium");
+    assertTrue(
+        Files.isExecutable(chromium),
+        "Debian's chromium is needed for this test: apt-get install chromium");
+    String html = Files.readString(run.resolve("report.html"));
+    Path page = temp.resolve("checked.html");
+    Files.writeString(page, html.replaceFirst("<head>", "<head>" + CHECK));
+    Path profile = Files.createTempDirectory(temp, "chromium");
+    Process process =
+        new ProcessBuilder(
+                chromium.toString(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--user-data-dir=" + profile,
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+                page.toUri().toString())
+            .redirectError(temp.resolve("chromium.log").toFile())
+            .start();
+    byte[] dom = process.getInputStream().readAllBytes();
+    assertTrue(process.waitFor(120, TimeUnit.SECONDS), "chromium did not finish");
+    String rendered = new String(dom, StandardCharsets.UTF_8);
+    Matcher check = Pattern.compile("<pre id=\"render-check\">([^<]*)</pre>").matcher(rendered);
+    assertTrue(
+        check.find(),
+        "no render check in the DOM; chromium log:\n"
+            + Files.readString(temp.resolve("chromium.log")));
+    assertEquals("ok", check.group(1));
+    assertTrue(rendered.contains("<table id=\"configs\">"), "configuration table rendered");
+  }
+}

@@ -1,0 +1,75 @@
+package dev.genloom.pipelines;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.genloom.proto.v1.GeneratorConfig;
+import dev.genloom.proto.v1.Sampler;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class GeneratorConfigsTest {
+  @Test
+  void oneGridIsTheCrossProductOfItsAxes() {
+    List<GeneratorConfig> configs =
+        GeneratorConfigs.parse(
+            "{\"models\": [\"tiny-ldm\"], \"samplers\": [\"ddim\", \"dpmpp2m\"], \"steps\": [10,"
+                + " 20], \"cache\": [\"none\", \"auto\"]}",
+            "grid.json");
+    assertEquals(8, configs.size());
+    assertEquals("tiny-ldm_ddim_10_none", configs.get(0).getId());
+    assertEquals(Sampler.SAMPLER_DPMPP_2M, configs.get(7).getSampler());
+    assertEquals(20, configs.get(7).getSteps());
+  }
+
+  @Test
+  void aListOfGridsConcatenatesAndLabelsKeepOneModelsGridsApart() {
+    List<GeneratorConfig> configs =
+        GeneratorConfigs.parse(
+            "[{\"models\": [\"tiny-ldm\"], \"cache\": [\"none\", \"auto\"]},"
+                + " {\"label\": \"t2v\", \"models\": [\"tiny-dit-video\"], \"cache\": [\"fora:2\"]},"
+                + " {\"label\": \"i2v\", \"models\": [\"tiny-dit-video\"]}]",
+            "grid.json");
+    assertEquals(
+        List.of("tiny-ldm_none", "tiny-ldm_auto", "t2v_fora-2", "i2v"),
+        configs.stream().map(GeneratorConfig::getId).toList());
+    assertEquals("tiny-dit-video", configs.get(3).getModel());
+    assertEquals(2, configs.get(2).getCachePolicy().getFora().getInterval());
+  }
+
+  @Test
+  void duplicateIdsAndBadLabelsAreRefusedByName() {
+    IllegalArgumentException twice =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GeneratorConfigs.parse(
+                    "[{\"models\": [\"tiny-ldm\"]}, {\"models\": [\"tiny-ldm\"]}]", "g.json"));
+    assertTrue(twice.getMessage().contains("'tiny-ldm' appears twice"), twice.getMessage());
+    IllegalArgumentException label =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> GeneratorConfigs.parse("{\"label\": \"a/b\", \"models\": [\"m\"]}", "g.json"));
+    assertTrue(label.getMessage().contains("label 'a/b'"), label.getMessage());
+    IllegalArgumentException scalar =
+        assertThrows(IllegalArgumentException.class, () -> GeneratorConfigs.parse("3", "g.json"));
+    assertTrue(scalar.getMessage().contains("grid object"), scalar.getMessage());
+  }
+
+  @Test
+  void itemOverridesSelectConfigurationsAndReplaceValues() {
+    GeneratorConfig config =
+        GeneratorConfig.newBuilder().setId("a").setModel("tiny-ldm").setSteps(50).build();
+    ItemOverrides overrides = new ItemOverrides(List.of("a"), 8, 2.5, 3);
+    assertTrue(overrides.selects("a"));
+    assertEquals(false, overrides.selects("b"));
+    GeneratorConfig applied = overrides.apply(config);
+    assertEquals(8, applied.getSteps());
+    assertEquals(2.5f, applied.getGuidanceScale());
+    assertEquals("a", applied.getId());
+    assertEquals(3, overrides.seedsOr(1));
+    assertEquals(config, ItemOverrides.NONE.apply(config));
+    assertEquals(4, ItemOverrides.NONE.seedsOr(4));
+  }
+}
