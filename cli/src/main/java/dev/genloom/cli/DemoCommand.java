@@ -125,6 +125,14 @@ final class DemoCommand implements Callable<Integer> {
         "%nDone in %.1f s. Open the report: %s%n",
         (System.nanoTime() - start) / 1e9,
         outDir.resolve(RunReport.HTML_FILE));
+    out.printf(
+        Locale.ROOT,
+        "Next, a blind human evaluation of this run: ./genloom humaneval tasks --run %s"
+            + " --a tiny-ldm_none --b tiny-ldm_auto --more tiny-ar-s1,tiny-ar-s2 --out %s,"
+            + " then 'genloom humaneval serve --db %s' and share the printed links.%n",
+        outDir,
+        outDir.resolve("study.db"),
+        outDir.resolve("study.db"));
     out.flush();
     return 0;
   }

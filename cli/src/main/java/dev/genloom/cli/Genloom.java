@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
       WorkerCommand.class,
       RunCommand.class,
       EvalCommand.class,
-      NotYetAvailable.HumanEval.class,
+      HumanEvalCommand.class,
       ReportCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class

@@ -47,7 +47,7 @@ class GenloomTest {
 
   @Test
   void unavailableCommandSaysSoAndFails() {
-    int code = run("humaneval", "serve", "--port", "8080");
+    int code = run("bench", "fleet", "--workers", "4");
     assertEquals(NotYetAvailable.EXIT_NOT_AVAILABLE, code);
     assertTrue(err.toString().contains("not available yet"), err.toString());
   }

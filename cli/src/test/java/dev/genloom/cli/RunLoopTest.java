@@ -159,6 +159,76 @@ class RunLoopTest {
         JSON.convertValue(report.at("/samples/image/configs"), List.class));
   }
 
+  @Test
+  void humanEvaluationResultsReachTheReport() throws Exception {
+    Path study = temp.resolve("study.db");
+    genloom(
+        "humaneval", "tasks",
+        "--run", run.toString(),
+        "--a", "tiny-ldm_4",
+        "--b", "tiny-ldm_2",
+        "--more", "tiny-ar-s2",
+        "--raters", "r1,r2",
+        "--raters-per-item", "2",
+        "--axes", "visual_appeal",
+        "--out", study.toString());
+    // Ratings collected elsewhere: r1 always prefers the left image, r2 calls every item a tie.
+    StringBuilder csv = new StringBuilder("rater,item,axis,choice\n");
+    try (var c = java.sql.DriverManager.getConnection("jdbc:sqlite:" + study);
+        var r =
+            c.createStatement()
+                .executeQuery(
+                    "SELECT r.name, i.public_id FROM assignments a JOIN items i ON i.id ="
+                        + " a.item_id JOIN raters r ON r.id = a.rater_id")) {
+      while (r.next()) {
+        csv.append(r.getString(1))
+            .append(',')
+            .append(r.getString(2))
+            .append(",visual_appeal,")
+            .append(r.getString(1).equals("r1") ? "left" : "tie")
+            .append('\n');
+      }
+    }
+    Path ratings = temp.resolve("ratings.csv");
+    Files.writeString(ratings, csv);
+    genloom("humaneval", "import", "--db", study.toString(), "--file", ratings.toString());
+    Path human = temp.resolve("human-run");
+    Files.createDirectories(human);
+    for (String name : new String[] {"manifest.jsonl", "metrics.json"}) {
+      Files.copy(run.resolve(name), human.resolve(name));
+    }
+    Files.walk(run.resolve("media"))
+        .filter(Files::isRegularFile)
+        .forEach(
+            f -> {
+              try {
+                Files.createDirectories(human.resolve("media"));
+                Files.copy(f, human.resolve("media").resolve(f.getFileName()));
+              } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    genloom("humaneval", "results", "--db", study.toString(), "--run", human.toString());
+    genloom("report", "--run", human.toString());
+    JsonNode results = JSON.readTree(human.resolve("humaneval.json").toFile());
+    JsonNode report = JSON.readTree(human.resolve("report.json").toFile());
+    assertEquals(results, report.get("human_eval"));
+    JsonNode axis = results.get("axes").get(0);
+    assertEquals(3, axis.get("pairs").size(), "three configurations: three pairs");
+    assertEquals(3, axis.get("bradley_terry").size());
+    String html = Files.readString(human.resolve("report.html"));
+    for (JsonNode pair : axis.get("pairs")) {
+      // With one rater for the left side and one tie per item there is no majority: all ties.
+      assertEquals(pair.get("items").asInt(), pair.at("/majority/tie").asInt(), pair.toString());
+      assertTrue(
+          html.contains(
+              "data-field=\"majority.tie\" data-value=\""
+                  + pair.at("/majority/tie").asText()
+                  + "\""),
+          "report shows the tie count");
+    }
+  }
+
   /** Fills in a console-error hook and a check that runs once the page has loaded. */
   private static final String CHECK =
       "<script>window.__errors=[];window.addEventListener('error',e=>window.__errors.push("

@@ -196,10 +196,82 @@ public final class RunReport {
     if (human.isMissingNode() || human.isNull()) {
       h.append("<p class=\"note\">No human evaluation has been run on this run's media.</p>\n");
     } else {
-      h.append("<pre>").append(Html.escape(JSON.writeValueAsString(human))).append("</pre>\n");
+      humanEval(h, human);
     }
     h.append("</body></html>\n");
     return h.toString();
+  }
+
+  /** Human-evaluation tables: one per axis, pairs with rates and intervals, then agreement. */
+  private static void humanEval(StringBuilder h, JsonNode human) {
+    h.append("<p class=\"note\">Blind pairwise ratings; rates over items by majority vote of")
+        .append(" their raters; 95% bootstrap intervals over items (")
+        .append(human.path("bootstrap_rounds").asInt())
+        .append(" rounds). Net win rate = win − loss, in [−100, 100].</p>\n");
+    for (JsonNode axis : human.path("axes")) {
+      h.append("<h3>").append(Html.escape(axis.path("axis").asText())).append("</h3>\n");
+      h.append("<div class=\"scroll\"><table class=\"human\"><thead><tr>");
+      for (String col :
+          new String[] {"A", "B", "items", "win", "tie", "loss", "win rate", "net win rate"}) {
+        h.append("<th>").append(col).append("</th>");
+      }
+      h.append("</tr></thead><tbody>\n");
+      for (JsonNode pair : axis.path("pairs")) {
+        h.append("<tr><td>").append(Html.escape(pair.path("a").asText())).append("</td>");
+        h.append("<td>").append(Html.escape(pair.path("b").asText())).append("</td>");
+        cell(h, "items", pair.path("items"), pair.path("items").asText());
+        cell(h, "majority.win", pair.at("/majority/win"), pair.at("/majority/win").asText());
+        cell(h, "majority.tie", pair.at("/majority/tie"), pair.at("/majority/tie").asText());
+        cell(h, "majority.loss", pair.at("/majority/loss"), pair.at("/majority/loss").asText());
+        cell(
+            h,
+            "win_rate",
+            pair.path("win_rate"),
+            Html.percent(num(pair, "win_rate"))
+                + " ["
+                + Html.percent(pair.at("/win_rate_ci/0").asDouble())
+                + ", "
+                + Html.percent(pair.at("/win_rate_ci/1").asDouble())
+                + "]");
+        cell(
+            h,
+            "net_win_rate",
+            pair.path("net_win_rate"),
+            Html.number(num(pair, "net_win_rate"), 1)
+                + " ["
+                + Html.number(pair.at("/net_win_rate_ci/0").asDouble(), 1)
+                + ", "
+                + Html.number(pair.at("/net_win_rate_ci/1").asDouble(), 1)
+                + "]");
+        h.append("</tr>\n");
+      }
+      h.append("</tbody></table></div>\n<p class=\"note\">Fleiss' κ ")
+          .append(Html.number(num(axis, "fleiss_kappa"), 3))
+          .append(" over ")
+          .append(axis.path("kappa_items").asInt())
+          .append(" items; self-consistency ")
+          .append(Html.percent(num(axis, "self_consistency")))
+          .append(" over ")
+          .append(axis.path("repeat_pairs").asInt())
+          .append(" repeated answers.");
+      if (axis.has("bradley_terry")) {
+        h.append(" Bradley-Terry ratings (mean 1000): ");
+        List<String> parts = new ArrayList<>();
+        for (JsonNode bt : axis.path("bradley_terry")) {
+          parts.add(
+              Html.escape(bt.path("config").asText())
+                  + " "
+                  + Html.number(num(bt, "rating"), 1)
+                  + " ["
+                  + Html.number(bt.at("/ci/0").asDouble(), 1)
+                  + ", "
+                  + Html.number(bt.at("/ci/1").asDouble(), 1)
+                  + "]");
+        }
+        h.append(String.join("; ", parts)).append('.');
+      }
+      h.append("</p>\n");
+    }
   }
 
   private static void configTable(StringBuilder h, JsonNode configs) {
