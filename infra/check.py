@@ -759,7 +759,13 @@ def render_variants(report, use_tools):
 
 def java_tokens(text):
     """A small Java tokenizer: string literals, identifiers/numbers, single punctuation."""
-    text = re.sub(r"//[^\n]*|/\*.*?\*/", " ", text, flags=re.S)
+    # Comments go, string literals stay whole (a "gs://" inside a string is not a comment).
+    text = re.sub(
+        r'"(?:\\.|[^"\\])*"|//[^\n]*|/\*.*?\*/',
+        lambda m: m.group(0) if m.group(0).startswith('"') else " ",
+        text,
+        flags=re.S,
+    )
     pattern = re.compile(r'"(?:\\.|[^"\\])*"|[A-Za-z_$][\w$]*|\d[\w.]*|\S')
     return pattern.findall(text)
 

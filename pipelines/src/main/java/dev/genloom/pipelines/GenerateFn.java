@@ -57,6 +57,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private final Counter failed = Metrics.counter("genloom", "failed");
   private final Counter retries = Metrics.counter("genloom", "retries");
 
+  private final WorkerSecurity security;
   private transient WorkerPool pool;
   private transient ExecutorService executor;
   private transient Semaphore inFlight;
@@ -67,7 +68,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       int maxInFlight,
       int maxAttempts,
       int deadlineSeconds,
-      int initialBackoffMillis) {
+      int initialBackoffMillis,
+      WorkerSecurity security) {
+    this.security = security;
     this.workers = workers;
     this.out = out;
     this.maxInFlight = maxInFlight;
@@ -78,7 +81,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
 
   @Setup
   public void setup() {
-    pool = WorkerPool.forAddresses(workers);
+    pool = WorkerPool.forAddresses(workers, security);
     executor =
         Executors.newFixedThreadPool(
             maxInFlight,
@@ -276,6 +279,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private Result call(int worker, GenerateRequest request, RunRecord.Builder record) {
     Iterator<GenerateEvent> events =
         GenerationServiceGrpc.newBlockingStub(pool.channel(worker))
+            .withCallCredentials(pool.callCredentials())
             .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS)
             .generate(request);
     ByteArrayOutputStream data = new ByteArrayOutputStream();

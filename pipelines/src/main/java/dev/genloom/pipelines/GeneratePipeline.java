@@ -59,7 +59,11 @@ public final class GeneratePipeline {
     PipelineOptionsFactory.register(GeneratePipelineOptions.class);
     GeneratePipelineOptions options =
         PipelineOptionsFactory.fromArgs(args).withValidation().as(GeneratePipelineOptions.class);
-    run(options).waitUntilFinish();
+    PipelineResult result = run(options);
+    // A Dataflow (Flex Template) launch returns once the job is submitted; the job runs on.
+    if (!options.getRunner().getSimpleName().equals("DataflowRunner")) {
+      result.waitUntilFinish();
+    }
   }
 
   public static PipelineResult run(GeneratePipelineOptions options) {
@@ -103,6 +107,7 @@ public final class GeneratePipeline {
       throw new IllegalArgumentException("max-in-flight, batch size and attempts must be >= 1");
     }
     WorkerPool.parse(options.getWorkers());
+    WorkerSecurity.from(options); // checks the combination before anything runs
     List<GeneratorConfig> configs = configs(options);
     List<byte[]> serializedConfigs = new ArrayList<>();
     configs.forEach(c -> serializedConfigs.add(c.toByteArray()));
@@ -149,7 +154,8 @@ public final class GeneratePipeline {
                             options.getMaxInFlight(),
                             options.getMaxAttempts(),
                             options.getCallDeadlineSeconds(),
-                            options.getInitialBackoffMillis()))
+                            options.getInitialBackoffMillis(),
+                            WorkerSecurity.from(options)))
                     .withOutputTags(GenerateFn.RECORDS, TupleTagList.of(GenerateFn.FAILURES)));
 
     PCollection<KV<String, String>> fresh =

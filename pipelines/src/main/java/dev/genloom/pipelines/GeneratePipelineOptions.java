@@ -72,4 +72,35 @@ public interface GeneratePipelineOptions extends PipelineOptions {
   int getInitialBackoffMillis();
 
   void setInitialBackoffMillis(int value);
+
+  @Description(
+      "Call workers over TLS. With --workerCaCert the server certificate is checked against that"
+          + " CA (PEM), else against the JVM's trusted roots.")
+  @Default.Boolean(false)
+  boolean getWorkerTls();
+
+  void setWorkerTls(boolean value);
+
+  @Description("CA certificate (PEM) that signed the workers' certificates; local path or gs://.")
+  String getWorkerCaCert();
+
+  void setWorkerCaCert(String value);
+
+  @Description(
+      "Client certificate chain (PEM) for mutual TLS, with --workerClientKey; local path or gs://.")
+  String getWorkerClientCert();
+
+  void setWorkerClientCert(String value);
+
+  @Description("Client private key (PKCS#8 PEM) for mutual TLS; local path or gs://.")
+  String getWorkerClientKey();
+
+  void setWorkerClientKey(String value);
+
+  @Description(
+      "File holding the bearer token workers require (first line); local path or gs://. Sent as"
+          + " 'authorization: Bearer ...' on every call.")
+  String getWorkerTokenFile();
+
+  void setWorkerTokenFile(String value);
 }

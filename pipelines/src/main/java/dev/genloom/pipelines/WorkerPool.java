@@ -1,7 +1,7 @@
 package dev.genloom.pipelines;
 
+import io.grpc.CallCredentials;
 import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,8 +12,10 @@ import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One gRPC channel per worker address, shared by every DoFn instance in the JVM. Calls go
- * round-robin; a worker that just failed with UNAVAILABLE sits out for a cool-down while others are
- * available.
+ * round-robin over the addresses; a worker that just failed with UNAVAILABLE sits out for a
+ * cool-down while others are available. Inside one address, the channel balances round-robin over
+ * every IP the name resolves to (a Kubernetes headless Service gives one per pod), with gRPC
+ * client-side health checking, so one name spreads load over the whole fleet.
  */
 final class WorkerPool {
   private static final Map<String, WorkerPool> POOLS = new ConcurrentHashMap<>();
@@ -24,21 +26,39 @@ final class WorkerPool {
   private final AtomicLongArray downUntil;
   private final AtomicInteger next = new AtomicInteger();
 
-  private WorkerPool(List<String> addresses) {
+  private final CallCredentials callCredentials;
+
+  private WorkerPool(List<String> addresses, WorkerSecurity security) {
     this.addresses = List.copyOf(addresses);
     this.channels = new ArrayList<>();
     for (String address : addresses) {
       channels.add(
-          Grpc.newChannelBuilder(address, InsecureChannelCredentials.create())
+          Grpc.newChannelBuilder(address, security.channelCredentials())
+              .defaultServiceConfig(SERVICE_CONFIG)
               .maxInboundMessageSize(64 << 20)
               .build());
     }
     this.downUntil = new AtomicLongArray(addresses.size());
+    this.callCredentials = security.callCredentials();
   }
 
-  /** The pool for a comma-separated address list (created once per JVM). */
-  static WorkerPool forAddresses(String workers) {
-    return POOLS.computeIfAbsent(workers.strip(), w -> new WorkerPool(parse(w)));
+  /** Round-robin over the resolved addresses, skipping those whose gRPC health is not SERVING. */
+  private static final Map<String, Object> SERVICE_CONFIG =
+      Map.of(
+          "loadBalancingConfig",
+          List.of(Map.of("round_robin", Map.of())),
+          "healthCheckConfig",
+          Map.of("serviceName", ""));
+
+  /** The pool for a comma-separated address list and security (created once per JVM). */
+  static WorkerPool forAddresses(String workers, WorkerSecurity security) {
+    return POOLS.computeIfAbsent(
+        workers.strip() + "|" + security, w -> new WorkerPool(parse(workers), security));
+  }
+
+  /** Bearer-token credentials for every call, or null. */
+  CallCredentials callCredentials() {
+    return callCredentials;
   }
 
   static List<String> parse(String workers) {

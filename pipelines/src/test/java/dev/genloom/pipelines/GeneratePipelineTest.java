@@ -144,6 +144,52 @@ class GeneratePipelineTest {
   }
 
   @Test
+  void mutualTlsAndTokenReachASecuredWorkerAndAMissingTokenIsDeadLettered() throws Exception {
+    Path prompts = temp.resolve("two.txt");
+    Files.writeString(
+        prompts, "a red circle on a blue background\na green square on a white background\n");
+    Path token = temp.resolve("token.txt");
+    Files.writeString(token, "pipeline-test-token\n");
+    try (LoopbackWorkers workers = LoopbackWorkers.startSecure(temp, "pipeline-test-token")) {
+      String address = "localhost:" + workers.servers.get(0).port();
+      Path out = temp.resolve("secure");
+      GeneratePipelineOptions options = options(prompts, out, address, "DirectRunner");
+      options.setWorkerTls(true);
+      options.setWorkerCaCert(LoopbackWorkers.cert("ca.pem").toString());
+      options.setWorkerClientCert(LoopbackWorkers.cert("client.pem").toString());
+      options.setWorkerClientKey(LoopbackWorkers.cert("client.key").toString());
+      options.setWorkerTokenFile(token.toString());
+      assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
+      List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+      assertEquals(4, manifest.size());
+      manifest.forEach(l -> assertEquals("ok", l.get("status").asText(), l.toString()));
+
+      Path refused = temp.resolve("no-token");
+      options = options(prompts, refused, address, "DirectRunner");
+      options.setWorkerTls(true);
+      options.setWorkerCaCert(LoopbackWorkers.cert("ca.pem").toString());
+      options.setWorkerClientCert(LoopbackWorkers.cert("client.pem").toString());
+      options.setWorkerClientKey(LoopbackWorkers.cert("client.key").toString());
+      options.setMaxAttempts(1);
+      assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
+      List<JsonNode> dead = lines(refused.resolve(GeneratePipeline.DEAD_LETTER));
+      assertEquals(4, dead.size(), dead.toString());
+      assertTrue(dead.get(0).get("error").asText().contains("UNAUTHENTICATED"), dead.toString());
+    }
+  }
+
+  @Test
+  void certificatesWithoutTlsAreRefusedBeforeTheRun() throws Exception {
+    GeneratePipelineOptions options =
+        options(prompts(), temp.resolve("x"), "127.0.0.1:1", "DirectRunner");
+    options.setWorkerCaCert("ca.pem");
+    IllegalArgumentException e =
+        org.junit.jupiter.api.Assertions.assertThrows(
+            IllegalArgumentException.class, () -> GeneratePipeline.run(options));
+    assertTrue(e.getMessage().contains("--workerTls=true"), e.getMessage());
+  }
+
+  @Test
   void aRestartedRunSkipsFinishedItemsAndWritesNothingTwice() throws Exception {
     Path out = temp.resolve("out");
     Path prompts = temp.resolve("prompts.txt");

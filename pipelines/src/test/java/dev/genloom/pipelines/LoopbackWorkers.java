@@ -17,6 +17,33 @@ final class LoopbackWorkers implements AutoCloseable {
   final List<WorkerServer> servers = new ArrayList<>();
 
   static LoopbackWorkers start(Path temp, int count) throws Exception {
+    return start(temp, count, InsecureServerCredentials.create(), List.of());
+  }
+
+  /** The workers' test certificates (CA, server and client), shared with the workers module. */
+  static Path cert(String name) {
+    return Path.of("..", "workers", "src", "test", "resources", "certs", name)
+        .toAbsolutePath()
+        .normalize();
+  }
+
+  /** One worker requiring mutual TLS (test CA) and the bearer token. */
+  static LoopbackWorkers startSecure(Path temp, String token) throws Exception {
+    io.grpc.ServerCredentials tls =
+        io.grpc.TlsServerCredentials.newBuilder()
+            .keyManager(cert("server.pem").toFile(), cert("server.key").toFile())
+            .trustManager(cert("ca.pem").toFile())
+            .clientAuth(io.grpc.TlsServerCredentials.ClientAuth.REQUIRE)
+            .build();
+    return start(temp, 1, tls, List.of(new dev.genloom.workers.TokenAuthInterceptor(token)));
+  }
+
+  private static LoopbackWorkers start(
+      Path temp,
+      int count,
+      io.grpc.ServerCredentials credentials,
+      List<io.grpc.ServerInterceptor> interceptors)
+      throws Exception {
     Path models = Files.createDirectories(temp.resolve("models"));
     if (!Files.exists(models.resolve("tiny-ldm"))) {
       Files.createSymbolicLink(
@@ -27,11 +54,11 @@ final class LoopbackWorkers implements AutoCloseable {
     for (int i = 0; i < count; i++) {
       WorkerServer server =
           WorkerServer.start(
-              Grpc.newServerBuilderForPort(0, InsecureServerCredentials.create()),
+              Grpc.newServerBuilderForPort(0, credentials),
               ModelRepository.scan(models),
               WorkerOptions.defaults().withBatching(8, 5, 256),
               new WorkerMetrics(),
-              List.of());
+              interceptors);
       server.ready().get(120, TimeUnit.SECONDS);
       workers.servers.add(server);
     }
