@@ -1,7 +1,10 @@
 package dev.genloom.cli;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
+import dev.genloom.generators.LatencyDouble;
+import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.workers.TokenAuthInterceptor;
 import dev.genloom.workers.WorkerMetrics;
@@ -140,6 +143,14 @@ final class WorkerCommand implements Callable<Integer> {
   long drainSeconds;
 
   @Option(
+      names = "--latency-double-step-ms",
+      paramLabel = "T",
+      description =
+          "TEST DOUBLE for fleet load tests: instead of running the models, sleep T ms per step"
+              + " and return solid images. Never use it to serve real traffic.")
+  Long latencyDoubleStepMs;
+
+  @Option(
       names = "--name",
       paramLabel = "NAME",
       description = "Worker name reported in results (default: host:port).")
@@ -176,13 +187,24 @@ final class WorkerCommand implements Callable<Integer> {
     }
     WorkerMetrics metrics = new WorkerMetrics();
     HttpServer metricsServer = metricsPort >= 0 ? metrics.serve("0.0.0.0", metricsPort) : null;
+    java.util.function.Function<ModelPackage, Generator> opener =
+        pkg -> Generators.open(pkg, options.device());
+    if (latencyDoubleStepMs != null) {
+      long stepMs = latencyDoubleStepMs;
+      opener = pkg -> new LatencyDouble(pkg, stepMs);
+      out.printf(
+          "TEST DOUBLE: this worker runs no model; every package sleeps %d ms per step and returns"
+              + " solid images (--latency-double-step-ms)%n",
+          stepMs);
+    }
     WorkerServer worker =
         WorkerServer.start(
             Grpc.newServerBuilderForPort(port, credentials),
             repository,
             options,
             metrics,
-            interceptors);
+            interceptors,
+            opener);
     out.printf(
         "genloom worker listening on port %d (%s%s); loading models from %s%n",
         worker.port(),

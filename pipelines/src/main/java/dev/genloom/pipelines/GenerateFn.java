@@ -15,7 +15,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
-import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -30,10 +31,12 @@ import org.apache.beam.sdk.io.fs.ResourceId;
 import org.apache.beam.sdk.metrics.Counter;
 import org.apache.beam.sdk.metrics.Metrics;
 import org.apache.beam.sdk.transforms.DoFn;
+import org.apache.beam.sdk.transforms.windowing.BoundedWindow;
 import org.apache.beam.sdk.util.MimeTypes;
 import org.apache.beam.sdk.util.ShardedKey;
 import org.apache.beam.sdk.values.KV;
 import org.apache.beam.sdk.values.TupleTag;
+import org.joda.time.Instant;
 
 /**
  * Sends each batch of work items to the worker fleet and writes the media. Calls run concurrently
@@ -103,35 +106,76 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   /** The outcome of one item, produced on a call thread and emitted on the bundle thread. */
   private record Outcome(RunRecord record, DeadLetter deadLetter, int retries) {}
 
+  /** A call under way, with the window and timestamp its outputs belong to. */
+  private record Pending(
+      CompletableFuture<Outcome> call, BoundedWindow window, Instant timestamp) {}
+
+  /** Calls of this bundle not yet emitted, oldest first. */
+  private transient Deque<Pending> pending;
+
+  @StartBundle
+  public void startBundle() {
+    pending = new ArrayDeque<>();
+  }
+
+  /**
+   * Starts one call per item and returns without waiting for them: calls of many batches overlap,
+   * up to {@code maxInFlight} per instance (the semaphore blocks here when that many are under
+   * way). Finished calls are emitted as later elements arrive and the rest when the bundle ends.
+   */
   @ProcessElement
   public void process(
-      @Element KV<ShardedKey<String>, Iterable<WorkItem>> batch, MultiOutputReceiver receiver)
+      @Element KV<ShardedKey<String>, Iterable<WorkItem>> batch,
+      @Timestamp Instant timestamp,
+      BoundedWindow window,
+      MultiOutputReceiver receiver)
       throws InterruptedException {
-    List<CompletableFuture<Outcome>> calls = new ArrayList<>();
     for (WorkItem item : batch.getValue()) {
       inFlight.acquire();
-      calls.add(
-          CompletableFuture.supplyAsync(
-              () -> {
-                try {
-                  return generate(item);
-                } finally {
-                  inFlight.release();
-                }
-              },
-              executor));
+      pending.add(
+          new Pending(
+              CompletableFuture.supplyAsync(
+                  () -> {
+                    try {
+                      return generate(item);
+                    } finally {
+                      inFlight.release();
+                    }
+                  },
+                  executor),
+              window,
+              timestamp));
     }
-    // Outputs and metrics belong to the bundle thread (Beam tracks metrics per bundle thread).
-    for (CompletableFuture<Outcome> call : calls) {
-      Outcome outcome = call.join();
+    while (!pending.isEmpty() && pending.peek().call().isDone()) {
+      Outcome outcome = pending.poll().call().join();
       receiver.get(RECORDS).output(outcome.record());
-      retries.inc(outcome.retries());
       if (outcome.deadLetter() != null) {
-        failed.inc();
         receiver.get(FAILURES).output(outcome.deadLetter());
-      } else {
-        generated.inc();
       }
+      count(outcome);
+    }
+  }
+
+  @FinishBundle
+  public void finishBundle(FinishBundleContext context) {
+    while (!pending.isEmpty()) {
+      Pending p = pending.poll();
+      Outcome outcome = p.call().join();
+      context.output(RECORDS, outcome.record(), p.timestamp(), p.window());
+      if (outcome.deadLetter() != null) {
+        context.output(FAILURES, outcome.deadLetter(), p.timestamp(), p.window());
+      }
+      count(outcome);
+    }
+  }
+
+  /** Metrics belong to the bundle thread (Beam tracks metrics per bundle thread). */
+  private void count(Outcome outcome) {
+    retries.inc(outcome.retries());
+    if (outcome.deadLetter() != null) {
+      failed.inc();
+    } else {
+      generated.inc();
     }
   }
 

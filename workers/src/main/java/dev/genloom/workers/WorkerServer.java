@@ -65,6 +65,28 @@ public final class WorkerServer implements AutoCloseable {
       WorkerMetrics metrics,
       List<ServerInterceptor> interceptors)
       throws IOException {
+    return start(
+        builder,
+        repository,
+        options,
+        metrics,
+        interceptors,
+        pkg -> Generators.open(pkg, options.device()));
+  }
+
+  /**
+   * As {@link #start(ServerBuilder, ModelRepository, WorkerOptions, WorkerMetrics, List)}, with the
+   * generators made by {@code opener} (a fleet load test passes {@link
+   * dev.genloom.generators.LatencyDouble}s).
+   */
+  public static WorkerServer start(
+      ServerBuilder<?> builder,
+      ModelRepository repository,
+      WorkerOptions options,
+      WorkerMetrics metrics,
+      List<ServerInterceptor> interceptors,
+      java.util.function.Function<ModelPackage, Generator> opener)
+      throws IOException {
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
     health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
@@ -99,7 +121,7 @@ public final class WorkerServer implements AutoCloseable {
                     continue;
                   }
                   LOG.info("loading model {} ({})", pkg.name(), pkg.kind());
-                  loaded.put(pkg.name(), Generators.open(pkg, options.device()));
+                  loaded.put(pkg.name(), opener.apply(pkg));
                 }
                 BatchingScheduler scheduler =
                     new BatchingScheduler(
