@@ -12,14 +12,14 @@ import picocli.CommandLine.Unmatched;
       BenchGeneratorsCommand.class,
       BenchWorkerCommand.class,
       BenchCommand.Pipeline.class,
-      BenchCommand.Fleet.class
+      BenchFleetCommand.class
     },
     description = {
       "Benchmarks, run side by side in one process and reported as medians and ratios:",
       "  generators  tiny-ldm throughput, block caching vs fewer steps, DiT caching, Token-Shuffle",
       "  worker      tiny-ldm serving throughput and p50/p99 latency, batching off and on",
       "  pipeline    pipeline vs direct worker throughput (not available yet)",
-      "  fleet       multi-worker load test with faults (not available yet)"
+      "  fleet       N worker processes (latency double), the real pipeline, kills and restarts"
     })
 final class BenchCommand implements Runnable {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
@@ -27,21 +27,6 @@ final class BenchCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
-  }
-
-  @Command(
-      name = "worker",
-      mixinStandardHelpOptions = true,
-      description = "gRPC worker serving benchmark. (Not available yet.)")
-  static final class Worker implements Callable<Integer> {
-    @Unmatched java.util.List<String> ignored;
-
-    @Override
-    public Integer call() {
-      throw new UserException(
-          "'genloom bench worker' is not available yet in this build of Genloom.",
-          NotYetAvailable.EXIT_NOT_AVAILABLE);
-    }
   }
 
   @Command(
@@ -55,21 +40,6 @@ final class BenchCommand implements Runnable {
     public Integer call() {
       throw new UserException(
           "'genloom bench pipeline' is not available yet in this build of Genloom.",
-          NotYetAvailable.EXIT_NOT_AVAILABLE);
-    }
-  }
-
-  @Command(
-      name = "fleet",
-      mixinStandardHelpOptions = true,
-      description = "Fleet load test with a fault schedule. (Not available yet.)")
-  static final class Fleet implements Callable<Integer> {
-    @Unmatched java.util.List<String> ignored;
-
-    @Override
-    public Integer call() {
-      throw new UserException(
-          "'genloom bench fleet' is not available yet in this build of Genloom.",
           NotYetAvailable.EXIT_NOT_AVAILABLE);
     }
   }

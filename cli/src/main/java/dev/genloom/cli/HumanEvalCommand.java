@@ -222,7 +222,7 @@ final class HumanEvalCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = {
         "Per axis: win/tie/loss (rater votes and per-item majority), win and net win rates with"
-            + " bootstrap 95% intervals over items, Fleiss' kappa, self-consistency on repeated"
+            + " bootstrap 95%% intervals over items, Fleiss' kappa, self-consistency on repeated"
             + " items, and Bradley-Terry ratings (mean 1000) with more than two configurations."
       })
   static final class Results implements Callable<Integer> {

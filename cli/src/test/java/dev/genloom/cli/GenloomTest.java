@@ -47,7 +47,7 @@ class GenloomTest {
 
   @Test
   void unavailableCommandSaysSoAndFails() {
-    int code = run("bench", "fleet", "--workers", "4");
+    int code = run("bench", "pipeline", "--items", "4");
     assertEquals(NotYetAvailable.EXIT_NOT_AVAILABLE, code);
     assertTrue(err.toString().contains("not available yet"), err.toString());
   }

@@ -1,0 +1,437 @@
+package dev.genloom.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.pipelines.GeneratePipeline;
+import dev.genloom.pipelines.GeneratePipelineOptions;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.apache.beam.sdk.PipelineResult;
+import org.apache.beam.sdk.options.PipelineOptionsFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code genloom bench fleet}: the real pipeline against N worker processes on loopback, each
+ * serving latency doubles (a test double that sleeps per step), with a fault schedule that kills
+ * workers and starts them again mid-run. Reports items/s, each worker's utilization (its share of
+ * batch compute time over the run's wall time, from the manifest) and retries, and checks
+ * exactly-once output afterwards.
+ */
+@Command(
+    name = "fleet",
+    mixinStandardHelpOptions = true,
+    sortOptions = false,
+    description = {
+      "Fleet load test on one machine: N 'genloom worker' processes on loopback ports serving a"
+          + " latency double (TEST DOUBLE: sleeps T ms per step, returns solid images), the real"
+          + " Beam pipeline against them, and a fault schedule that SIGKILLs workers and restarts"
+          + " them mid-run. Reports items/s, per-worker utilization and retries, and fails unless"
+          + " every item was written exactly once."
+    })
+final class BenchFleetCommand implements Callable<Integer> {
+  @Mixin ModelsOption modelsOption;
+
+  @Option(
+      names = "--workers",
+      paramLabel = "N,...",
+      split = ",",
+      description = "Fleet sizes to run, one after another (default: ${DEFAULT-VALUE}).",
+      defaultValue = "1,4,16,32,64")
+  List<Integer> fleets;
+
+  @Option(
+      names = "--items",
+      paramLabel = "M",
+      description = "Items per worker in the fleet (default: ${DEFAULT-VALUE}).",
+      defaultValue = "240")
+  int itemsPerWorker;
+
+  @Option(
+      names = "--step-ms",
+      paramLabel = "T",
+      description = "Latency double's sleep per step, in ms (default: ${DEFAULT-VALUE}).",
+      defaultValue = "25")
+  long stepMs;
+
+  @Option(
+      names = "--steps",
+      paramLabel = "S",
+      description = "Steps per generation (default: ${DEFAULT-VALUE}).",
+      defaultValue = "20")
+  int steps;
+
+  @Option(
+      names = "--max-batch",
+      paramLabel = "B",
+      description = "Worker batch size and pipeline batch size (default: ${DEFAULT-VALUE}).",
+      defaultValue = "8")
+  int maxBatch;
+
+  @Option(
+      names = "--no-faults",
+      description = "Run without the fault schedule (by default workers are killed and restarted).")
+  boolean noFaults;
+
+  @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
+  Path json;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  /** One fleet size's measurements. */
+  record Result(
+      int workers,
+      int items,
+      double totalSeconds,
+      double seconds,
+      double itemsPerSecond,
+      double idealItemsPerSecond,
+      double meanUtilization,
+      double minUtilization,
+      long retries,
+      int kills,
+      boolean exactlyOnce,
+      String problem) {}
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    if (fleets.stream().anyMatch(n -> n < 1) || itemsPerWorker < 1 || steps < 1 || maxBatch < 1) {
+      throw new UserException("workers, items, steps and max-batch must be >= 1");
+    }
+    Path pkg = modelsOption.folder().resolve("tiny-ldm").toAbsolutePath().normalize();
+    if (!Files.isDirectory(pkg)) {
+      throw new UserException(
+          "models: the latency double borrows tiny-ldm's manifest; " + pkg + " is missing");
+    }
+    out.printf(
+        Locale.ROOT,
+        "Fleet benchmark: TEST DOUBLE workers (%d steps x %d ms, batch %d), %d items per worker,"
+            + " faults %s, %d cores here%n",
+        steps,
+        stepMs,
+        maxBatch,
+        itemsPerWorker,
+        noFaults ? "off" : "on",
+        Runtime.getRuntime().availableProcessors());
+    out.printf(
+        Locale.ROOT,
+        "%8s %8s %8s %9s %10s %10s %9s %9s %8s %6s  %s%n",
+        "workers",
+        "items",
+        "total s",
+        "steady s",
+        "items/s",
+        "ideal/s",
+        "mean util",
+        "min util",
+        "retries",
+        "kills",
+        "exactly once");
+    out.flush();
+    List<Result> results = new ArrayList<>();
+    boolean allOk = true;
+    for (int n : fleets) {
+      Result r = runFleet(n, pkg);
+      results.add(r);
+      allOk &= r.exactlyOnce();
+      out.printf(
+          Locale.ROOT,
+          "%8d %8d %8.1f %9.1f %10.1f %10.1f %8.1f%% %8.1f%% %8d %6d  %s%n",
+          r.workers(),
+          r.items(),
+          r.totalSeconds(),
+          r.seconds(),
+          r.itemsPerSecond(),
+          r.idealItemsPerSecond(),
+          100 * r.meanUtilization(),
+          100 * r.minUtilization(),
+          r.retries(),
+          r.kills(),
+          r.exactlyOnce() ? "yes" : "NO: " + r.problem());
+      out.flush();
+    }
+    if (json != null) {
+      ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+      ObjectNode root = mapper.createObjectNode();
+      root.put("step_ms", stepMs);
+      root.put("steps", steps);
+      root.put("max_batch", maxBatch);
+      root.put("items_per_worker", itemsPerWorker);
+      root.put("faults", !noFaults);
+      root.put("cores", Runtime.getRuntime().availableProcessors());
+      ArrayNode list = root.putArray("runs");
+      results.forEach(r -> list.add(mapper.valueToTree(r)));
+      Files.writeString(json, mapper.writeValueAsString(root) + "\n");
+      out.println("wrote " + json);
+    }
+    out.flush();
+    return allOk ? 0 : 1;
+  }
+
+  private Result runFleet(int n, Path pkg) throws Exception {
+    Path dir = Files.createTempDirectory("genloom-fleet-");
+    Path models = Files.createDirectories(dir.resolve("models"));
+    Files.createSymbolicLink(models.resolve("tiny-ldm"), pkg);
+    List<FleetWorker> workers = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        workers.add(new FleetWorker(i, freePort(), models, stepMs, maxBatch));
+      }
+      for (FleetWorker w : workers) {
+        w.start();
+      }
+      for (FleetWorker w : workers) {
+        w.awaitReady(300);
+      }
+      int items = n * itemsPerWorker;
+      Path prompts = dir.resolve("prompts.txt");
+      StringBuilder lines = new StringBuilder();
+      for (int i = 0; i < items; i++) {
+        lines.append("fleet benchmark item ").append(i).append('\n');
+      }
+      Files.writeString(prompts, lines);
+      Path grid = dir.resolve("grid.json");
+      Files.writeString(grid, "{\"models\": [\"tiny-ldm\"], \"steps\": [" + steps + "]}");
+      Path out = dir.resolve("out");
+      int parallelism = 2;
+      int inFlight = (int) Math.ceil(1.5 * n * maxBatch / parallelism) + maxBatch;
+      PipelineOptionsFactory.register(GeneratePipelineOptions.class);
+      GeneratePipelineOptions options =
+          PipelineOptionsFactory.fromArgs(
+                  "--runner=DirectRunner",
+                  "--targetParallelism=" + parallelism,
+                  "--enforceImmutability=false",
+                  "--enforceEncodability=false",
+                  "--prompts=" + prompts,
+                  "--grid=" + grid,
+                  "--out=" + out,
+                  "--workers="
+                      + String.join(",", workers.stream().map(FleetWorker::address).toList()),
+                  "--batchSize=" + maxBatch,
+                  "--maxInFlight=" + inFlight,
+                  "--maxAttempts=12",
+                  "--initialBackoffMillis=100",
+                  "--callDeadlineSeconds=120")
+              .as(GeneratePipelineOptions.class);
+      double batchSeconds = steps * stepMs / 1000.0;
+      double ideal = n * maxBatch / batchSeconds;
+      FaultSchedule schedule = new FaultSchedule(workers, !noFaults, items / ideal);
+      options.as(org.apache.beam.runners.direct.DirectOptions.class).setBlockOnRun(false);
+      long start = System.nanoTime();
+      PipelineResult result = GeneratePipeline.run(options);
+      // Throughput is measured from the first finished item to the end: building the graph,
+      // reading and expanding the prompts come before and do not depend on the fleet.
+      long firstAt = 0;
+      long doneAtFirst = 0;
+      while (true) {
+        PipelineResult.State state = result.waitUntilFinish(org.joda.time.Duration.millis(100));
+        if (firstAt == 0) {
+          long done =
+              RunCommand.counter(result, "generated") + RunCommand.counter(result, "failed");
+          if (done > 0) {
+            firstAt = System.nanoTime();
+            doneAtFirst = done;
+            schedule.start(); // faults strike while the fleet is busy
+          }
+        }
+        if (state != null && state.isTerminal()) {
+          break;
+        }
+      }
+      long end = System.nanoTime();
+      double seconds = (end - (firstAt == 0 ? start : firstAt)) / 1e9;
+      schedule.stop();
+      long retries = RunCommand.counter(result, "retries");
+      return measure(
+          workers.stream().map(FleetWorker::address).toList(),
+          items,
+          (int) doneAtFirst,
+          (end - start) / 1e9,
+          seconds,
+          ideal,
+          retries,
+          schedule.kills(),
+          out);
+    } finally {
+      for (FleetWorker w : workers) {
+        w.close();
+      }
+      deleteTree(dir);
+    }
+  }
+
+  /** Reads the run's outputs: utilization per worker and the exactly-once checks. */
+  private static Result measure(
+      List<String> addresses,
+      int items,
+      int doneAtFirst,
+      double totalSeconds,
+      double seconds,
+      double ideal,
+      long retries,
+      int kills,
+      Path out)
+      throws IOException {
+    int n = addresses.size();
+    List<String> lines = Files.readAllLines(out.resolve(GeneratePipeline.MANIFEST));
+    ObjectMapper mapper = new ObjectMapper();
+    Set<String> ids = new HashSet<>();
+    Map<String, Double> busyMs = new HashMap<>();
+    String problem = "";
+    int ok = 0;
+    for (String line : lines) {
+      if (line.isBlank()) {
+        continue;
+      }
+      JsonNode record = mapper.readTree(line);
+      if (!ids.add(record.path("request_id").asText())) {
+        problem = "duplicate request id " + record.path("request_id").asText();
+      }
+      if (record.path("status").asText().equals("ok")) {
+        ok++;
+        double share =
+            record.path("compute_ms").asDouble() / Math.max(1, record.path("batch_size").asInt());
+        busyMs.merge(record.path("worker").asText(), share, Double::sum);
+      }
+    }
+    long media;
+    long temporary;
+    try (Stream<Path> files = Files.list(out.resolve("media"))) {
+      List<Path> all = files.toList();
+      temporary = all.stream().filter(p -> p.getFileName().toString().startsWith(".tmp")).count();
+      media = all.size() - temporary;
+    }
+    long dead =
+        Files.readAllLines(out.resolve(GeneratePipeline.DEAD_LETTER)).stream()
+            .filter(l -> !l.isBlank())
+            .count();
+    if (problem.isEmpty() && ids.size() != items) {
+      problem = ids.size() + " request ids for " + items + " items";
+    } else if (problem.isEmpty() && ok != items) {
+      problem = (items - ok) + " items not ok";
+    } else if (problem.isEmpty() && media != items) {
+      problem = media + " media files for " + items + " items";
+    } else if (problem.isEmpty() && temporary > 0) {
+      problem = temporary + " temporary files left";
+    } else if (problem.isEmpty() && dead > 0) {
+      problem = dead + " dead letters";
+    }
+    // Utilization over the steady part of the run, when the fleet had work.
+    double wallMs = seconds * 1000;
+    double sum = 0;
+    double min = Double.MAX_VALUE;
+    for (String address : addresses) {
+      double busy = busyMs.getOrDefault(address, 0.0);
+      sum += busy / wallMs;
+      min = Math.min(min, busy / wallMs);
+    }
+    return new Result(
+        n,
+        items,
+        totalSeconds,
+        seconds,
+        (items - doneAtFirst) / seconds,
+        ideal,
+        sum / n,
+        min,
+        retries,
+        kills,
+        problem.isEmpty(),
+        problem);
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0)) {
+      return socket.getLocalPort();
+    }
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    try (Stream<Path> paths = Files.walk(dir)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /**
+   * Once the first item is done, kills two workers (the first, then the middle one) with SIGKILL at
+   * 25% and 55% of the run's ideal duration and starts each again one second later on the same
+   * port.
+   */
+  static final class FaultSchedule {
+    private final List<FleetWorker> workers;
+    private final boolean enabled;
+    private final double idealSeconds;
+    private Thread thread;
+    private volatile int kills;
+
+    FaultSchedule(List<FleetWorker> workers, boolean enabled, double idealSeconds) {
+      this.workers = workers;
+      this.enabled = enabled;
+      this.idealSeconds = idealSeconds;
+    }
+
+    void start() {
+      if (!enabled) {
+        return;
+      }
+      thread =
+          new Thread(
+              () -> {
+                try {
+                  long begin = System.nanoTime();
+                  int[] victims = {0, workers.size() / 2};
+                  double[] at = {0.25, 0.55};
+                  for (int k = 0; k < victims.length; k++) {
+                    long due = begin + (long) (at[k] * idealSeconds * 1e9);
+                    long wait = due - System.nanoTime();
+                    if (wait > 0) {
+                      Thread.sleep(wait / 1_000_000);
+                    }
+                    FleetWorker victim = workers.get(victims[k]);
+                    victim.kill();
+                    kills++;
+                    Thread.sleep(1000);
+                    victim.start();
+                  }
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                } catch (IOException e) {
+                  throw new java.io.UncheckedIOException(e);
+                }
+              },
+              "fleet-faults");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void stop() throws InterruptedException {
+      if (thread != null) {
+        thread.join(60_000);
+      }
+    }
+
+    int kills() {
+      return kills;
+    }
+  }
+}
