@@ -1,8 +1,6 @@
 package dev.genloom.cli;
 
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Unmatched;
 
 /** {@code genloom bench}: benchmarks whose results go to docs/benchmarks.md. */
 @Command(
@@ -11,14 +9,14 @@ import picocli.CommandLine.Unmatched;
     subcommands = {
       BenchGeneratorsCommand.class,
       BenchWorkerCommand.class,
-      BenchCommand.Pipeline.class,
+      BenchPipelineCommand.class,
       BenchFleetCommand.class
     },
     description = {
       "Benchmarks, run side by side in one process and reported as medians and ratios:",
       "  generators  tiny-ldm throughput, block caching vs fewer steps, DiT caching, Token-Shuffle",
       "  worker      tiny-ldm serving throughput and p50/p99 latency, batching off and on",
-      "  pipeline    pipeline vs direct worker throughput (not available yet)",
+      "  pipeline    items/s through the pipeline vs the same worker driven directly",
       "  fleet       N worker processes (latency double), the real pipeline, kills and restarts"
     })
 final class BenchCommand implements Runnable {
@@ -27,20 +25,5 @@ final class BenchCommand implements Runnable {
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
-  }
-
-  @Command(
-      name = "pipeline",
-      mixinStandardHelpOptions = true,
-      description = "Pipeline against direct worker benchmark. (Not available yet.)")
-  static final class Pipeline implements Callable<Integer> {
-    @Unmatched java.util.List<String> ignored;
-
-    @Override
-    public Integer call() {
-      throw new UserException(
-          "'genloom bench pipeline' is not available yet in this build of Genloom.",
-          NotYetAvailable.EXIT_NOT_AVAILABLE);
-    }
   }
 }

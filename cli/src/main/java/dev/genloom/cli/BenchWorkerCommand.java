@@ -174,10 +174,10 @@ final class BenchWorkerCommand implements Callable<Integer> {
     return 0;
   }
 
-  private record Result(double throughput, double p50, double p99, double meanBatch) {}
+  record Result(double throughput, double p50, double p99, double meanBatch) {}
 
   /** C closed-loop clients share {@code total} requests. */
-  private static Result run(ManagedChannel channel, int clients, int total) throws Exception {
+  static Result run(ManagedChannel channel, int clients, int total) throws Exception {
     GenerationServiceGrpc.GenerationServiceStub stub = GenerationServiceGrpc.newStub(channel);
     AtomicInteger issued = new AtomicInteger();
     double[] latencies = new double[total];
