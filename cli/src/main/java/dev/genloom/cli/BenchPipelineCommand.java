@@ -181,7 +181,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
     long firstAt = 0;
     while (true) {
       PipelineResult.State state = result.waitUntilFinish(org.joda.time.Duration.millis(50));
-      if (firstAt == 0 && RunCommand.counter(result, "generated") > 0) {
+      if (firstAt == 0 && BenchFleetCommand.anyMedia(out)) {
         firstAt = System.nanoTime();
       }
       if (state != null && state.isTerminal()) {
