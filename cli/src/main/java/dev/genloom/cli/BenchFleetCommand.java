@@ -237,20 +237,16 @@ final class BenchFleetCommand implements Callable<Integer> {
       options.as(org.apache.beam.runners.direct.DirectOptions.class).setBlockOnRun(false);
       long start = System.nanoTime();
       PipelineResult result = GeneratePipeline.run(options);
-      // Throughput is measured from the first finished item to the end: building the graph,
-      // reading and expanding the prompts come before and do not depend on the fleet.
+      // Throughput is measured from the first finished item (its media file) to the end: building
+      // the graph, reading and expanding the prompts come before and do not depend on the fleet.
       long firstAt = 0;
       long doneAtFirst = 0;
       while (true) {
         PipelineResult.State state = result.waitUntilFinish(org.joda.time.Duration.millis(100));
-        if (firstAt == 0) {
-          long done =
-              RunCommand.counter(result, "generated") + RunCommand.counter(result, "failed");
-          if (done > 0) {
-            firstAt = System.nanoTime();
-            doneAtFirst = done;
-            schedule.start(); // faults strike while the fleet is busy
-          }
+        if (firstAt == 0 && anyMedia(out)) {
+          firstAt = System.nanoTime();
+          doneAtFirst = 1;
+          schedule.start(); // faults strike while the fleet is busy
         }
         if (state != null && state.isTerminal()) {
           break;
@@ -356,6 +352,20 @@ final class BenchFleetCommand implements Callable<Integer> {
         kills,
         problem.isEmpty(),
         problem);
+  }
+
+  /**
+   * Whether the run has written its first media file: the moment its first item finished (Beam
+   * metrics may only be committed when a bundle ends, so they cannot tell).
+   */
+  static boolean anyMedia(Path out) throws IOException {
+    Path media = out.resolve("media");
+    if (!Files.isDirectory(media)) {
+      return false;
+    }
+    try (Stream<Path> files = Files.list(media)) {
+      return files.anyMatch(p -> !p.getFileName().toString().startsWith("."));
+    }
   }
 
   private static int freePort() throws IOException {
