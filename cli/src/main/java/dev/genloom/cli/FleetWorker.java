@@ -23,6 +23,10 @@ final class FleetWorker implements AutoCloseable {
   private CompletableFuture<Void> ready;
 
   FleetWorker(int index, int port, Path models, long stepMs, int maxBatch) {
+    this(index, port, models, stepMs, maxBatch, 0);
+  }
+
+  FleetWorker(int index, int port, Path models, long stepMs, int maxBatch, int drainSeconds) {
     this.index = index;
     this.port = port;
     this.command = new ArrayList<>();
@@ -54,7 +58,7 @@ final class FleetWorker implements AutoCloseable {
             "--threads",
             "1",
             "--drain-seconds",
-            "0",
+            Integer.toString(drainSeconds),
             "--metrics-port",
             "-1",
             "--name",
@@ -102,6 +106,24 @@ final class FleetWorker implements AutoCloseable {
       process.destroyForcibly();
       process.waitFor(30, TimeUnit.SECONDS);
     }
+  }
+
+  /** SIGTERM: the worker drains (finishes in-flight work, refuses new work), then exits. */
+  synchronized void terminate() {
+    process.destroy();
+  }
+
+  /** Waits for the process to end; its exit code, or -1 if it is still running. */
+  int awaitExit(long seconds) throws InterruptedException {
+    Process p;
+    synchronized (this) {
+      p = process;
+    }
+    return p.waitFor(seconds, TimeUnit.SECONDS) ? p.exitValue() : -1;
+  }
+
+  int port() {
+    return port;
   }
 
   String address() {
