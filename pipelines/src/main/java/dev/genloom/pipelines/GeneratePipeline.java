@@ -126,14 +126,19 @@ public final class GeneratePipeline {
             .setCoder(KvCoder.of(StringUtf8Coder.of(), StringUtf8Coder.of()));
     PCollectionView<Map<String, String>> finished = previous.apply("FinishedIds", View.asMap());
 
+    PCollection<PromptItem> items = inputs.get(ReadPrompts.ITEMS);
+    if (options.getReferenceDir() != null && !options.getReferenceDir().isBlank()) {
+      items =
+          items
+              .apply("ReferencesById", ParDo.of(new ReferenceByIdFn(options.getReferenceDir())))
+              .setCoder(SerializableCoder.of(PromptItem.class));
+    }
     PCollectionTuple expanded =
-        inputs
-            .get(ReadPrompts.ITEMS)
-            .apply(
-                "Expand",
-                ParDo.of(new ExpandFn(serializedConfigs, options.getSeeds(), finished))
-                    .withSideInputs(finished)
-                    .withOutputTags(ExpandFn.WORK, TupleTagList.of(ExpandFn.UNMATCHED)));
+        items.apply(
+            "Expand",
+            ParDo.of(new ExpandFn(serializedConfigs, options.getSeeds(), finished))
+                .withSideInputs(finished)
+                .withOutputTags(ExpandFn.WORK, TupleTagList.of(ExpandFn.UNMATCHED)));
     PCollection<WorkItem> work =
         expanded.get(ExpandFn.WORK).setCoder(SerializableCoder.of(WorkItem.class));
 

@@ -103,4 +103,11 @@ public interface GeneratePipelineOptions extends PipelineOptions {
   String getWorkerTokenFile();
 
   void setWorkerTokenFile(String value);
+
+  @Description(
+      "Folder of reference images matched by item id: an item with id X and no reference_image"
+          + " uses X.png, X.jpg or X.jpeg from here when one exists; local path or gs://.")
+  String getReferenceDir();
+
+  void setReferenceDir(String value);
 }

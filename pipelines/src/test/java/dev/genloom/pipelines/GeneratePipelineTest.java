@@ -190,6 +190,36 @@ class GeneratePipelineTest {
   }
 
   @Test
+  void referencesComeFromAFolderMatchedById() throws Exception {
+    Path folder = Files.createDirectories(temp.resolve("refs"));
+    Files.copy(
+        Path.of("..", "examples", "real-shapes", "real_000.png"), folder.resolve("cat-1.png"));
+    Path prompts = temp.resolve("ids.jsonl");
+    Files.writeString(
+        prompts,
+        String.join(
+            "\n",
+            "{\"id\": \"cat-1\", \"prompt\": \"a black triangle on a orange background\", \"seeds\": 1}",
+            "{\"id\": \"cat-2\", \"prompt\": \"a red circle on a blue background\", \"seeds\": 1}",
+            ""));
+    Path out = temp.resolve("out-refs");
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 1)) {
+      GeneratePipelineOptions options = options(prompts, out, workers.addresses(), "DirectRunner");
+      options.setReferenceDir(folder.toString());
+      assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
+    }
+    Map<String, String> references = new HashMap<>();
+    for (JsonNode line : lines(out.resolve(GeneratePipeline.MANIFEST))) {
+      assertEquals("ok", line.get("status").asText(), line.toString());
+      references.put(
+          line.get("item_id").asText(),
+          line.has("reference_image") ? line.get("reference_image").asText() : "");
+    }
+    assertTrue(references.get("cat-1").endsWith("cat-1.png"), references.toString());
+    assertEquals("", references.get("cat-2"), "no file for cat-2: text only");
+  }
+
+  @Test
   void aRestartedRunSkipsFinishedItemsAndWritesNothingTwice() throws Exception {
     Path out = temp.resolve("out");
     Path prompts = temp.resolve("prompts.txt");
