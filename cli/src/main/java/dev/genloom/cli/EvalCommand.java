@@ -19,6 +19,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -34,6 +35,7 @@ import picocli.CommandLine.Option;
       EvalCommand.Fid.class,
       EvalCommand.Stats.class,
       EvalCommand.Kid.class,
+      EvalCommand.Extract.class,
       EvalCommand.Run.class
     },
     description = {
@@ -389,6 +391,80 @@ final class EvalCommand implements Runnable {
                 : String.format(Locale.ROOT, "%.1f%%", 100 * c.motion().correct()));
       }
       out.println();
+    }
+  }
+
+  @Command(
+      name = "extract",
+      mixinStandardHelpOptions = true,
+      description = {
+        "Statistics (mu, sigma) of a large image set as a Beam pipeline: images matching PATTERN"
+            + " (local or gs://, e.g. 'gs://bucket/images/*.png') go through the feature network"
+            + " on the Beam workers; two-pass float64 mean and covariance; the .npz is written"
+            + " through Beam FileSystems. Runs on the DirectRunner unless Beam options say"
+            + " otherwise (--runner=FlinkRunner --flinkMaster=..., --runner=DataflowRunner ...);"
+            + " remote workers need the model packages at the same --models path."
+      })
+  static final class Extract implements Callable<Integer> {
+    @Mixin FeaturesOption features;
+
+    @Option(
+        names = "--images",
+        required = true,
+        paramLabel = "PATTERN",
+        description = "Image file pattern, or a local folder (its *.png files).")
+    String images;
+
+    @Option(names = "--out", required = true, paramLabel = "NPZ", description = "Output .npz.")
+    String out;
+
+    @picocli.CommandLine.Unmatched List<String> beamOptions = new java.util.ArrayList<>();
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+      for (String option : beamOptions) {
+        if (!option.startsWith("--")) {
+          throw new UserException(
+              "unexpected argument '" + option + "' (Beam options look like --name=value)");
+        }
+      }
+      String pattern = images;
+      if (Files.isDirectory(Path.of(images))) {
+        pattern = Path.of(images).toAbsolutePath() + "/*.png";
+      }
+      org.apache.beam.sdk.Pipeline pipeline =
+          org.apache.beam.sdk.Pipeline.create(
+              org.apache.beam.sdk.options.PipelineOptionsFactory.fromArgs(
+                      beamOptions.toArray(String[]::new))
+                  .withValidation()
+                  .create());
+      dev.genloom.evaluation.beam.FeatureStatsPipeline.build(
+          pipeline,
+          pattern,
+          features.modelsOption.folder().toAbsolutePath(),
+          features.features,
+          out);
+      org.apache.beam.sdk.PipelineResult.State state;
+      try {
+        state = pipeline.run().waitUntilFinish();
+      } catch (RuntimeException e) {
+        throw new UserException("extract: " + rootMessage(e));
+      }
+      PrintWriter o = spec.commandLine().getOut();
+      o.println(
+          state + ": wrote " + out + " (" + features.features + " features of " + pattern + ")");
+      o.flush();
+      return state == org.apache.beam.sdk.PipelineResult.State.DONE ? 0 : 1;
+    }
+
+    private static String rootMessage(Throwable e) {
+      Throwable t = e;
+      while (t.getCause() != null) {
+        t = t.getCause();
+      }
+      return t.getMessage() == null ? t.toString() : t.getMessage();
     }
   }
 }
