@@ -58,14 +58,14 @@ def load_vq(path=None):
     path = path or os.environ.get("GENLOOM_VQ")
     from genloom_models.vq import VQModel
     ck = torch.load(path or os.path.join(CKPT, "vq.pt"))
-    vq = VQModel(codebook_size=ck["codebook_size"])
+    vq = VQModel(codebook_size=ck["codebook_size"], **ck.get("arch", {}))
     vq.load_state_dict(ck["state"])
     return vq.eval()
 
 
 def load_vq_meta():
     ck = torch.load(os.environ.get("GENLOOM_VQ") or os.path.join(CKPT, "vq.pt"))
-    return {k: ck[k] for k in ("seconds", "steps", "seed", "codebook_size")}
+    return {k: ck.get(k, {}) for k in ("seconds", "steps", "seed", "codebook_size", "arch")}
 
 
 @torch.no_grad()
@@ -159,11 +159,29 @@ class _VaeDecoder(torch.nn.Module):
         return self.ae.decode(latent)
 
 
-def load_vae():
-    """-> (vae_encoder, vae_decoder) modules of the shared autoencoder, scale_factor."""
-    from genloom_models.autoencoder import load_autoencoder
-    ae, scale = load_autoencoder(*([os.environ["GENLOOM_AE"]] if os.environ.get("GENLOOM_AE") else []))
-    return _VaeEncoder(ae).eval(), _VaeDecoder(ae).eval(), scale
+def load_vae(pkg=VAE_PKG):
+    """-> (vae_encoder, vae_decoder, scale_factor) of the frozen autoencoder shared with tiny-ldm.
+
+    Loaded from the TorchScript components shipped in models/tiny-ldm (vae_encoder.pt: pixels
+    [-1,3,32,32] in [-1,1] -> unscaled latent [-1,4,8,8]; vae_decoder.pt: the inverse) and the
+    scale_factor in its manifest, so the training checkpoint is not needed. `src_path` on each module
+    lets export_dit copy the file unchanged. GENLOOM_AE=<checkpoints/autoencoder.pt> uses the
+    eager checkpoint instead.
+    """
+    if os.environ.get("GENLOOM_AE"):
+        from genloom_models.autoencoder import load_autoencoder
+        ae, scale = load_autoencoder(os.environ["GENLOOM_AE"])
+        return _VaeEncoder(ae).eval(), _VaeDecoder(ae).eval(), scale
+    import json
+    with open(os.path.join(pkg, "manifest.json")) as f:
+        scale = float(json.load(f)["latent"]["scaleFactor"])
+    mods = []
+    for name in ("vae_encoder", "vae_decoder"):
+        path = os.path.join(pkg, name + ".pt")
+        mod = torch.jit.load(path).eval()
+        mod.src_path = path
+        mods.append(mod)
+    return mods[0], mods[1], scale
 
 
 def video_batch(g, n, split="train"):

@@ -58,9 +58,14 @@ def timestep_embedding(t, dim, max_period=10000.0):
 class Embed(nn.Module):
     """(sample, timestep, encoder_hidden_states, cond_latent, cond_mask) -> (hidden, temb, context)."""
 
-    def __init__(self, d, text_dim, frames=8, lat_ch=4, grid=8):
+    def __init__(self, d, text_dim, frames=8, lat_ch=4, grid=8, pooled_text=False):
         super().__init__()
         self.d = d
+        # pooled_text: the mean of the text encoder's hidden states is added to the timestep
+        # embedding, so the adaLN modulation of every block is also text-conditioned (global colour /
+        # direction signal); cross-attention stays as the per-token path.
+        self.pool = (nn.Sequential(nn.Linear(text_dim, d), nn.SiLU(), nn.Linear(d, d))
+                     if pooled_text else None)
         self.patch = nn.Conv3d(2 * lat_ch + 1, d, kernel_size=(1, 2, 2), stride=(1, 2, 2))
         n_sp = (grid // 2) ** 2
         self.pos_t = nn.Parameter(torch.randn(1, frames, 1, d) * 0.02)
@@ -74,6 +79,8 @@ class Embed(nn.Module):
         x = x.permute(0, 2, 3, 4, 1).reshape(B, Fr, H * W, D) + self.pos_t + self.pos_s
         hidden = x.reshape(B, Fr * H * W, D)
         temb = self.t_mlp(timestep_embedding(timestep, self.d))
+        if self.pool is not None:
+            temb = temb + self.pool(encoder_hidden_states.mean(1))
         context = self.txt(encoder_hidden_states)
         return hidden, temb, context
 
@@ -130,10 +137,10 @@ class FinalLayer(nn.Module):
 
 
 class VideoDiT(nn.Module):
-    def __init__(self, vocab, text_len, d=128, layers=4, heads=4, text_dim=64, frames=8):
+    def __init__(self, vocab, text_len, d=128, layers=4, heads=4, text_dim=64, frames=8, pooled_text=False):
         super().__init__()
         self.text_encoder = TextEncoder(vocab, text_len, text_dim, heads)
-        self.embed = Embed(d, text_dim, frames)
+        self.embed = Embed(d, text_dim, frames, pooled_text=pooled_text)
         self.blocks = nn.ModuleList([DiTBlock(d, heads) for _ in range(layers)])
         self.final_layer = FinalLayer(d, frames)
 

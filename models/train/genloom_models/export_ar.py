@@ -37,6 +37,7 @@ def main():
     ap.add_argument("--ckpt", default=None)
     ap.add_argument("--no_eval", action="store_true")
     ap.add_argument("--sweep", type=int, default=1, help="pick the guidance scale from {2,3,5} first")
+    ap.add_argument("--sweep_top_k", default="", help="comma list: also pick top_k from these (with --sweep)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     s = a.shuffle
@@ -120,19 +121,22 @@ def main():
         gsw = torch.Generator().manual_seed(a.seed + 99)
         rs = C.np_rng(a.seed + 98)
         best = None
-        for gs in (2.0, 3.0, 5.0):
-            prompts = C.eval_prompts("train", 150, rs)
-            ci = torch.cat([C.encode_prompts(tok, prompts), torch.full((150, 1), m.boi_id)], 1)
-            ui = torch.cat([C.encode_prompts(tok, [""] * 150), torch.full((150, 1), m.boi_id)], 1)
-            w = generate(pre, dcd, s, N, ci, ui, guidance=gs, top_k=a.top_k, generator=gsw)
-            sc = C.score(dec(m.from_windows(w)), prompts)
-            print("sweep cfg", gs, sc, flush=True)
-            sweep.append({"metric": f"sweep_all_correct_train_prompts_cfg{gs:g}", "value": sc["all"],
-                          "samples": 150, "setting": f"ar top_k={a.top_k} cfg={gs:g} constant (selection run)"})
-            if best is None or sc["all"] > best[1]:
-                best = (gs, sc["all"])
-        a.guidance = best[0]
-        print("chosen guidance", a.guidance)
+        top_ks = [int(k) for k in a.sweep_top_k.split(",")] if a.sweep_top_k else [a.top_k]
+        for tk in top_ks:
+            for gs in (2.0, 3.0, 5.0):
+                prompts = C.eval_prompts("train", 150, rs)
+                ci = torch.cat([C.encode_prompts(tok, prompts), torch.full((150, 1), m.boi_id)], 1)
+                ui = torch.cat([C.encode_prompts(tok, [""] * 150), torch.full((150, 1), m.boi_id)], 1)
+                w = generate(pre, dcd, s, N, ci, ui, guidance=gs, top_k=tk, generator=gsw)
+                sc = C.score(dec(m.from_windows(w)), prompts)
+                print("sweep top_k", tk, "cfg", gs, sc, flush=True)
+                tag = f"_topk{tk}" if len(top_ks) > 1 else ""
+                sweep.append({"metric": f"sweep_all_correct_train_prompts_cfg{gs:g}{tag}", "value": sc["all"],
+                              "samples": 150, "setting": f"ar top_k={tk} cfg={gs:g} constant (selection run)"})
+                if best is None or sc["all"] > best[1]:
+                    best = (gs, sc["all"], tk)
+        a.guidance, a.top_k = best[0], best[2]
+        print("chosen guidance", a.guidance, "top_k", a.top_k)
 
     # --- golden sampling run ----------------------------------------------------------------
     g = torch.Generator().manual_seed(a.seed)
@@ -233,16 +237,16 @@ def main():
                "gridHeight": 8, "gridWidth": 8, "shuffleWindow": s, "numLayers": m.layers,
                "numHeads": m.heads, "headDim": m.hd, "maxPositions": T + N},
         "training": C.training_info({
-            "command": (f"cd models/train && /usr/bin/python3 -m genloom_models.train_vq --seconds "
-                        f"{C.load_vq_meta()['seconds']:.0f} && /usr/bin/python3 -m genloom_models.train_ar "
-                        f"--shuffle {s} --seconds {ck['seconds']:.0f} && /usr/bin/python3 -m "
-                        f"genloom_models.export_ar --shuffle {s}"),
+            "command": (f"cd models/train && (VQ: see README) /usr/bin/python3 -m genloom_models.train_ar "
+                        f"--shuffle {s} --seconds {ck['seconds']:.0f} --batch {ck['batch']} --dataset {ck['dataset']} "
+                        f"&& /usr/bin/python3 -m genloom_models.export_ar --shuffle {s} --sweep {a.sweep} "
+                        f"--sweep_top_k '{a.sweep_top_k}' --n_eval {a.n_eval} --n_fd {a.n_fd}"),
             "seed": str(ck["seed"]),
             "training_seconds": f"{ck['seconds']:.0f} (AR) + {C.load_vq_meta()['seconds']:.0f} (VQ)",
             "steps": f"{ck['steps']} AR steps, batch {ck['batch']}; {C.load_vq_meta()['steps']} VQ steps",
             "final_loss": f"{ck['final_loss']:.4f}",
             "model": (f"d={m.d} layers={m.layers} heads={m.heads} head_dim={m.hd} SwiGLU RMSNorm RoPE; "
-                      f"VQ codebook {vq.K}; caption dropout 10%; joint vocab: text ids, codes at "
+                      f"VQ codebook {vq.K} (VQ arch {C.load_vq_meta()['arch']}); caption dropout 10%; joint vocab: text ids, codes at "
                       f"text_vocab+code, BOI, EOI; decode takes raw codes 0..K-1"),
             "prefill_decode_max_abs_err": f"{max_err:.2e}",
         }),

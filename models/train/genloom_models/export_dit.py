@@ -260,14 +260,20 @@ def main():
         "goldens": goldens,
         "training": C.training_info({
             "command": (f"cd models/train && /usr/bin/python3 -m genloom_models.train_dit --seconds "
-                        f"{ck['seconds']:.0f} && /usr/bin/python3 -m genloom_models.export_dit"),
+                        f"{ck['seconds']:.0f} --dataset {ck['dataset']} --batch {ck['batch']} --lr {ck.get('lr', 1e-3):g} "
+                        f"--d {d} --layers {len(m.blocks)} --pooled_text {int(ck['cfg'].get('pooled_text', False))} "
+                        f"&& /usr/bin/python3 -m genloom_models.export_dit --n_eval {a.n_eval} --n_fd {a.n_fd}"),
             "seed": str(ck["seed"]),
             "training_seconds": f"{ck['seconds']:.0f}",
             "steps": f"{ck['steps']} steps, batch {ck['batch']}, {ck['dataset']} videos",
             "final_loss": f"{ck['final_loss']:.4f}",
             "model": (f"d={d} blocks={len(m.blocks)} heads={ck['cfg']['heads']} text encoder dim {dt}; "
                       "flow matching, sigma ~ sigmoid(randn), first-frame conditioning 50%, caption "
-                      "dropout 10%; autoencoder shared with tiny-ldm (frozen)"),
+                      "dropout 10%; "
+                      + ("pooled text (mean of text hidden states, MLP) added to the timestep embedding "
+                         "that drives adaLN; " if ck["cfg"].get("pooled_text") else "")
+                      + "autoencoder shared with tiny-ldm (frozen, its TorchScript vae_encoder/vae_decoder "
+                        "copied unchanged)"),
             "blocks_vs_eager_max_abs_err": f"{max_err:.2e}",
         }),
     }

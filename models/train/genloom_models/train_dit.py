@@ -25,6 +25,9 @@ def main():
     ap.add_argument("--cond_p", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=os.path.join(C.CKPT, "dit.pt"))
+    ap.add_argument("--d", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--pooled_text", type=int, default=1, help="add pooled text to the adaLN embedding")
     ap.add_argument("--init", default=None, help="continue from a DiT checkpoint")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -36,7 +39,8 @@ def main():
     ids, lat = C.video_latent_dataset(rng, vae_enc, scale, tok, a.dataset)
     print(f"dataset {ids.shape} {lat.shape} std {lat.std():.3f} in {time.time()-t_data:.0f}s", flush=True)
     empty = C.encode_prompts(tok, [""])[0]
-    m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=lat.shape[2], **DIT_CFG)
+    cfg = dict(DIT_CFG, d=a.d, layers=a.layers, pooled_text=bool(a.pooled_text))
+    m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=lat.shape[2], **cfg)
     prev_s, prev_steps, warm = 0.0, 0, 100
     if a.init:
         ck0 = torch.load(a.init)
@@ -72,7 +76,7 @@ def main():
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 25 == 0:
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
-    torch.save({"state": m.state_dict(), "cfg": DIT_CFG, "frames": lat.shape[2], "steps": step + prev_steps,
+    torch.save({"state": m.state_dict(), "cfg": cfg, "lr": a.lr, "frames": lat.shape[2], "steps": step + prev_steps,
                 "seconds": time.time() - t0 + prev_s, "seed": a.seed, "batch": a.batch, "dataset": a.dataset,
                 "final_loss": ema}, a.out)
     print("saved", a.out, "steps", step)

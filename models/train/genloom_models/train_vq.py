@@ -22,12 +22,18 @@ def main():
     ap.add_argument("--out", default=os.path.join(ar_common.CKPT, "vq.pt"))
     ap.add_argument("--finetune_decoder", default=None,
                     help="VQ checkpoint whose encoder+codebook stay frozen (codes unchanged); train decoder only")
+    ap.add_argument("--enc_res", type=int, default=1)
+    ap.add_argument("--dec_ch", type=int, default=64)
+    ap.add_argument("--dec_res", type=int, default=1)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--l1", type=float, default=0.5, help="weight of the L1 term (MSE weight 1)")
     ap.add_argument("--init", default=None, help="warm-start encoder/decoder from a VQ checkpoint")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     rng = ar_common.np_rng(a.seed)
-    vq = VQModel(codebook_size=a.codebook)
+    arch = {"enc_res": a.enc_res, "dec_ch": a.dec_ch, "dec_res": a.dec_res}
+    vq = VQModel(codebook_size=a.codebook, **arch)
     prev_seconds = 0.0
     if a.init:
         ck = torch.load(a.init)
@@ -38,11 +44,12 @@ def main():
     if a.finetune_decoder:
         ck = torch.load(a.finetune_decoder)
         prev_seconds = ck["seconds"]
-        vq = VQModel(codebook_size=ck["codebook_size"])
+        arch = ck.get("arch", {})
+        vq = VQModel(codebook_size=ck["codebook_size"], **arch)
         vq.load_state_dict(ck["state"])
         vq.encoder.requires_grad_(False)
         frozen = ck
-    opt = torch.optim.Adam([p for p in vq.parameters() if p.requires_grad], lr=2e-3)
+    opt = torch.optim.Adam([p for p in vq.parameters() if p.requires_grad], lr=a.lr)
     t0, step = time.time(), 0
     if frozen is None:  # initialise the codebook from encoder outputs
         with torch.no_grad():
@@ -56,7 +63,7 @@ def main():
     while time.time() - t0 < a.seconds:
         frac = (time.time() - t0) / a.seconds
         for g in opt.param_groups:
-            g["lr"] = 2e-3 * (0.1 + 0.9 * (1 - frac))
+            g["lr"] = a.lr * (0.1 + 0.9 * (1 - frac))
         x, _ = ar_common.image_batch(rng, a.batch)
         if frozen is not None:
             with torch.no_grad():
@@ -64,7 +71,7 @@ def main():
             rec, commit = vq.decode(codes), torch.zeros(())
         else:
             rec, commit, codes = vq(x)
-        loss = F.mse_loss(rec, x) + 0.5 * F.l1_loss(rec, x) + 0.25 * commit
+        loss = F.mse_loss(rec, x) + a.l1 * F.l1_loss(rec, x) + 0.25 * commit
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -77,7 +84,12 @@ def main():
     if frozen is not None:
         step += frozen["steps"]
         a.codebook = frozen["codebook_size"]
-    torch.save({"state": vq.state_dict(), "codebook_size": a.codebook, "steps": step,
+    vq.eval()
+    with torch.no_grad():  # report only: round trip judged by shapes-features (not used in training)
+        x, caps = ar_common.image_batch(ar_common.np_rng(a.seed + 77), 1000)
+        rec = vq.decode(vq.encode(x)).clamp(-1, 1)
+        print("round trip", ar_common.score(rec, caps), "mse", F.mse_loss(rec, x).item(), flush=True)
+    torch.save({"state": vq.state_dict(), "codebook_size": a.codebook, "arch": arch, "steps": step,
                 "seconds": time.time() - t0 + prev_seconds, "seed": a.seed}, a.out)
     print("saved", a.out, "steps", step)
 

@@ -10,23 +10,23 @@ import torch.nn.functional as F
 
 
 class ResBlock(nn.Module):
-    def __init__(self, ch):
+    def __init__(self, ch, k2=1):
         super().__init__()
         self.c1 = nn.Conv2d(ch, ch, 3, padding=1)
-        self.c2 = nn.Conv2d(ch, ch, 1)
+        self.c2 = nn.Conv2d(ch, ch, k2, padding=k2 // 2)
 
     def forward(self, x):
         return x + self.c2(F.silu(self.c1(F.silu(x))))
 
 
 class VQEncoderNet(nn.Module):
-    def __init__(self, ch=64, dim=32):
+    def __init__(self, ch=64, dim=32, n_res=1):
         super().__init__()
         self.net = nn.Sequential(
             nn.Conv2d(3, ch, 3, padding=1), nn.SiLU(),
             nn.Conv2d(ch, ch, 4, stride=2, padding=1), nn.SiLU(),   # 16x16
             nn.Conv2d(ch, ch, 4, stride=2, padding=1),              # 8x8
-            ResBlock(ch), nn.SiLU(),
+            *[ResBlock(ch) for _ in range(n_res)], nn.SiLU(),
             nn.Conv2d(ch, dim, 1))
 
     def forward(self, x):
@@ -34,8 +34,20 @@ class VQEncoderNet(nn.Module):
 
 
 class VQDecoderNet(nn.Module):
-    def __init__(self, ch=64, dim=32):
+    """dec_res > 1: a wider 8x8 trunk (dec_ch) of 3x3 res blocks, so each code sees its neighbours
+    (colours of the shape interior / background) before upsampling; dec_res=1 is the original."""
+
+    def __init__(self, ch=64, dim=32, dec_ch=64, dec_res=1):
         super().__init__()
+        if dec_res > 1:
+            self.net = nn.Sequential(
+                nn.Conv2d(dim, dec_ch, 3, padding=1), *[ResBlock(dec_ch, 3) for _ in range(dec_res)],
+                nn.SiLU(),
+                nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(dec_ch, ch, 3, padding=1),
+                ResBlock(ch), nn.SiLU(),
+                nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, ch, 3, padding=1), nn.SiLU(),
+                nn.Conv2d(ch, 3, 3, padding=1))
+            return
         self.net = nn.Sequential(
             nn.Conv2d(dim, ch, 3, padding=1), ResBlock(ch), nn.SiLU(),
             nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(ch, ch, 3, padding=1), nn.SiLU(),
@@ -47,11 +59,13 @@ class VQDecoderNet(nn.Module):
 
 
 class VQModel(nn.Module):
-    def __init__(self, codebook_size=128, dim=32, ch=64, decay=0.95, beta=0.25):
+    def __init__(self, codebook_size=128, dim=32, ch=64, decay=0.95, beta=0.25, enc_res=1, dec_ch=64,
+                 dec_res=1):
         super().__init__()
         self.K, self.dim, self.decay, self.beta = codebook_size, dim, decay, beta
-        self.encoder = VQEncoderNet(ch, dim)
-        self.decoder = VQDecoderNet(ch, dim)
+        self.arch = {"enc_res": enc_res, "dec_ch": dec_ch, "dec_res": dec_res}
+        self.encoder = VQEncoderNet(ch, dim, enc_res)
+        self.decoder = VQDecoderNet(ch, dim, dec_ch, dec_res)
         self.register_buffer("codebook", torch.randn(codebook_size, dim) * 0.1)
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", self.codebook.clone())
