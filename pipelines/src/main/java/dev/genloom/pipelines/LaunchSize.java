@@ -4,7 +4,6 @@ import dev.genloom.proto.v1.GeneratorConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -21,31 +20,30 @@ public final class LaunchSize {
       return -1;
     }
     List<GeneratorConfig> configs = GeneratePipeline.configs(options);
-    PromptFormat format = PromptFormat.forFile(file.toString());
-    List<String> header = List.of();
-    long total = 0;
+    PromptLines lines = new PromptLines(file.toString());
+    long[] total = {0};
+    PromptLines.Sink sink =
+        new PromptLines.Sink() {
+          @Override
+          public void item(PromptItem item) {
+            ItemOverrides overrides = item.overrides();
+            long selected = configs.stream().filter(c -> overrides.selects(c.getId())).count();
+            total[0] += selected == 0 ? 1 : selected * overrides.seedsOr(options.getSeeds());
+          }
+
+          @Override
+          public void malformed(long line, String text, String error) {
+            total[0]++;
+          }
+        };
     try {
-      List<String> lines = Files.readAllLines(file);
-      for (int i = 0; i < lines.size(); i++) {
-        String line = lines.get(i);
-        if (format.skips(line)) {
-          continue;
-        }
-        if (format == PromptFormat.TSV && header.isEmpty()) {
-          header = Arrays.asList(line.split("\t", -1));
-          continue;
-        }
-        try {
-          ItemOverrides overrides = format.parse(file.toString(), i + 1, line, header).overrides();
-          long selected = configs.stream().filter(c -> overrides.selects(c.getId())).count();
-          total += selected == 0 ? 1 : selected * overrides.seedsOr(options.getSeeds());
-        } catch (IllegalArgumentException e) {
-          total++;
-        }
+      List<String> text = Files.readAllLines(file);
+      for (int i = 0; i < text.size(); i++) {
+        lines.accept(i + 1, text.get(i), sink);
       }
     } catch (IOException e) {
       return -1;
     }
-    return total;
+    return total[0];
   }
 }

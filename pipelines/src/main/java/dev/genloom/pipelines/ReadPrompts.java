@@ -5,8 +5,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
-import java.util.List;
 import org.apache.beam.sdk.io.FileIO;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -57,27 +55,26 @@ public final class ReadPrompts extends PTransform<PBegin, PCollectionTuple> {
     public void process(@Element FileIO.ReadableFile file, MultiOutputReceiver out)
         throws IOException {
       String source = file.getMetadata().resourceId().toString();
-      PromptFormat format = PromptFormat.forFile(source);
-      List<String> header = List.of();
+      PromptLines lines = new PromptLines(source);
+      PromptLines.Sink sink =
+          new PromptLines.Sink() {
+            @Override
+            public void item(PromptItem item) {
+              out.get(ITEMS).output(item);
+            }
+
+            @Override
+            public void malformed(long line, String text, String error) {
+              out.get(DEAD_LETTERS).output(new DeadLetter(source, line, text, error));
+            }
+          };
       try (BufferedReader reader =
           new BufferedReader(
               new InputStreamReader(
                   Channels.newInputStream(file.open()), StandardCharsets.UTF_8))) {
         long lineNumber = 0;
         for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-          lineNumber++;
-          if (format.skips(line)) {
-            continue;
-          }
-          if (format == PromptFormat.TSV && header.isEmpty()) {
-            header = Arrays.asList(line.split("\t", -1));
-            continue;
-          }
-          try {
-            out.get(ITEMS).output(format.parse(source, lineNumber, line, header));
-          } catch (IllegalArgumentException e) {
-            out.get(DEAD_LETTERS).output(new DeadLetter(source, lineNumber, line, e.getMessage()));
-          }
+          lines.accept(++lineNumber, line, sink);
         }
       }
     }
