@@ -3,6 +3,7 @@ package dev.genloom.cli;
 import ai.djl.Device;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.evaluation.ClipScore;
 import dev.genloom.evaluation.ConfigMetrics;
 import dev.genloom.evaluation.FeatureNetwork;
 import dev.genloom.evaluation.FrechetDistance;
@@ -316,21 +317,52 @@ final class EvalCommand implements Runnable {
                 + " feature package's reference_stats.npz.")
     Path reference;
 
+    @Option(
+        names = "--clip",
+        paramLabel = "NAME",
+        description =
+            "CLIP-style package for CLIP score (default: ${DEFAULT-VALUE} when present; 'none'"
+                + " skips it).",
+        defaultValue = "shapes-clip")
+    String clip;
+
     @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    private ClipScore openClip() {
+      if (clip.equals("none")) {
+        return null;
+      }
+      var pkg = features.modelsOption.repository().find(clip);
+      if (pkg.isEmpty()) {
+        if (clip.equals("shapes-clip")) {
+          return null; // the default is optional
+        }
+        throw new UserException("clip: no package '" + clip + "'");
+      }
+      if (!ClipScore.isClip(pkg.get())) {
+        throw new UserException("clip: '" + clip + "' has no clip_image/clip_text components");
+      }
+      return ClipScore.open(pkg.get(), ai.djl.Device.cpu());
+    }
 
     @Override
     public Integer call() throws IOException {
       PrintWriter out = spec.commandLine().getOut();
-      try (FeatureNetwork network = features.open()) {
+      try (FeatureNetwork network = features.open();
+          ClipScore clipScore = openClip()) {
         Path ref = reference != null ? reference : defaultReference();
         out.println("features:  " + network.describe());
         out.println("reference: " + ref);
         out.flush();
         Reference loaded = Reference.load(ref, network);
+        if (clipScore != null) {
+          out.println("clip:      " + clipScore.name());
+        }
         RunEvaluator evaluator =
             new RunEvaluator(
                 network,
                 loaded,
+                clipScore,
                 line -> {
                   out.println("  " + line);
                   out.flush();

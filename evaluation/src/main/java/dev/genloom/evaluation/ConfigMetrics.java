@@ -24,6 +24,7 @@ package dev.genloom.evaluation;
  * @param kidStd KID standard deviation over subsets
  * @param alignment shapes-features prompt alignment
  * @param motion motion in the prompted direction (videos only, else null)
+ * @param clipScore CLIP score over every frame (NaN without a CLIP package)
  */
 public record ConfigMetrics(
     String id,
@@ -44,7 +45,8 @@ public record ConfigMetrics(
     double kidMean,
     double kidStd,
     Alignment alignment,
-    Motion motion) {
+    Motion motion,
+    double clipScore) {
 
   /** Items per second if items ran one after another: items / total wall time. */
   public double itemsPerSecond() {
@@ -82,6 +84,7 @@ public record ConfigMetrics(
         kidMean,
         kidStd,
         alignment,
-        motion);
+        motion,
+        clipScore);
   }
 }

@@ -26,11 +26,19 @@ public final class RunEvaluator {
 
   private final FeatureNetwork network;
   private final Reference reference;
+  private final ClipScore clip;
   private final Consumer<String> progress;
 
   public RunEvaluator(FeatureNetwork network, Reference reference, Consumer<String> progress) {
+    this(network, reference, null, progress);
+  }
+
+  /** With {@code clip} non-null, every configuration also gets a CLIP score. */
+  public RunEvaluator(
+      FeatureNetwork network, Reference reference, ClipScore clip, Consumer<String> progress) {
     this.network = network;
     this.reference = reference;
+    this.clip = clip;
     this.progress = progress;
   }
 
@@ -54,6 +62,7 @@ public final class RunEvaluator {
         network.name(),
         network.describe(),
         reference.description(),
+        clip == null ? "" : clip.name(),
         RunRecords.deadLetters(runDir),
         withBaselines(configs));
   }
@@ -68,6 +77,7 @@ public final class RunEvaluator {
     List<List<RgbImage>> videos = new ArrayList<>();
     List<String> videoPrompts = new ArrayList<>();
     boolean video = false;
+    double clipSum = 0;
     long[] walls = new long[ok.size()];
     long wallTotal = 0;
     long evals = 0;
@@ -88,6 +98,13 @@ public final class RunEvaluator {
         for (RgbImage frame : media) {
           frames.add(frame);
           framePrompts.add(record.getPrompt());
+        }
+      }
+      if (clip != null && !frames.isEmpty()) {
+        List<String> chunkPrompts =
+            framePrompts.subList(framePrompts.size() - frames.size(), framePrompts.size());
+        for (double cos : clip.cosines(frames, chunkPrompts)) {
+          clipSum += 100 * cos;
         }
       }
       FeatureNetwork.Output out = network.run(frames);
@@ -142,7 +159,8 @@ public final class RunEvaluator {
         kidMean,
         kidStd,
         alignment,
-        video ? Motion.score(videos, videoPrompts) : null);
+        video ? Motion.score(videos, videoPrompts) : null,
+        clip == null || f.length == 0 ? Double.NaN : Math.max(clipSum / f.length, 0));
   }
 
   /**

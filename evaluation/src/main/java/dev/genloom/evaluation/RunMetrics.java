@@ -17,6 +17,7 @@ import java.util.List;
  * @param features feature network name
  * @param featuresDescription the network and its preprocessing
  * @param reference what the distances were measured against
+ * @param clip the CLIP package behind clip_score, or empty
  * @param deadLetters inputs that never became items
  * @param configs one entry per configuration, in manifest order
  */
@@ -25,6 +26,7 @@ public record RunMetrics(
     String features,
     String featuresDescription,
     String reference,
+    String clip,
     long deadLetters,
     List<ConfigMetrics> configs) {
   public static final String FILE = "metrics.json";
@@ -49,6 +51,7 @@ public record RunMetrics(
             : "domain features: not comparable to published FID, which needs pytorch-fid's"
                 + " Inception");
     root.put("reference", reference);
+    root.put("clip", clip);
     root.put("dead_letters", deadLetters);
     root.put("kid_subsets", RunEvaluator.KID_SUBSETS);
     root.put("kid_subset_size", RunEvaluator.KID_SUBSET_SIZE);
@@ -80,6 +83,7 @@ public record RunMetrics(
       number(a, "shape", c.alignment().shape());
       number(a, "foreground", c.alignment().foreground());
       number(a, "background", c.alignment().background());
+      number(node, "clip_score", c.clipScore());
       if (c.motion() != null) {
         ObjectNode m = node.putObject("motion");
         m.put("samples", c.motion().samples());

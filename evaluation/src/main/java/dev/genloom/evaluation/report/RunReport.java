@@ -64,6 +64,7 @@ public final class RunReport {
     report.put("features_description", metrics.path("features_description").asText());
     report.put("comparability", metrics.path("comparability").asText());
     report.put("reference", metrics.path("reference").asText());
+    report.put("clip", metrics.path("clip").asText());
     report.put("dead_letters", metrics.path("dead_letters").asLong());
     report.set("configs", metrics.path("configs").deepCopy());
     ArrayNode frontier = report.putArray("frontier");
@@ -170,6 +171,8 @@ public final class RunReport {
         .append(Html.escape(report.path("features_description").asText()))
         .append(". Reference: ")
         .append(Html.escape(report.path("reference").asText()))
+        .append(report.path("clip").asText().isEmpty() ? "" : ". CLIP score: ")
+        .append(Html.escape(report.path("clip").asText()))
         .append(". ")
         .append(Html.escape(capitalize(report.path("comparability").asText())))
         .append(".</p>\n");
@@ -293,7 +296,8 @@ public final class RunReport {
           "shape",
           "fg",
           "bg",
-          "motion"
+          "motion",
+          "CLIP"
         }) {
       h.append("<th>").append(Html.escape(col)).append("</th>");
     }
@@ -339,6 +343,7 @@ public final class RunReport {
       cell(h, "alignment.background", a.path("background"), Html.percent(num(a, "background")));
       JsonNode m = c.path("motion");
       cell(h, "motion.correct", m.path("correct"), Html.percent(num(m, "correct")));
+      cell(h, "clip_score", c.path("clip_score"), Html.number(num(c, "clip_score"), 2));
       h.append("</tr>\n");
     }
     h.append("</tbody></table></div>\n");
@@ -351,7 +356,9 @@ public final class RunReport {
             + " over every frame; † fewer samples than feature dimensions, so FD is biased"
             + " upwards. Aligned: shape, foreground and background all as prompted"
             + " (shapes-features). Motion: the shape's centroid moved at least 1 px in the"
-            + " prompted direction.</p>\n");
+            + " prompted direction. CLIP: mean of 100 cos(image, prompt) over every frame,"
+            + " clamped at 0, with the CLIP package named above (scores from different encoder"
+            + " pairs are not comparable).</p>\n");
   }
 
   private static void cell(StringBuilder h, String field, JsonNode raw, String shown) {
