@@ -69,7 +69,7 @@ public final class Genloom implements Runnable {
   static void quietEmbeddedWorkerLogs(String[] args) {
     String property = "org.slf4j.simpleLogger.log.dev.genloom.workers";
     if (args.length > 0
-        && (args[0].equals("run") || args[0].equals("demo"))
+        && (args[0].equals("run") || args[0].equals("demo") || args[0].equals("bench"))
         && System.getProperty(property) == null) {
       System.setProperty(property, "warn");
     }
