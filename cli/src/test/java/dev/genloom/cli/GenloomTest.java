@@ -46,10 +46,10 @@ class GenloomTest {
   }
 
   @Test
-  void unavailableCommandSaysSoAndFails() {
-    int code = run("bench", "pipeline", "--items", "4");
-    assertEquals(NotYetAvailable.EXIT_NOT_AVAILABLE, code);
-    assertTrue(err.toString().contains("not available yet"), err.toString());
+  void badArgumentsNameTheProblem() {
+    int code = run("bench", "pipeline", "--items", "1");
+    assertEquals(2, code);
+    assertTrue(err.toString().contains("items must be >= 2"), err.toString());
   }
 
   @Test
