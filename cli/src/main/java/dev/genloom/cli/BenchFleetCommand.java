@@ -239,20 +239,11 @@ final class BenchFleetCommand implements Callable<Integer> {
       PipelineResult result = GeneratePipeline.run(options);
       // Throughput is measured from the first finished item (its media file) to the end: building
       // the graph, reading and expanding the prompts come before and do not depend on the fleet.
-      long firstAt = 0;
-      long doneAtFirst = 0;
-      while (true) {
-        PipelineResult.State state = result.waitUntilFinish(org.joda.time.Duration.millis(100));
-        if (firstAt == 0 && anyMedia(out)) {
-          firstAt = System.nanoTime();
-          doneAtFirst = 1;
-          schedule.start(); // faults strike while the fleet is busy
-        }
-        if (state != null && state.isTerminal()) {
-          break;
-        }
-      }
-      long end = System.nanoTime();
+      PipelineWatch watch =
+          PipelineWatch.await(result, out, 100, schedule::start); // faults strike while busy
+      long firstAt = watch.firstMediaNanos();
+      long doneAtFirst = firstAt == 0 ? 0 : 1;
+      long end = watch.endNanos();
       double seconds = (end - (firstAt == 0 ? start : firstAt)) / 1e9;
       schedule.stop();
       long retries = RunCommand.counter(result, "retries");
@@ -352,20 +343,6 @@ final class BenchFleetCommand implements Callable<Integer> {
         kills,
         problem.isEmpty(),
         problem);
-  }
-
-  /**
-   * Whether the run has written its first media file: the moment its first item finished (Beam
-   * metrics may only be committed when a bundle ends, so they cannot tell).
-   */
-  static boolean anyMedia(Path out) throws IOException {
-    Path media = out.resolve("media");
-    if (!Files.isDirectory(media)) {
-      return false;
-    }
-    try (Stream<Path> files = Files.list(media)) {
-      return files.anyMatch(p -> !p.getFileName().toString().startsWith("."));
-    }
   }
 
   private static int freePort() throws IOException {

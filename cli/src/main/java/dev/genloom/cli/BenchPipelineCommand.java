@@ -178,20 +178,12 @@ final class BenchPipelineCommand implements Callable<Integer> {
             .as(GeneratePipelineOptions.class);
     options.as(DirectOptions.class).setBlockOnRun(false);
     PipelineResult result = GeneratePipeline.run(options);
-    long firstAt = 0;
-    while (true) {
-      PipelineResult.State state = result.waitUntilFinish(org.joda.time.Duration.millis(50));
-      if (firstAt == 0 && BenchFleetCommand.anyMedia(out)) {
-        firstAt = System.nanoTime();
-      }
-      if (state != null && state.isTerminal()) {
-        if (state != PipelineResult.State.DONE) {
-          throw new IllegalStateException("pipeline ended " + state);
-        }
-        break;
-      }
+    PipelineWatch watch = PipelineWatch.await(result, out, 50, () -> {});
+    if (watch.state() != PipelineResult.State.DONE) {
+      throw new IllegalStateException("pipeline ended " + watch.state());
     }
-    long end = System.nanoTime();
+    long firstAt = watch.firstMediaNanos();
+    long end = watch.endNanos();
     long generated = RunCommand.counter(result, "generated");
     // The first request left about one item's wall time before the first item finished; counting
     // from there, like the direct clients count from their first request, is fair to both.

@@ -296,8 +296,8 @@ final class EvalCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = {
         "Every metric per configuration of a pipeline run (genloom run --out DIR): counts, wall"
-            + " time, block caching savings, FD and KID against a reference, prompt alignment and,"
-            + " for videos, motion. Writes DIR/metrics.json."
+            + " time, block caching savings, FD and KID against a reference, prompt alignment, CLIP"
+            + " score and, for videos, motion. Writes DIR/metrics.json."
       })
   static final class Run implements Callable<Integer> {
     @Mixin FeaturesOption features;
@@ -456,12 +456,7 @@ final class EvalCommand implements Runnable {
 
     @Override
     public Integer call() {
-      for (String option : beamOptions) {
-        if (!option.startsWith("--")) {
-          throw new UserException(
-              "unexpected argument '" + option + "' (Beam options look like --name=value)");
-        }
-      }
+      BeamArgs.check(beamOptions);
       String pattern = images;
       if (Files.isDirectory(Path.of(images))) {
         pattern = Path.of(images).toAbsolutePath() + "/*.png";

@@ -115,12 +115,7 @@ final class RunCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter console = spec.commandLine().getOut();
-    for (String option : beamOptions) {
-      if (!option.startsWith("--")) {
-        throw new UserException(
-            "unexpected argument '" + option + "' (Beam options look like --name=value)");
-      }
-    }
+    BeamArgs.check(beamOptions);
     WorkerServer embedded = null;
     String fleet = workers;
     if (fleet == null) {

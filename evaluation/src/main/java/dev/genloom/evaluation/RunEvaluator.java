@@ -205,12 +205,6 @@ public final class RunEvaluator {
   }
 
   static double median(long[] values) {
-    if (values.length == 0) {
-      return Double.NaN;
-    }
-    long[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int mid = sorted.length / 2;
-    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0;
+    return median(Arrays.stream(values).asDoubleStream().toArray());
   }
 }
