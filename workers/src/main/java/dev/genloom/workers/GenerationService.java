@@ -57,6 +57,17 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
             () -> random.nextLong() & Long.MAX_VALUE);
   }
 
+  private volatile boolean draining;
+
+  /**
+   * From now on Generate answers UNAVAILABLE (calls already admitted run to the end). Set before
+   * health leaves SERVING, so no call can slip in between the health change and the listener
+   * closing.
+   */
+  void drain() {
+    draining = true;
+  }
+
   /** Called once the generators are loaded; until then Generate answers UNAVAILABLE. */
   void ready(Map<String, Generator> loaded, BatchingScheduler batching) {
     this.scheduler = batching;
@@ -97,6 +108,14 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
         (ServerCallStreamObserver<GenerateEvent>) responseObserver;
     String requestId =
         request.getRequestId().isEmpty() ? UUID.randomUUID().toString() : request.getRequestId();
+    if (draining) {
+      reject(
+          call,
+          requestId,
+          Status.UNAVAILABLE.withDescription("worker is draining; retry on another worker"),
+          "unavailable");
+      return;
+    }
     Map<String, Generator> loaded = generators;
     BatchingScheduler batching = scheduler;
     if (loaded == null || batching == null) {

@@ -37,6 +37,7 @@ public final class WorkerServer implements AutoCloseable {
   private final CompletableFuture<Void> ready;
   private final WorkerMetrics metrics;
   private final java.util.concurrent.ExecutorService callExecutor;
+  private final GenerationService service;
   private volatile BatchingScheduler scheduler;
   private volatile Map<String, Generator> generators = Map.of();
 
@@ -45,8 +46,10 @@ public final class WorkerServer implements AutoCloseable {
       HealthStatusManager health,
       CompletableFuture<Void> ready,
       WorkerMetrics metrics,
-      java.util.concurrent.ExecutorService callExecutor) {
+      java.util.concurrent.ExecutorService callExecutor,
+      GenerationService service) {
     this.callExecutor = callExecutor;
+    this.service = service;
     this.server = server;
     this.health = health;
     this.ready = ready;
@@ -110,7 +113,7 @@ public final class WorkerServer implements AutoCloseable {
             .build()
             .start();
     CompletableFuture<Void> ready = new CompletableFuture<>();
-    WorkerServer worker = new WorkerServer(server, health, ready, metrics, callExecutor);
+    WorkerServer worker = new WorkerServer(server, health, ready, metrics, callExecutor, service);
     Thread loader =
         new Thread(
             () -> {
@@ -184,6 +187,7 @@ public final class WorkerServer implements AutoCloseable {
    * (up to {@code timeoutSeconds}), then models are released.
    */
   public void drain(long timeoutSeconds) throws InterruptedException {
+    service.drain();
     health.enterTerminalState();
     server.shutdown();
     if (!server.awaitTermination(timeoutSeconds, TimeUnit.SECONDS)) {
