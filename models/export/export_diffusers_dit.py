@@ -43,7 +43,6 @@ Usage:
 forward() control flow (and stand-in VAE and text encoder from export_diffusers_unet.py) is exported
 into a temporary package, and the exported blocks run in order must reproduce its full forward.
 """
-import argparse
 import math
 import os
 import shutil
@@ -56,6 +55,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import export_cli as C  # noqa: E402  (command-line glue)
 import export_diffusers_unet as U  # noqa: E402  (shared helpers and stand-ins)
 
 
@@ -231,6 +231,7 @@ def export_dit(p, out, name, atol=1e-4, height=None, width=None):
 
 
 def main_export(a):
+    torch.set_grad_enabled(False)
     diffusers, transformers = U.require_hf()
     kw = {"torch_dtype": torch.float32}
     if a.variant:
@@ -415,16 +416,12 @@ def self_test(keep=None):
         d = U.max_abs(tr(xs[:, :, 0], es, ps, ts, return_dict=False)[0],
                       runner(sample=xs, timestep=ts, encoder_hidden_states=es, pooled_projections=ps)[:, :, 0])
     assert d <= 1e-5, d
-    print(f"self-test passed: package {out} (block graph vs full forward: {err:.2e} at batch 3, {d:.2e} at batch 4)")
-    if keep is None:
-        shutil.rmtree(root)
-        print("(temporary package removed; --keep DIR keeps it)")
-    return out
+    return C.finish_self_test(out, root, keep,
+                              f" (block graph vs full forward: {err:.2e} at batch 3, {d:.2e} at batch 4)")
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__)
     ap.add_argument("--pipeline", help="diffusers pipeline folder (transformer/, vae/, scheduler/, text encoders)")
     ap.add_argument("--out", help="package folder to create")
     ap.add_argument("--name", help="package name (default: the --out folder name)")
@@ -433,16 +430,8 @@ def main():
     ap.add_argument("--text-length", type=int, help="encoder_hidden_states length when no text encoder is exported")
     ap.add_argument("--variant", help="diffusers weight variant to load, e.g. fp16 (cast to float32)")
     ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference blocks vs full forward")
-    ap.add_argument("--self-test", action="store_true", help="export a stand-in SD3-style model and check it")
-    ap.add_argument("--keep", help="with --self-test: write under this folder instead of a temporary one")
-    a = ap.parse_args()
-    if a.self_test:
-        self_test(a.keep)
-        return
-    if not a.pipeline or not a.out:
-        ap.error("--pipeline and --out are required (or --self-test)")
-    torch.set_grad_enabled(False)
-    main_export(a)
+    C.add_self_test_args(ap, "export a stand-in SD3-style model and check it")
+    C.run(ap, ("pipeline", "out"), main_export, self_test)
 
 
 if __name__ == "__main__":

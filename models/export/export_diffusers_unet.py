@@ -52,7 +52,6 @@ encoder), writes a fake pipeline folder (scheduler_config.json, a BPE tokenizer.
 export code into a temporary package and checks that the exported block graph reproduces the
 stand-in UNet's full forward. It does not load diffusers or any real checkpoint.
 """
-import argparse
 import hashlib
 import importlib
 import json
@@ -67,6 +66,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import export_cli as C
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -560,6 +561,7 @@ def text_max_length(tok, te):
 
 
 def main_export(a):
+    torch.set_grad_enabled(False)
     unet, vae, te, tok = load_pipeline(a.pipeline, a.variant)
     L = text_max_length(tok, te)
     out = os.path.abspath(a.out)
@@ -975,16 +977,12 @@ def self_test(keep=None):
     with torch.no_grad():
         d = max_abs(unet(x, t, c, return_dict=False)[0], runner(sample=x, timestep=t, encoder_hidden_states=c))
     assert d <= 1e-5, d
-    print(f"self-test passed: package {out} (block graph vs full forward: {err:.2e} at batch 3, {d:.2e} at batch 5)")
-    if keep is None:
-        shutil.rmtree(root)
-        print("(temporary package removed; --keep DIR keeps it)")
-    return out
+    return C.finish_self_test(out, root, keep,
+                              f" (block graph vs full forward: {err:.2e} at batch 3, {d:.2e} at batch 5)")
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__)
     ap.add_argument("--pipeline", help="diffusers pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/)")
     ap.add_argument("--out", help="package folder to create, e.g. models/my-sd")
     ap.add_argument("--name", help="package name (default: the --out folder name)")
@@ -993,16 +991,8 @@ def main():
     ap.add_argument("--variant", help="diffusers weight variant to load, e.g. fp16 (weights are cast to float32)")
     ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference allowed between the exported "
                                                              "blocks and the full UNet, and reload vs eager")
-    ap.add_argument("--self-test", action="store_true", help="export small stand-in modules and check them")
-    ap.add_argument("--keep", help="with --self-test: write under this folder instead of a temporary one")
-    a = ap.parse_args()
-    if a.self_test:
-        self_test(a.keep)
-        return
-    if not a.pipeline or not a.out:
-        ap.error("--pipeline and --out are required (or --self-test)")
-    torch.set_grad_enabled(False)
-    main_export(a)
+    C.add_self_test_args(ap, "export small stand-in modules and check them")
+    C.run(ap, ("pipeline", "out"), main_export, self_test)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ random weights (weights=None, init_weights=False; nothing downloaded), arranges 
 block structure, and runs the same wrapper, tracing, checks and package writing. Its features are
 meaningless; it exercises the code path only.
 """
-import argparse
 import hashlib
 import importlib
 import os
@@ -43,6 +42,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import export_cli as C
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "models", "train")
@@ -227,31 +228,19 @@ def self_test(keep=None):
     graph = str(torch.jit.load(os.path.join(out, "features.pt")).inlined_graph)
     assert "upsample_bilinear2d" in graph, "resize missing from the traced module"
     assert m["features"] == {"featureDim": 2048, "inputRange": "unit"}
-    print(f"self-test passed: package {out}")
-    if keep is None:
-        shutil.rmtree(root)
-        print("(temporary package removed; --keep DIR keeps it)")
-    return out
+    return C.finish_self_test(out, root, keep)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = C.parser(__doc__)
     ap.add_argument("--weights", help="local pt_inception-2015-12-05-6726825d.pth (pytorch-fid's FID weights)")
     ap.add_argument("--out", help="package folder to create, e.g. models/inception-fid")
     ap.add_argument("--name", help="package name (default: the --out folder name)")
     ap.add_argument("--input-size", type=int, default=None,
                     help="fix the input to SIZExSIZE in the manifest (default: any size; the module resizes)")
     ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference traced vs pytorch-fid")
-    ap.add_argument("--self-test", action="store_true", help="random-weight torchvision stand-in; no downloads")
-    ap.add_argument("--keep", help="with --self-test: write under this folder instead of a temporary one")
-    a = ap.parse_args()
-    if a.self_test:
-        self_test(a.keep)
-        return
-    if not a.weights or not a.out:
-        ap.error("--weights and --out are required (or --self-test)")
-    main_export(a)
+    C.add_self_test_args(ap, "random-weight torchvision stand-in; no downloads")
+    C.run(ap, ("weights", "out"), main_export, self_test)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Token-Shuffle (Ma et al. 2025): each code embedding is compressed by an MLP
 d -> d/s^2, each s x s window is concatenated back to d and passed through residual MLP blocks, so
 the transformer sees (8/s)^2 image positions. After the transformer, residual MLPs and s^2 expand
-MLPs d/s^2 -> d unshuffle each position back into s^2 tokens, each predicting its code.
+MLPs d/s^2 -> d unshuffle each position back into s^2 tokens, each predicting its code (the s^2
+expand MLPs are separate weights computed as one grouped matmul per layer).
 
 Sequence layout (T = max_length + 1 prefix positions):
   positions 0..L-1  padded text ids, position L = [BOI]
@@ -70,13 +71,32 @@ class Block(nn.Module):
 
 
 class ResMLP(nn.Module):
+    """Residual MLP block of the shuffle / unshuffle stages. LayerNorm (one fused op) rather than
+    RMSNorm keeps the per-step op count of a batch-1 decode low; the transformer keeps RMSNorm."""
+
     def __init__(self, d):
         super().__init__()
-        self.n = RMSNorm(d)
+        self.n = nn.LayerNorm(d)
         self.f1, self.f2 = nn.Linear(d, d), nn.Linear(d, d)
 
     def forward(self, x):
         return x + self.f2(F.gelu(self.f1(self.n(x))))
+
+
+class GroupedMLP(nn.Module):
+    """`groups` independent two-layer MLPs d_in -> d -> d, one per token of a window, computed
+    together: x [B,P,groups,d_in] -> [B,P,groups,d] with one batched matmul per layer."""
+
+    def __init__(self, groups, d_in, d):
+        super().__init__()
+        self.w1 = nn.Parameter(torch.empty(groups, d_in, d).uniform_(-1, 1) / math.sqrt(d_in))
+        self.b1 = nn.Parameter(torch.zeros(groups, d))
+        self.w2 = nn.Parameter(torch.empty(groups, d, d).uniform_(-1, 1) / math.sqrt(d))
+        self.b2 = nn.Parameter(torch.zeros(groups, d))
+
+    def forward(self, x):
+        h = F.gelu(torch.einsum("bpgi,gio->bpgo", x, self.w1) + self.b1)
+        return torch.einsum("bpgi,gio->bpgo", h, self.w2) + self.b2
 
 
 class ARModel(nn.Module):
@@ -97,8 +117,7 @@ class ARModel(nn.Module):
             self.compress = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d // ss))
             self.shuf_res = nn.Sequential(*[ResMLP(d) for _ in range(n_res)])
             self.unshuf_res = nn.Sequential(*[ResMLP(d) for _ in range(n_res)])
-            self.expand = nn.ModuleList([nn.Sequential(nn.Linear(d // ss, d), nn.GELU(), nn.Linear(d, d))
-                                         for _ in range(ss)])
+            self.expand = GroupedMLP(ss, d // ss, d)
         self.blocks = nn.ModuleList([Block(d, heads) for _ in range(layers)])
         self.norm = RMSNorm(d)
         self.head = nn.Linear(d, codebook, bias=False)
@@ -124,9 +143,9 @@ class ARModel(nn.Module):
         if self.s == 1:
             return self.head(h).unsqueeze(2)
         h = self.unshuf_res(h)
-        chunks = h.chunk(len(self.expand), dim=-1)
-        outs = [self.head(ex(c)) for ex, c in zip(self.expand, chunks)]
-        return torch.stack(outs, dim=2)
+        B, P = h.shape[0], h.shape[1]
+        ss = self.s * self.s
+        return self.head(self.expand(h.reshape(B, P, ss, self.d // ss)))
 
     # -- layouts ---------------------------------------------------------------------------
     def to_windows(self, codes):

@@ -15,6 +15,13 @@ MAX_LEN = 12  # longest caption ("a red circle moving left on a blue background"
 sha256 = E.sha256_file
 
 
+def command(module):
+    """The command line that ran this training script, for the manifest's `training.command`."""
+    import shlex
+    import sys
+    return " ".join(["/usr/bin/python3", "-m", f"genloom_models.{module}"] + [shlex.quote(x) for x in sys.argv[1:]])
+
+
 def np_rng(seed):
     """A seeded torch.Generator (data.py draws everything from one)."""
     return torch.Generator().manual_seed(seed)
@@ -56,16 +63,19 @@ def training_info(d):
 
 def load_vq(path=None):
     path = path or os.environ.get("GENLOOM_VQ")
-    from genloom_models.vq import VQModel
-    ck = torch.load(path or os.path.join(CKPT, "vq.pt"))
-    vq = VQModel(codebook_size=ck["codebook_size"], **ck.get("arch", {}))
-    vq.load_state_dict(ck["state"])
-    return vq.eval()
+    from genloom_models.vq import LatentVQ
+    from genloom_models.train_latent_vq import eager_decoder
+    path = path or os.path.join(CKPT, "vq.pt")
+    ck = torch.load(path)
+    if ck.get("kind") != "latent":
+        raise ValueError(f"{path}: not a latent VQ checkpoint (train it with genloom_models.train_latent_vq)")
+    enc, _, _ = load_vae()
+    return LatentVQ(enc, eager_decoder(ck["decoder_state"]), ck["codebook"]).eval()
 
 
 def load_vq_meta():
     ck = torch.load(os.environ.get("GENLOOM_VQ") or os.path.join(CKPT, "vq.pt"))
-    return {k: ck.get(k, {}) for k in ("seconds", "steps", "seed", "codebook_size", "arch")}
+    return {k: ck.get(k, {}) for k in ("seconds", "steps", "seed", "codebook_size", "arch", "command")}
 
 
 @torch.no_grad()

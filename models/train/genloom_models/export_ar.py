@@ -237,10 +237,8 @@ def main():
                "gridHeight": 8, "gridWidth": 8, "shuffleWindow": s, "numLayers": m.layers,
                "numHeads": m.heads, "headDim": m.hd, "maxPositions": T + N},
         "training": C.training_info({
-            "command": (f"cd models/train && (VQ: see README) /usr/bin/python3 -m genloom_models.train_ar "
-                        f"--shuffle {s} --seconds {ck['seconds']:.0f} --batch {ck['batch']} --dataset {ck['dataset']} "
-                        f"&& /usr/bin/python3 -m genloom_models.export_ar --shuffle {s} --sweep {a.sweep} "
-                        f"--sweep_top_k '{a.sweep_top_k}' --n_eval {a.n_eval} --n_fd {a.n_fd}"),
+            "command": " && ".join(["cd models/train", C.load_vq_meta()["command"] or "(VQ: see README)",
+                                    ck["command"], C.command("export_ar")]),
             "seed": str(ck["seed"]),
             "training_seconds": f"{ck['seconds']:.0f} (AR) + {C.load_vq_meta()['seconds']:.0f} (VQ)",
             "steps": f"{ck['steps']} AR steps, batch {ck['batch']}; {C.load_vq_meta()['steps']} VQ steps",

@@ -259,16 +259,13 @@ def main():
         "quality": quality,
         "goldens": goldens,
         "training": C.training_info({
-            "command": (f"cd models/train && /usr/bin/python3 -m genloom_models.train_dit --seconds "
-                        f"{ck['seconds']:.0f} --dataset {ck['dataset']} --batch {ck['batch']} --lr {ck.get('lr', 1e-3):g} "
-                        f"--d {d} --layers {len(m.blocks)} --pooled_text {int(ck['cfg'].get('pooled_text', False))} "
-                        f"&& /usr/bin/python3 -m genloom_models.export_dit --n_eval {a.n_eval} --n_fd {a.n_fd}"),
+            "command": " && ".join(["cd models/train"] + ck["history"] + [C.command("export_dit")]),
             "seed": str(ck["seed"]),
             "training_seconds": f"{ck['seconds']:.0f}",
             "steps": f"{ck['steps']} steps, batch {ck['batch']}, {ck['dataset']} videos",
             "final_loss": f"{ck['final_loss']:.4f}",
             "model": (f"d={d} blocks={len(m.blocks)} heads={ck['cfg']['heads']} text encoder dim {dt}; "
-                      "flow matching, sigma ~ sigmoid(randn), first-frame conditioning 50%, caption "
+                      "flow matching, sigma ~ sigmoid(randn) (shifted towards noise where a stage sets --sigma_shift), first-frame conditioning 50%, caption "
                       "dropout 10%; "
                       + ("pooled text (mean of text hidden states, MLP) added to the timestep embedding "
                          "that drives adaLN; " if ck["cfg"].get("pooled_text") else "")

@@ -11,7 +11,6 @@ import torch
 
 from genloom_models import ar_common
 from genloom_models.ar import ARModel
-from genloom_models.vq import VQModel
 
 AR_CFG = dict(d=128, layers=4, heads=4)
 
@@ -66,7 +65,7 @@ def main():
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
     torch.save({"state": m.state_dict(), "cfg": dict(AR_CFG, shuffle=a.shuffle), "steps": step,
                 "seconds": time.time() - t0, "seed": a.seed, "batch": a.batch,
-                "dataset": a.dataset, "final_loss": ema}, out)
+                "dataset": a.dataset, "final_loss": ema, "command": ar_common.command("train_ar")}, out)
     print("saved", out, "steps", step)
 
 

@@ -29,6 +29,10 @@ def main():
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--pooled_text", type=int, default=1, help="add pooled text to the adaLN embedding")
     ap.add_argument("--init", default=None, help="continue from a DiT checkpoint")
+    ap.add_argument("--sigma_shift", type=float, default=1.0,
+                    help="shift the logit-normal noise levels towards pure noise (SD3-style "
+                         "sigma' = k sigma / (1 + (k - 1) sigma)); k > 1 trains more where the layout "
+                         "and the trajectory of a text-to-video sample are decided")
     a = ap.parse_args()
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
@@ -41,11 +45,11 @@ def main():
     empty = C.encode_prompts(tok, [""])[0]
     cfg = dict(DIT_CFG, d=a.d, layers=a.layers, pooled_text=bool(a.pooled_text))
     m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=lat.shape[2], **cfg)
-    prev_s, prev_steps, warm = 0.0, 0, 100
+    prev_s, prev_steps, warm, history = 0.0, 0, 100, []
     if a.init:
         ck0 = torch.load(a.init)
         m.load_state_dict(ck0["state"])
-        prev_s, prev_steps, warm = ck0["seconds"], ck0["steps"], 1
+        prev_s, prev_steps, warm, history = ck0["seconds"], ck0["steps"], 1, ck0.get("history", [])
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.0)
     t0, step, ema = time.time(), 0, None
     while True:
@@ -63,6 +67,7 @@ def main():
         # flip-free: the direction is in the caption, no augmentation that would change it
         eps = torch.randn_like(x0)
         sigma = torch.sigmoid(torch.randn(a.batch))  # logit-normal(0, 1)
+        sigma = a.sigma_shift * sigma / (1 + (a.sigma_shift - 1) * sigma)
         sv = sigma.view(-1, 1, 1, 1, 1)
         xs = (1 - sv) * x0 + sv * eps
         cl, cm = first_frame_cond(x0, torch.rand(a.batch) < a.cond_p)
@@ -77,7 +82,8 @@ def main():
         if step % 25 == 0:
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
     torch.save({"state": m.state_dict(), "cfg": cfg, "lr": a.lr, "frames": lat.shape[2], "steps": step + prev_steps,
-                "seconds": time.time() - t0 + prev_s, "seed": a.seed, "batch": a.batch, "dataset": a.dataset,
+                "seconds": time.time() - t0 + prev_s, "seed": a.seed, "sigma_shift": a.sigma_shift,
+                "history": history + [C.command("train_dit")], "batch": a.batch, "dataset": a.dataset,
                 "final_loss": ema}, a.out)
     print("saved", a.out, "steps", step)
 
