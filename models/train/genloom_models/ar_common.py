@@ -75,7 +75,8 @@ def load_vq(path=None):
 
 def load_vq_meta():
     ck = torch.load(os.environ.get("GENLOOM_VQ") or os.path.join(CKPT, "vq.pt"))
-    return {k: ck.get(k, {}) for k in ("seconds", "steps", "seed", "codebook_size", "arch", "command")}
+    return {k: ck.get(k, {}) for k in ("seconds", "steps", "seed", "codebook_size", "arch", "command",
+                                       "kmeans", "round_trip")}
 
 
 @torch.no_grad()

@@ -238,13 +238,16 @@ def main():
                "numHeads": m.heads, "headDim": m.hd, "maxPositions": T + N},
         "training": C.training_info({
             "command": " && ".join(["cd models/train", C.load_vq_meta()["command"] or "(VQ: see README)",
-                                    ck["command"], C.command("export_ar")]),
+                                    *ck["history"], C.command("export_ar")]),
             "seed": str(ck["seed"]),
             "training_seconds": f"{ck['seconds']:.0f} (AR) + {C.load_vq_meta()['seconds']:.0f} (VQ)",
-            "steps": f"{ck['steps']} AR steps, batch {ck['batch']}; {C.load_vq_meta()['steps']} VQ steps",
+            "steps": f"{ck['steps']} AR steps, batch {ck['batch']}",
+            "vq": (f"k-means over the shared autoencoder's 4-d latents ({C.load_vq_meta()['kmeans']}); decoder: "
+                   f"the autoencoder's, {C.load_vq_meta()['arch'].get('decoder')} (round trip, 1,000 images: "
+                   f"{C.load_vq_meta()['round_trip']})"),
             "final_loss": f"{ck['final_loss']:.4f}",
             "model": (f"d={m.d} layers={m.layers} heads={m.heads} head_dim={m.hd} SwiGLU RMSNorm RoPE; "
-                      f"VQ codebook {vq.K} (VQ arch {C.load_vq_meta()['arch']}); caption dropout 10%; joint vocab: text ids, codes at "
+                      f"VQ codebook {vq.K}; caption dropout 10%; joint vocab: text ids, codes at "
                       f"text_vocab+code, BOI, EOI; decode takes raw codes 0..K-1"),
             "prefill_decode_max_abs_err": f"{max_err:.2e}",
         }),

@@ -25,6 +25,7 @@ def main():
     ap.add_argument("--drop", type=float, default=0.1, help="caption dropout (empty prompt)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--init", default=None, help="continue from an AR checkpoint of the same shuffle window")
     a = ap.parse_args()
     out = a.out or os.path.join(ar_common.CKPT, f"ar_s{a.shuffle}.pt")
     torch.set_num_threads(2)
@@ -38,6 +39,14 @@ def main():
     empty = ar_common.encode_prompts(tok, [""])[0]
     m = ARModel(ar_common.text_vocab(tok), vq.K, shuffle=a.shuffle, text_len=ar_common.MAX_LEN,
                 **AR_CFG)
+    prev_s, prev_steps, warm, history = 0.0, 0, 100, []
+    if a.init:
+        ck0 = torch.load(a.init)
+        if ck0["cfg"]["shuffle"] != a.shuffle:
+            raise SystemExit(f"{a.init}: shuffle window {ck0['cfg']['shuffle']}, not {a.shuffle}")
+        m.load_state_dict(ck0["state"])
+        prev_s, prev_steps, warm = ck0["seconds"], ck0["steps"], 1
+        history = ck0.get("history") or [ck0["command"]]
     boi = torch.full((1,), m.boi_id, dtype=torch.long)
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.95))
     t0, step, ema = time.time(), 0, None
@@ -46,7 +55,7 @@ def main():
         if el > a.seconds:
             break
         frac = el / a.seconds
-        lr = a.lr * min(1.0, (step + 1) / 100) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
+        lr = a.lr * min(1.0, (step + 1) / warm) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
         idx = torch.randint(0, ids.shape[0], (a.batch,))
@@ -63,9 +72,9 @@ def main():
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 25 == 0:
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
-    torch.save({"state": m.state_dict(), "cfg": dict(AR_CFG, shuffle=a.shuffle), "steps": step,
-                "seconds": time.time() - t0, "seed": a.seed, "batch": a.batch,
-                "dataset": a.dataset, "final_loss": ema, "command": ar_common.command("train_ar")}, out)
+    torch.save({"state": m.state_dict(), "cfg": dict(AR_CFG, shuffle=a.shuffle), "steps": step + prev_steps,
+                "seconds": time.time() - t0 + prev_s, "seed": a.seed, "batch": a.batch,
+                "dataset": a.dataset, "final_loss": ema, "history": history + [ar_common.command("train_ar")]}, out)
     print("saved", out, "steps", step)
 
 
