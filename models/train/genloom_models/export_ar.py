@@ -238,7 +238,7 @@ def main():
                "numHeads": m.heads, "headDim": m.hd, "maxPositions": T + N},
         "training": C.training_info({
             "command": " && ".join(["cd models/train", C.load_vq_meta()["command"] or "(VQ: see README)",
-                                    *ck["history"], C.command("export_ar")]),
+                                    *(ck.get("history") or [ck["command"]]), C.command("export_ar")]),
             "seed": str(ck["seed"]),
             "training_seconds": f"{ck['seconds']:.0f} (AR) + {C.load_vq_meta()['seconds']:.0f} (VQ)",
             "steps": f"{ck['steps']} AR steps, batch {ck['batch']}",
