@@ -38,6 +38,7 @@ def main():
     ap.add_argument("--no_eval", action="store_true")
     ap.add_argument("--sweep", type=int, default=1, help="pick the guidance scale from {2,3,5} first")
     ap.add_argument("--sweep_top_k", default="", help="comma list: also pick top_k from these (with --sweep)")
+    ap.add_argument("--sweep_guidance", default="2,3,5", help="comma list of guidance scales (with --sweep)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     s = a.shuffle
@@ -123,7 +124,7 @@ def main():
         best = None
         top_ks = [int(k) for k in a.sweep_top_k.split(",")] if a.sweep_top_k else [a.top_k]
         for tk in top_ks:
-            for gs in (2.0, 3.0, 5.0):
+            for gs in [float(g) for g in a.sweep_guidance.split(",")]:
                 prompts = C.eval_prompts("train", 150, rs)
                 ci = torch.cat([C.encode_prompts(tok, prompts), torch.full((150, 1), m.boi_id)], 1)
                 ui = torch.cat([C.encode_prompts(tok, [""] * 150), torch.full((150, 1), m.boi_id)], 1)

@@ -21,6 +21,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -329,14 +330,8 @@ final class HumanEvalCommand implements Runnable {
 
     @Override
     public Integer call() {
-      try (HumanEvalDb study = HumanEvalDb.open(db)) {
-        int n = RatingsExchange.export(study, out);
-        spec.commandLine().getOut().println("wrote " + n + " ratings to " + out);
-      } catch (IllegalArgumentException e) {
-        throw new UserException(e.getMessage());
-      }
-      spec.commandLine().getOut().flush();
-      return 0;
+      return exchange(
+          spec, db, study -> "wrote " + RatingsExchange.export(study, out) + " ratings to " + out);
     }
   }
 
@@ -359,14 +354,25 @@ final class HumanEvalCommand implements Runnable {
 
     @Override
     public Integer call() {
-      try (HumanEvalDb study = HumanEvalDb.open(db)) {
-        int n = RatingsExchange.importFrom(study, file);
-        spec.commandLine().getOut().println("imported " + n + " ratings from " + file);
-      } catch (IllegalArgumentException e) {
-        throw new UserException(e.getMessage());
-      }
-      spec.commandLine().getOut().flush();
-      return 0;
+      return exchange(
+          spec,
+          db,
+          study -> "imported " + RatingsExchange.importFrom(study, file) + " ratings from " + file);
     }
+  }
+
+  /**
+   * Opens the study, runs one ratings exchange against it and prints its summary line; bad input
+   * (an {@link IllegalArgumentException} naming the problem) becomes a user error.
+   */
+  private static int exchange(
+      CommandLine.Model.CommandSpec spec, Path db, Function<HumanEvalDb, String> action) {
+    try (HumanEvalDb study = HumanEvalDb.open(db)) {
+      spec.commandLine().getOut().println(action.apply(study));
+    } catch (IllegalArgumentException e) {
+      throw new UserException(e.getMessage());
+    }
+    spec.commandLine().getOut().flush();
+    return 0;
   }
 }
