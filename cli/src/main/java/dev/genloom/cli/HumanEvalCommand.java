@@ -24,6 +24,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.function.Function;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code genloom humaneval}: blind pairwise human evaluation. */
@@ -175,8 +176,7 @@ final class HumanEvalCommand implements Runnable {
             + " Ctrl-C."
       })
   static final class Serve implements Callable<Integer> {
-    @Option(names = "--db", required = true, paramLabel = "DB", description = "Study file.")
-    Path db;
+    @Mixin StudyOption studyFile;
 
     @Option(
         names = "--port",
@@ -197,16 +197,16 @@ final class HumanEvalCommand implements Runnable {
 
     @Override
     public Integer call() throws Exception {
-      try (HumanEvalDb study = HumanEvalDb.open(db);
+      try (HumanEvalDb study = HumanEvalDb.open(studyFile.db);
           RatingServer server = RatingServer.start(study, new InetSocketAddress(bind, port))) {
         PrintWriter o = spec.commandLine().getOut();
         o.printf(
             Locale.ROOT,
             "Serving %s on http://%s:%d/r/TOKEN (tokens: %s.tokens.tsv). Ctrl-C stops.%n",
-            db,
+            studyFile.db,
             bind,
             server.port(),
-            db.getFileName());
+            studyFile.db.getFileName());
         o.flush();
         CountDownLatch stop = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown));
@@ -227,8 +227,7 @@ final class HumanEvalCommand implements Runnable {
             + " items, and Bradley-Terry ratings (mean 1000) with more than two configurations."
       })
   static final class Results implements Callable<Integer> {
-    @Option(names = "--db", required = true, paramLabel = "DB", description = "Study file.")
-    Path db;
+    @Mixin StudyOption studyFile;
 
     @Option(names = "--json", description = "Print the results as JSON.")
     boolean json;
@@ -244,7 +243,7 @@ final class HumanEvalCommand implements Runnable {
     @Override
     public Integer call() throws IOException {
       ObjectNode results;
-      try (HumanEvalDb study = HumanEvalDb.open(db)) {
+      try (HumanEvalDb study = HumanEvalDb.open(studyFile.db)) {
         results = HumanEvalResults.compute(study);
       } catch (IllegalArgumentException e) {
         throw new UserException(e.getMessage());
@@ -320,8 +319,7 @@ final class HumanEvalCommand implements Runnable {
       mixinStandardHelpOptions = true,
       description = "Write every rating to a .csv or .jsonl file.")
   static final class Export implements Callable<Integer> {
-    @Option(names = "--db", required = true, paramLabel = "DB", description = "Study file.")
-    Path db;
+    @Mixin StudyOption studyFile;
 
     @Option(names = "--out", required = true, paramLabel = "FILE", description = ".csv or .jsonl.")
     Path out;
@@ -331,7 +329,9 @@ final class HumanEvalCommand implements Runnable {
     @Override
     public Integer call() {
       return exchange(
-          spec, db, study -> "wrote " + RatingsExchange.export(study, out) + " ratings to " + out);
+          spec,
+          studyFile.db,
+          study -> "wrote " + RatingsExchange.export(study, out) + " ratings to " + out);
     }
   }
 
@@ -344,8 +344,7 @@ final class HumanEvalCommand implements Runnable {
             + " or nothing: a bad row stops the import and names its line."
       })
   static final class Import implements Callable<Integer> {
-    @Option(names = "--db", required = true, paramLabel = "DB", description = "Study file.")
-    Path db;
+    @Mixin StudyOption studyFile;
 
     @Option(names = "--file", required = true, paramLabel = "FILE", description = ".csv or .jsonl.")
     Path file;
@@ -356,7 +355,7 @@ final class HumanEvalCommand implements Runnable {
     public Integer call() {
       return exchange(
           spec,
-          db,
+          studyFile.db,
           study -> "imported " + RatingsExchange.importFrom(study, file) + " ratings from " + file);
     }
   }
