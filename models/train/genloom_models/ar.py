@@ -13,6 +13,7 @@ Logits at position T - 1 + i predict image position i.
 """
 import math
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -224,8 +225,10 @@ class Decode(nn.Module):
 
 def cfg_scale_at(i, n, guidance, shape="constant", start=1.0):
     """Guidance scale for image position i of n: constant, or linear rising from `start`."""
-    if shape == "linear":
-        return start + (guidance - start) * (i / max(n - 1, 1))
+    if shape == "linear" and n > 1:
+        # float32 in the Java runtime's order of operations, so both pick the same codes
+        f = np.float32
+        return float(f(start) + f(f(f(guidance) - f(start)) * f(i)) / f(n - 1))
     return guidance
 
 

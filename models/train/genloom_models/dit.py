@@ -58,7 +58,7 @@ def timestep_embedding(t, dim, max_period=10000.0):
 class Embed(nn.Module):
     """(sample, timestep, encoder_hidden_states, cond_latent, cond_mask) -> (hidden, temb, context)."""
 
-    def __init__(self, d, text_dim, frames=8, lat_ch=4, grid=8, pooled_text=False):
+    def __init__(self, d, text_dim, frames=8, lat_ch=4, grid=8, pooled_text=False, fixed_pos=False):
         super().__init__()
         self.d = d
         # pooled_text: the mean of the text encoder's hidden states is added to the timestep
@@ -70,6 +70,19 @@ class Embed(nn.Module):
         n_sp = (grid // 2) ** 2
         self.pos_t = nn.Parameter(torch.randn(1, frames, 1, d) * 0.02)
         self.pos_s = nn.Parameter(torch.randn(1, 1, n_sp, d) * 0.02)
+        # fixed_pos: fixed sin-cos embeddings of the frame index and of the (row, column) patch
+        # position, elements in [-1, 1] (as DiT's fixed 2D embedding), added to the learned ones.
+        # At high noise a token's content is noise of norm ~sqrt(d)-scale; learned embeddings
+        # initialised at 0.02 left frames indistinguishable there, so text-to-video could not
+        # learn where the shape is in which frame (the direction of motion).
+        self.fixed_pos = fixed_pos
+        if fixed_pos:
+            g = grid // 2
+            ft = timestep_embedding(torch.arange(frames), d, max_period=64.0)
+            rows = timestep_embedding(torch.arange(g).repeat_interleave(g), d // 2, max_period=64.0)
+            cols = timestep_embedding(torch.arange(g).repeat(g), d // 2, max_period=64.0)
+            self.register_buffer("pos_fixed", ft.view(1, frames, 1, d)
+                                 + torch.cat([rows, cols], -1).view(1, 1, n_sp, d))
         self.t_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.txt = nn.Sequential(nn.Linear(text_dim, d), nn.GELU(), nn.Linear(d, d))
 
@@ -77,6 +90,8 @@ class Embed(nn.Module):
         x = self.patch(torch.cat([sample, cond_latent, cond_mask], dim=1))  # B,d,F,4,4
         B, D, Fr, H, W = x.shape
         x = x.permute(0, 2, 3, 4, 1).reshape(B, Fr, H * W, D) + self.pos_t + self.pos_s
+        if self.fixed_pos:
+            x = x + self.pos_fixed
         hidden = x.reshape(B, Fr * H * W, D)
         temb = self.t_mlp(timestep_embedding(timestep, self.d))
         if self.pool is not None:
@@ -137,10 +152,11 @@ class FinalLayer(nn.Module):
 
 
 class VideoDiT(nn.Module):
-    def __init__(self, vocab, text_len, d=128, layers=4, heads=4, text_dim=64, frames=8, pooled_text=False):
+    def __init__(self, vocab, text_len, d=128, layers=4, heads=4, text_dim=64, frames=8, pooled_text=False,
+                 fixed_pos=False):
         super().__init__()
         self.text_encoder = TextEncoder(vocab, text_len, text_dim, heads)
-        self.embed = Embed(d, text_dim, frames, pooled_text=pooled_text)
+        self.embed = Embed(d, text_dim, frames, pooled_text=pooled_text, fixed_pos=fixed_pos)
         self.blocks = nn.ModuleList([DiTBlock(d, heads) for _ in range(layers)])
         self.final_layer = FinalLayer(d, frames)
 
@@ -160,3 +176,15 @@ def first_frame_cond(x0, use):
     mask[:, :, 0] = 1.0
     mask = mask * use.float().view(-1, 1, 1, 1, 1)
     return x0 * mask, mask
+
+
+def frame_noise(shape, corr, generator=None):
+    """Gaussian noise [B,C,F,H,W] with correlation `corr` between frames: a per-video component
+    shared by all frames (variance corr) plus an independent per-frame one (variance 1 - corr), so
+    each element stays unit-variance (a mixed noise prior for video diffusion). corr 0 is i.i.d."""
+    ind = torch.randn(shape, generator=generator)
+    if corr == 0.0:
+        return ind
+    B, Ch, _, H, W = shape
+    shared = torch.randn(B, Ch, 1, H, W, generator=generator)
+    return math.sqrt(corr) * shared + math.sqrt(1.0 - corr) * ind

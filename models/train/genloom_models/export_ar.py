@@ -16,6 +16,15 @@ from genloom_models.ar import ARModel, Decode, Prefill, generate
 from genloom_models.vq import VQDecoderExport, VQEncoderExport
 
 
+def cfg_kwargs(cfg_start):
+    """generate() arguments for constant guidance (0) or guidance rising linearly from cfg_start."""
+    return {"cfg_shape": "linear", "cfg_start": cfg_start} if cfg_start else {}
+
+
+def cfg_text(guidance, cfg_start):
+    return (f"cfg={guidance:g} linear from {cfg_start:g}" if cfg_start else f"cfg={guidance:g} constant")
+
+
 def f32(shape, name):
     return {"name": name, "dtype": "DTYPE_FLOAT32", "shape": list(shape)}
 
@@ -39,6 +48,11 @@ def main():
     ap.add_argument("--sweep", type=int, default=1, help="pick the guidance scale from {2,3,5} first")
     ap.add_argument("--sweep_top_k", default="", help="comma list: also pick top_k from these (with --sweep)")
     ap.add_argument("--sweep_guidance", default="2,3,5", help="comma list of guidance scales (with --sweep)")
+    ap.add_argument("--cfg_start", type=float, default=0.0,
+                    help="0: constant guidance; > 0: guidance rising linearly from this value at the "
+                         "first image position to --guidance at the last")
+    ap.add_argument("--sweep_cfg_start", default="",
+                    help="comma list: also pick --cfg_start from these (0 = constant; with --sweep)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     s = a.shuffle
@@ -123,21 +137,23 @@ def main():
         rs = C.np_rng(a.seed + 98)
         best = None
         top_ks = [int(k) for k in a.sweep_top_k.split(",")] if a.sweep_top_k else [a.top_k]
-        for tk in top_ks:
-            for gs in [float(g) for g in a.sweep_guidance.split(",")]:
-                prompts = C.eval_prompts("train", 150, rs)
-                ci = torch.cat([C.encode_prompts(tok, prompts), torch.full((150, 1), m.boi_id)], 1)
-                ui = torch.cat([C.encode_prompts(tok, [""] * 150), torch.full((150, 1), m.boi_id)], 1)
-                w = generate(pre, dcd, s, N, ci, ui, guidance=gs, top_k=tk, generator=gsw)
-                sc = C.score(dec(m.from_windows(w)), prompts)
-                print("sweep top_k", tk, "cfg", gs, sc, flush=True)
-                tag = f"_topk{tk}" if len(top_ks) > 1 else ""
-                sweep.append({"metric": f"sweep_all_correct_train_prompts_cfg{gs:g}{tag}", "value": sc["all"],
-                              "samples": 150, "setting": f"ar top_k={tk} cfg={gs:g} constant (selection run)"})
-                if best is None or sc["all"] > best[1]:
-                    best = (gs, sc["all"], tk)
-        a.guidance, a.top_k = best[0], best[2]
-        print("chosen guidance", a.guidance, "top_k", a.top_k)
+        starts = [float(c) for c in a.sweep_cfg_start.split(",")] if a.sweep_cfg_start else [a.cfg_start]
+        scales = [float(g) for g in a.sweep_guidance.split(",")]
+        for tk, cs, gs in [(tk, cs, gs) for tk in top_ks for cs in starts for gs in scales]:
+            prompts = C.eval_prompts("train", 150, rs)
+            ci = torch.cat([C.encode_prompts(tok, prompts), torch.full((150, 1), m.boi_id)], 1)
+            ui = torch.cat([C.encode_prompts(tok, [""] * 150), torch.full((150, 1), m.boi_id)], 1)
+            w = generate(pre, dcd, s, N, ci, ui, guidance=gs, top_k=tk, generator=gsw,
+                         **cfg_kwargs(cs))
+            sc = C.score(dec(m.from_windows(w)), prompts)
+            print("sweep top_k", tk, "cfg", gs, "cfg_start", cs, sc, flush=True)
+            tag = (f"_topk{tk}" if len(top_ks) > 1 else "") + (f"_linear{cs:g}" if cs else "")
+            sweep.append({"metric": f"sweep_all_correct_train_prompts_cfg{gs:g}{tag}", "value": sc["all"],
+                          "samples": 150, "setting": f"ar top_k={tk} {cfg_text(gs, cs)} (selection run)"})
+            if best is None or sc["all"] > best[1]:
+                best = (gs, sc["all"], tk, cs)
+        a.guidance, a.top_k, a.cfg_start = best[0], best[2], best[3]
+        print("chosen guidance", a.guidance, "top_k", a.top_k, "cfg_start", a.cfg_start)
 
     # --- golden sampling run ----------------------------------------------------------------
     g = torch.Generator().manual_seed(a.seed)
@@ -146,7 +162,7 @@ def main():
     cids = torch.cat([C.encode_prompts(tok, prompts), torch.full((2, 1), m.boi_id)], 1)
     uids = torch.cat([C.encode_prompts(tok, ["", ""]), torch.full((2, 1), m.boi_id)], 1)
     win, rec = generate(pre, dcd, s, N, cids, uids, guidance=a.guidance, top_k=a.top_k,
-                        generator=g, record=True)
+                        generator=g, record=True, **cfg_kwargs(a.cfg_start))
     gcodes = m.from_windows(win)
     gpix = dec(gcodes)
     np.savez(os.path.join(pkg, "golden", "sampling_ar.npz"),
@@ -162,7 +178,7 @@ def main():
     def quality_figures():
         # --- quality -----------------------------------------------------------------------------
         quality = []
-        setting = f"ar top_k={a.top_k} temperature=1.0 top_p=1.0 cfg={a.guidance} constant"
+        setting = f"ar top_k={a.top_k} temperature=1.0 top_p=1.0 {cfg_text(a.guidance, a.cfg_start)}"
         gen = torch.Generator().manual_seed(a.seed + 1)
 
         def sample_prompts(prompts, bs=100):
@@ -172,7 +188,8 @@ def main():
                 ci = torch.cat([C.encode_prompts(tok, p), torch.full((len(p), 1), m.boi_id)], 1)
                 ui = torch.cat([C.encode_prompts(tok, [""] * len(p)), torch.full((len(p), 1), m.boi_id)], 1)
                 t0 = time.time()
-                w = generate(pre, dcd, s, N, ci, ui, guidance=a.guidance, top_k=a.top_k, generator=gen)
+                w = generate(pre, dcd, s, N, ci, ui, guidance=a.guidance, top_k=a.top_k, generator=gen,
+                             **cfg_kwargs(a.cfg_start))
                 t_tot += time.time() - t0
                 pix.append(dec(m.from_windows(w)))
             return torch.cat(pix), t_tot
@@ -200,7 +217,8 @@ def main():
         ui = torch.cat([C.encode_prompts(tok, [""]), torch.full((1, 1), m.boi_id)], 1)
         t0 = time.time()
         for _ in range(10):
-            generate(pre, dcd, s, N, ci, ui, guidance=a.guidance, top_k=a.top_k, generator=gen)
+            generate(pre, dcd, s, N, ci, ui, guidance=a.guidance, top_k=a.top_k, generator=gen,
+                             **cfg_kwargs(a.cfg_start))
         lat = (time.time() - t0) / 10 * 1000
         print("batch-1 latency ms", lat)
         quality.append({"metric": "decode_ms_per_image_batch1_python", "value": lat, "samples": 10,
@@ -230,7 +248,8 @@ def main():
         "tokenizer": C.tokenizer_spec(tok),
         "defaults": {"sampler": "ar", "steps": N, "guidanceScale": a.guidance, "width": 32, "height": 32,
                      "temperature": 1.0, "topK": a.top_k, "topP": 1.0,
-                     "cfgSchedule": {"shape": "SHAPE_CONSTANT", "start": 1.0}},
+                     "cfgSchedule": ({"shape": "SHAPE_LINEAR", "start": a.cfg_start} if a.cfg_start
+                                     else {"shape": "SHAPE_CONSTANT", "start": 1.0})},
         "supportedSizes": [{"width": 32, "height": 32}],
         "quality": quality,
         "goldens": goldens,

@@ -13,7 +13,7 @@ import torch
 
 from genloom_models import ar_common as C
 from genloom_models import samplers as S
-from genloom_models.dit import VideoDiT, first_frame_cond
+from genloom_models.dit import VideoDiT, first_frame_cond, frame_noise
 
 
 def f32(shape, name):
@@ -52,6 +52,7 @@ def main():
     vae_enc, vae_dec, scale = C.load_vae()
     ck = torch.load(a.ckpt or os.path.join(C.CKPT, "dit.pt"))
     Fr = ck["frames"]
+    corr = float(ck.get("frame_noise_corr", 0.0))
     m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=Fr, **ck["cfg"])
     m.load_state_dict(ck["state"])
     m.eval()
@@ -160,7 +161,7 @@ def main():
             with torch.no_grad():
                 e = te(C.encode_prompts(tok, p))
                 ue = te(uids.expand(B, -1))
-            n0 = torch.randn(B, 4, Fr, 8, 8, generator=gen)
+            n0 = frame_noise((B, 4, Fr, 8, 8), corr, gen)
             if cond_frames is None:
                 cl_, cm_ = torch.zeros_like(n0), torch.zeros(B, 1, Fr, 8, 8)
             else:
@@ -179,12 +180,17 @@ def main():
     gids = C.encode_prompts(tok, gp)
     with torch.no_grad():
         e, ue = te(gids), te(uids.expand(len(gp), -1))
-    n0 = torch.randn(len(gp), 4, Fr, 8, 8, generator=gen)
+    # the per-frame draw and (with a frame-noise correlation) the frame-shared draw are recorded
+    # separately, as the Java sampler draws them; the initial noise is their mix
+    n_ind = torch.randn(len(gp), 4, Fr, 8, 8, generator=gen)
+    n_shared = torch.randn(len(gp), 4, 1, 8, 8, generator=gen)
+    n0 = n_ind if corr == 0.0 else (corr ** 0.5) * n_shared + ((1.0 - corr) ** 0.5) * n_ind
     zl = torch.zeros_like(n0)
     zm = torch.zeros(len(gp), 1, Fr, 8, 8)
     xf = euler_sample(denoise, e, ue, n0, a.steps, a.guidance, zl, zm)
     np.savez(os.path.join(pkg, "golden", "sampling_euler.npz"),
-             input_ids=gids.numpy(), uncond_ids=uids.expand(len(gp), -1).numpy(), init_noise=n0.numpy(),
+             input_ids=gids.numpy(), uncond_ids=uids.expand(len(gp), -1).numpy(), init_noise=n_ind.numpy(),
+             init_noise_shared=n_shared.numpy(), frame_noise_correlation=np.array(corr, np.float32),
              cond_latent=zl.numpy(), cond_mask=zm.numpy(), sigmas=np.array(sigmas, np.float32),
              latent_final=xf.numpy(), pixels=C.decode_video(vd, scale, xf).numpy(),
              steps=np.array(a.steps, np.int64), guidance_scale=np.array(a.guidance, np.float32),
@@ -194,7 +200,8 @@ def main():
     def quality_figures():
         # --- quality ------------------------------------------------------------------------------
         quality = []
-        setting = f"euler {a.steps} steps linear_quadratic, cfg {a.guidance}, 8 frames"
+        setting = f"euler {a.steps} steps linear_quadratic, cfg {a.guidance}, 8 frames" + (
+            f", initial noise correlated across frames (rho {corr:g})" if corr else "")
         gen = torch.Generator().manual_seed(a.seed + 1)
         fr = lambda v: v.permute(0, 2, 1, 3, 4).reshape(-1, 3, 32, 32)
         # train prompts: n_fd // F videos, all scored, and their frames used for the Fréchet distance
@@ -253,7 +260,8 @@ def main():
                    "downsample": 4},
         "schedule": {"type": "flow_matching", "numTrainTimesteps": 1000},
         "defaults": {"sampler": "euler", "steps": a.steps, "guidanceScale": a.guidance, "width": 32,
-                     "height": 32, "numFrames": Fr, "fps": 8, "sigmaSchedule": "linear_quadratic"},
+                     "height": 32, "numFrames": Fr, "fps": 8, "sigmaSchedule": "linear_quadratic",
+                     **({"frameNoiseCorrelation": corr} if corr else {})},
         "supportedSizes": [{"width": 32, "height": 32}],
         "supportedFrameCounts": [Fr],
         "quality": quality,
@@ -265,8 +273,11 @@ def main():
             "steps": f"{ck['steps']} steps, batch {ck['batch']}, {ck['dataset']} videos",
             "final_loss": f"{ck['final_loss']:.4f}",
             "model": (f"d={d} blocks={len(m.blocks)} heads={ck['cfg']['heads']} text encoder dim {dt}; "
-                      "flow matching, sigma ~ sigmoid(randn) (shifted towards noise where a stage sets --sigma_shift), first-frame conditioning 50%, caption "
-                      "dropout 10%; "
+                      "flow matching, sigma ~ sigmoid(randn) (shifted towards noise where a stage sets --sigma_shift), first-frame conditioning 50% "
+                      "(30% in stages run with --cond_p 0.3), caption dropout 10%; "
+                      + (f"final stages: noise correlated across frames (a shared per-video component of "
+                         f"variance {corr:g} plus an independent per-frame one, the mixed noise prior of "
+                         f"Ge et al. 2023), the same prior the sampler draws; " if corr else "")
                       + ("pooled text (mean of text hidden states, MLP) added to the timestep embedding "
                          "that drives adaLN; " if ck["cfg"].get("pooled_text") else "")
                       + "autoencoder shared with tiny-ldm (frozen, its TorchScript vae_encoder/vae_decoder "

@@ -25,6 +25,9 @@ def main():
     ap.add_argument("--drop", type=float, default=0.1, help="caption dropout (empty prompt)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights with this decay (e.g. "
+                         "0.998) and save it as the checkpoint's weights; 0 saves the raw weights")
     ap.add_argument("--init", default=None, help="continue from an AR checkpoint of the same shuffle window")
     a = ap.parse_args()
     out = a.out or os.path.join(ar_common.CKPT, f"ar_s{a.shuffle}.pt")
@@ -49,6 +52,7 @@ def main():
         history = ck0.get("history") or [ck0["command"]]
     boi = torch.full((1,), m.boi_id, dtype=torch.long)
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    avg = {k: v.detach().clone() for k, v in m.state_dict().items()} if a.ema else None
     t0, step, ema = time.time(), 0, None
     while True:
         el = time.time() - t0
@@ -68,11 +72,15 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
+        if avg is not None:
+            with torch.no_grad():
+                for k, v in m.state_dict().items():
+                    avg[k].mul_(a.ema).add_(v, alpha=1.0 - a.ema) if v.is_floating_point() else avg[k].copy_(v)
         step += 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 25 == 0:
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
-    torch.save({"state": m.state_dict(), "cfg": dict(AR_CFG, shuffle=a.shuffle), "steps": step + prev_steps,
+    torch.save({"state": avg if avg is not None else m.state_dict(), "ema": a.ema, "cfg": dict(AR_CFG, shuffle=a.shuffle), "steps": step + prev_steps,
                 "seconds": time.time() - t0 + prev_s, "seed": a.seed, "batch": a.batch,
                 "dataset": a.dataset, "final_loss": ema, "history": history + [ar_common.command("train_ar")]}, out)
     print("saved", out, "steps", step)

@@ -10,7 +10,7 @@ import time
 import torch
 
 from genloom_models import ar_common as C
-from genloom_models.dit import VideoDiT, first_frame_cond
+from genloom_models.dit import VideoDiT, first_frame_cond, frame_noise
 
 DIT_CFG = dict(d=128, layers=4, heads=4, text_dim=64)
 
@@ -28,12 +28,21 @@ def main():
     ap.add_argument("--d", type=int, default=128)
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--pooled_text", type=int, default=1, help="add pooled text to the adaLN embedding")
+    ap.add_argument("--fixed_pos", type=int, default=0,
+                    help="add fixed sin-cos frame and patch-position embeddings (a stage continuing a "
+                         "checkpoint trained without them may switch them on)")
     ap.add_argument("--init", default=None, help="continue from a DiT checkpoint")
     ap.add_argument("--sigma_shift", type=float, default=1.0,
                     help="shift the logit-normal noise levels towards pure noise (SD3-style "
                          "sigma' = k sigma / (1 + (k - 1) sigma)); k > 1 trains more where the layout "
                          "and the trajectory of a text-to-video sample are decided")
+    ap.add_argument("--frame_noise_corr", type=float, default=0.0,
+                    help="correlation of the noise across frames (mixed noise prior: a shared per-video "
+                         "component of variance rho plus an independent per-frame one of 1 - rho); the "
+                         "sampler must draw its initial noise the same way")
     a = ap.parse_args()
+    if not 0.0 <= a.frame_noise_corr < 1.0:
+        raise SystemExit("--frame_noise_corr must be in [0, 1)")
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     rng = C.np_rng(a.seed + 3)
@@ -43,12 +52,15 @@ def main():
     ids, lat = C.video_latent_dataset(rng, vae_enc, scale, tok, a.dataset)
     print(f"dataset {ids.shape} {lat.shape} std {lat.std():.3f} in {time.time()-t_data:.0f}s", flush=True)
     empty = C.encode_prompts(tok, [""])[0]
-    cfg = dict(DIT_CFG, d=a.d, layers=a.layers, pooled_text=bool(a.pooled_text))
+    cfg = dict(DIT_CFG, d=a.d, layers=a.layers, pooled_text=bool(a.pooled_text), fixed_pos=bool(a.fixed_pos))
     m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=lat.shape[2], **cfg)
     prev_s, prev_steps, warm, history = 0.0, 0, 100, []
     if a.init:
         ck0 = torch.load(a.init)
-        m.load_state_dict(ck0["state"])
+        # a checkpoint trained without fixed_pos lacks its (non-learned) buffer
+        missing = m.load_state_dict(ck0["state"], strict=False).missing_keys
+        if any(k != "embed.pos_fixed" for k in missing) or set(ck0["state"]) - set(m.state_dict()):
+            raise SystemExit(f"{a.init}: not a checkpoint of this DiT configuration ({missing})")
         prev_s, prev_steps, warm, history = ck0["seconds"], ck0["steps"], 1, ck0.get("history", [])
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.0)
     t0, step, ema = time.time(), 0, None
@@ -65,7 +77,7 @@ def main():
         txt[torch.rand(a.batch) < a.drop] = empty
         x0 = lat[idx]
         # flip-free: the direction is in the caption, no augmentation that would change it
-        eps = torch.randn_like(x0)
+        eps = frame_noise(x0.shape, a.frame_noise_corr)
         sigma = torch.sigmoid(torch.randn(a.batch))  # logit-normal(0, 1)
         sigma = a.sigma_shift * sigma / (1 + (a.sigma_shift - 1) * sigma)
         sv = sigma.view(-1, 1, 1, 1, 1)
@@ -83,6 +95,7 @@ def main():
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
     torch.save({"state": m.state_dict(), "cfg": cfg, "lr": a.lr, "frames": lat.shape[2], "steps": step + prev_steps,
                 "seconds": time.time() - t0 + prev_s, "seed": a.seed, "sigma_shift": a.sigma_shift,
+                "frame_noise_corr": a.frame_noise_corr,
                 "history": history + [C.command("train_dit")], "batch": a.batch, "dataset": a.dataset,
                 "final_loss": ema}, a.out)
     print("saved", a.out, "steps", step)

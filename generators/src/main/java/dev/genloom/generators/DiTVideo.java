@@ -32,11 +32,19 @@ public final class DiTVideo implements Generator, Calibratable {
   private final WordLevelTokenizer tokenizer;
   private final DenoiserGraph denoiser;
   private final LatentSpec latent;
+  private final float frameNoiseCorrelation;
 
   DiTVideo(ModelPackage pkg, Device device) {
     this.pkg = pkg;
     this.device = device;
     ModelManifest manifest = pkg.manifest();
+    this.frameNoiseCorrelation = manifest.getDefaults().getFrameNoiseCorrelation();
+    if (!(frameNoiseCorrelation >= 0f && frameNoiseCorrelation < 1f)) {
+      throw new ModelPackageException(
+          pkg.name()
+              + ": defaults.frameNoiseCorrelation must be in [0, 1), got "
+              + frameNoiseCorrelation);
+    }
     this.tokenizer =
         WordLevelTokenizer.load(
             pkg.resolve(manifest.getTokenizer().getFile()), manifest.getTokenizer());
@@ -213,7 +221,7 @@ public final class DiTVideo implements Generator, Calibratable {
             ? CachePolicy.NONE
             : CachePolicies.resolve(pkg.manifest(), spec.cache(), "euler", spec.steps());
     GraphExecutor executor = denoiser.executor(policy, observer);
-    NDArray x = PromptBatch.gaussians(scope, noise, itemShape);
+    NDArray x = initialNoise(scope, noise, itemShape);
     int steps = sampler.steps();
     for (int i = 0; i < steps; i++) {
       if (progress.cancelled()) {
@@ -237,6 +245,24 @@ public final class DiTVideo implements Generator, Calibratable {
       progress.onStep(i + 1, steps, () -> null);
     }
     return new Trajectory(x, executor.evaluations(), executor.skips());
+  }
+
+  /**
+   * Initial noise [B, C, F, H, W]. With a frame-noise correlation rho > 0 each item draws its
+   * per-frame noise and then one frame-shared draw [1, C, 1, H, W] from its own stream, mixed as
+   * {@code sqrt(rho) shared + sqrt(1 - rho) per-frame}: the noise prior the model was trained on.
+   */
+  NDArray initialNoise(NDManager scope, List<NoiseSource> noise, Shape itemShape) {
+    NDArray perFrame = PromptBatch.gaussians(scope, noise, itemShape);
+    if (frameNoiseCorrelation == 0f) {
+      return perFrame;
+    }
+    Shape sharedShape =
+        new Shape(itemShape.get(0), itemShape.get(1), 1, itemShape.get(3), itemShape.get(4));
+    NDArray shared = PromptBatch.gaussians(scope, noise, sharedShape);
+    return perFrame
+        .mul((float) Math.sqrt(1.0 - frameNoiseCorrelation))
+        .add(shared.mul((float) Math.sqrt(frameNoiseCorrelation)));
   }
 
   /** Pixels [B, 3, H, W] to scaled latents [B, C, h, w]. */

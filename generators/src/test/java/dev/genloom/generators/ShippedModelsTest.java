@@ -154,9 +154,21 @@ class ShippedModelsTest {
       long[][] cond = rows(golden.get("input_ids"), false);
       long[][] uncond = rows(golden.get("uncond_ids"), false);
       List<NoiseSource> noise = new ArrayList<>();
+      boolean correlated =
+          golden.containsKey("frame_noise_correlation")
+              && golden.get("frame_noise_correlation").getFloat() > 0f;
+      assertEquals(
+          pkg.manifest().getDefaults().getFrameNoiseCorrelation(),
+          correlated ? golden.get("frame_noise_correlation").getFloat() : 0f,
+          "the manifest's frame-noise correlation is the one the reference run used");
       for (int b = 0; b < cond.length; b++) {
-        noise.add(
-            new ReplayNoise(List.of(golden.get("init_noise").get(b + ":" + (b + 1))), List.of()));
+        String item = b + ":" + (b + 1);
+        List<NDArray> draws = new ArrayList<>();
+        draws.add(golden.get("init_noise").get(item));
+        if (correlated) {
+          draws.add(golden.get("init_noise_shared").get(item));
+        }
+        noise.add(new ReplayNoise(draws, List.of()));
       }
       GenerationSpec spec =
           dit.defaults("", 0).toBuilder()
