@@ -268,7 +268,9 @@ def main():
             "final_loss": f"{ck['final_loss']:.4f}",
             "model": (f"d={m.d} layers={m.layers} heads={m.heads} head_dim={m.hd} SwiGLU RMSNorm RoPE; "
                       f"VQ codebook {vq.K}; caption dropout 10%; joint vocab: text ids, codes at "
-                      f"text_vocab+code, BOI, EOI; decode takes raw codes 0..K-1"),
+                      f"text_vocab+code, BOI, EOI; decode takes raw codes 0..K-1"
+                      + (f"; weights: exponential moving average (decay {ck['ema']:g}) over the last "
+                         f"stage" if ck.get("ema") else "")),
             "prefill_decode_max_abs_err": f"{max_err:.2e}",
         }),
     }
