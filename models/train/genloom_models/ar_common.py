@@ -195,8 +195,8 @@ def load_vae(pkg=VAE_PKG):
     return mods[0], mods[1], scale
 
 
-def video_batch(g, n, split="train"):
-    b = D.make_video_batch(n, g, split)
+def video_batch(g, n, split="train", speed=(1.5, 2.5)):
+    b = D.make_video_batch(n, g, split, speed=speed)
     return D.to_symmetric(b["pixels"]), b["captions"]
 
 
@@ -215,10 +215,10 @@ def decode_video(dec, scale, z):
 
 
 @torch.no_grad()
-def video_latent_dataset(g, enc, scale, tok, n, chunk=500):
+def video_latent_dataset(g, enc, scale, tok, n, chunk=500, speed=(1.5, 2.5)):
     ids, lat = [], []
     for i in range(0, n, chunk):
-        v, caps = video_batch(g, min(chunk, n - i))
+        v, caps = video_batch(g, min(chunk, n - i), speed=speed)
         ids.append(encode_prompts(tok, caps))
         lat.append(encode_video(enc, scale, v))
     return torch.cat(ids), torch.cat(lat)

@@ -140,7 +140,7 @@ def make_batch(n, generator=None, split="train"):
     return {"pixels": pix, "shape": shape, "fg": fg, "bg": bg, "captions": caps}
 
 
-def make_video_batch(n, generator=None, split="train", frames=8):
+def make_video_batch(n, generator=None, split="train", frames=8, speed=(1.5, 2.5)):
     """n clips of `frames` frames; the shape moves steadily (constant velocity, 1.5-2.5 px/frame)
     left/right/up/down and stays fully inside the frame.  pixels [n,3,F,32,32] in [0,1]."""
     g = generator if generator is not None else torch.Generator().manual_seed(0)
@@ -148,7 +148,7 @@ def make_video_batch(n, generator=None, split="train", frames=8):
     direction = torch.randint(0, 4, (n,), generator=g)
     fgc, bgc = _colors(fg, g), _colors(bg, g)
     r = _uniform(n, 4.0, 7.0, g)
-    speed = _uniform(n, 1.5, 2.5, g)
+    speed = _uniform(n, speed[0], speed[1], g)
     travel = speed * (frames - 1)
     # moving coordinate: start so that start..start+-travel stays in [r, 32-r]
     lo, span = r, (SIZE - 2 * r - travel).clamp(min=0)

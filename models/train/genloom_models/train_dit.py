@@ -31,6 +31,9 @@ def main():
     ap.add_argument("--fixed_pos", type=int, default=0,
                     help="add fixed sin-cos frame and patch-position embeddings (a stage continuing a "
                          "checkpoint trained without them may switch them on)")
+    ap.add_argument("--speed", default="1.5,2.5",
+                    help="min,max pixels per frame of the training videos (the evaluation uses 1.5,2.5); "
+                         "a wider range makes the first frame's position say less about the direction")
     ap.add_argument("--init", default=None, help="continue from a DiT checkpoint")
     ap.add_argument("--sigma_shift", type=float, default=1.0,
                     help="shift the logit-normal noise levels towards pure noise (SD3-style "
@@ -49,7 +52,8 @@ def main():
     tok = C.tokenizer()
     vae_enc, _, scale = C.load_vae()
     t_data = time.time()
-    ids, lat = C.video_latent_dataset(rng, vae_enc, scale, tok, a.dataset)
+    speed = tuple(float(v) for v in a.speed.split(","))
+    ids, lat = C.video_latent_dataset(rng, vae_enc, scale, tok, a.dataset, speed=speed)
     print(f"dataset {ids.shape} {lat.shape} std {lat.std():.3f} in {time.time()-t_data:.0f}s", flush=True)
     empty = C.encode_prompts(tok, [""])[0]
     cfg = dict(DIT_CFG, d=a.d, layers=a.layers, pooled_text=bool(a.pooled_text), fixed_pos=bool(a.fixed_pos))
@@ -95,7 +99,7 @@ def main():
             print(f"step {step} t={el:.0f}s lr {lr:.2e} loss {ema:.4f}", flush=True)
     torch.save({"state": m.state_dict(), "cfg": cfg, "lr": a.lr, "frames": lat.shape[2], "steps": step + prev_steps,
                 "seconds": time.time() - t0 + prev_s, "seed": a.seed, "sigma_shift": a.sigma_shift,
-                "frame_noise_corr": a.frame_noise_corr,
+                "frame_noise_corr": a.frame_noise_corr, "speed": a.speed,
                 "history": history + [C.command("train_dit")], "batch": a.batch, "dataset": a.dataset,
                 "final_loss": ema}, a.out)
     print("saved", a.out, "steps", step)
