@@ -75,7 +75,10 @@ def main():
         if avg is not None:
             with torch.no_grad():
                 for k, v in m.state_dict().items():
-                    avg[k].mul_(a.ema).add_(v, alpha=1.0 - a.ema) if v.is_floating_point() else avg[k].copy_(v)
+                    if v.is_floating_point():
+                        avg[k].mul_(a.ema).add_(v, alpha=1.0 - a.ema)
+                    else:
+                        avg[k].copy_(v)
         step += 1
         ema = loss.item() if ema is None else 0.98 * ema + 0.02 * loss.item()
         if step % 25 == 0:
