@@ -186,5 +186,9 @@ def frame_noise(shape, corr, generator=None):
     if corr == 0.0:
         return ind
     B, Ch, _, H, W = shape
-    shared = torch.randn(B, Ch, 1, H, W, generator=generator)
-    return math.sqrt(corr) * shared + math.sqrt(1.0 - corr) * ind
+    return mix_frame_noise(ind, torch.randn(B, Ch, 1, H, W, generator=generator), corr)
+
+
+def mix_frame_noise(per_frame, shared, corr):
+    """sqrt(corr) shared + sqrt(1 - corr) per_frame; shared [B,C,1,H,W] broadcasts over frames."""
+    return per_frame if corr == 0.0 else math.sqrt(corr) * shared + math.sqrt(1.0 - corr) * per_frame

@@ -13,7 +13,7 @@ import torch
 
 from genloom_models import ar_common as C
 from genloom_models import samplers as S
-from genloom_models.dit import VideoDiT, first_frame_cond, frame_noise
+from genloom_models.dit import VideoDiT, first_frame_cond, frame_noise, mix_frame_noise
 
 
 def f32(shape, name):
@@ -184,7 +184,7 @@ def main():
     # separately, as the Java sampler draws them; the initial noise is their mix
     n_ind = torch.randn(len(gp), 4, Fr, 8, 8, generator=gen)
     n_shared = torch.randn(len(gp), 4, 1, 8, 8, generator=gen)
-    n0 = n_ind if corr == 0.0 else (corr ** 0.5) * n_shared + ((1.0 - corr) ** 0.5) * n_ind
+    n0 = mix_frame_noise(n_ind, n_shared, corr)
     zl = torch.zeros_like(n0)
     zm = torch.zeros(len(gp), 1, Fr, 8, 8)
     xf = euler_sample(denoise, e, ue, n0, a.steps, a.guidance, zl, zm)
@@ -273,8 +273,9 @@ def main():
             "steps": f"{ck['steps']} steps, batch {ck['batch']}, {ck['dataset']} videos",
             "final_loss": f"{ck['final_loss']:.4f}",
             "model": (f"d={d} blocks={len(m.blocks)} heads={ck['cfg']['heads']} text encoder dim {dt}; "
-                      "flow matching, sigma ~ sigmoid(randn) (shifted towards noise where a stage sets --sigma_shift), first-frame conditioning 50% "
-                      "(30% in stages run with --cond_p 0.3), caption dropout 10%; "
+                      "flow matching, sigma ~ sigmoid(randn) (shifted towards noise where a stage sets --sigma_shift), first-frame conditioning for a "
+                      "share of samples (--cond_p, 50% unless a stage in training.command says otherwise), "
+                      "caption dropout 10%; "
                       + (f"final stages: noise correlated across frames (a shared per-video component of "
                          f"variance {corr:g} plus an independent per-frame one, the mixed noise prior of "
                          f"Ge et al. 2023), the same prior the sampler draws; " if corr else "")
