@@ -133,7 +133,7 @@ class DiTBlock(nn.Module):
 class FinalLayer(nn.Module):
     """(hidden, temb) -> velocity [B,4,F,8,8]."""
 
-    def __init__(self, d, frames=8, lat_ch=4, grid=8):
+    def __init__(self, d, frames=8, lat_ch=4, grid=8, out_maps=0):
         super().__init__()
         self.frames, self.c, self.g = frames, lat_ch, grid // 2
         self.norm = nn.LayerNorm(d, elementwise_affine=False)
@@ -141,11 +141,27 @@ class FinalLayer(nn.Module):
         self.out = nn.Linear(d, lat_ch * 4)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        # out_maps K: a conditioned space-time output shift. K learned velocity maps [F*patches,
+        # c*2*2] are mixed per sample with bilinear weights (A temb) * (B temb) of the adaLN
+        # embedding (timestep + pooled text). Where the shape is in which frame depends on the
+        # direction word, but how a shape shows in the latent depends on its colours, so the
+        # direction's effect on the expected video is a colour x direction product that averages
+        # to zero over colours: a term linear in the text gets no first-order gradient towards it,
+        # and the plain DiT never learnt it. The product weights have that interaction from the
+        # start. Zero maps: a no-op until trained, so it can extend a trained checkpoint.
+        self.out_maps = out_maps
+        if out_maps:
+            self.om_a = nn.Linear(d, out_maps)
+            self.om_b = nn.Linear(d, out_maps)
+            self.om_maps = nn.Parameter(torch.zeros(out_maps, frames * self.g * self.g, lat_ch * 4))
 
     def forward(self, hidden, temb):
         sh, sc = self.ada(F.silu(temb)).unsqueeze(1).chunk(2, dim=-1)
         x = self.out(self.norm(hidden) * (1 + sc) + sh)  # B, F*16, c*2*2
         B = x.shape[0]
+        if self.out_maps:
+            w = self.om_a(temb) * self.om_b(temb)  # B,K
+            x = x + (w @ self.om_maps.view(self.out_maps, -1)).view(B, x.shape[1], x.shape[2])
         g, c = self.g, self.c
         x = x.view(B, self.frames, g, g, c, 2, 2).permute(0, 4, 1, 2, 5, 3, 6)
         return x.reshape(B, c, self.frames, g * 2, g * 2)
@@ -153,12 +169,12 @@ class FinalLayer(nn.Module):
 
 class VideoDiT(nn.Module):
     def __init__(self, vocab, text_len, d=128, layers=4, heads=4, text_dim=64, frames=8, pooled_text=False,
-                 fixed_pos=False):
+                 fixed_pos=False, out_maps=0):
         super().__init__()
         self.text_encoder = TextEncoder(vocab, text_len, text_dim, heads)
         self.embed = Embed(d, text_dim, frames, pooled_text=pooled_text, fixed_pos=fixed_pos)
         self.blocks = nn.ModuleList([DiTBlock(d, heads) for _ in range(layers)])
-        self.final_layer = FinalLayer(d, frames)
+        self.final_layer = FinalLayer(d, frames, out_maps=out_maps)
 
     def denoise(self, sample, timestep, ehs, cond_latent, cond_mask):
         h, temb, ctx = self.embed(sample, timestep, ehs, cond_latent, cond_mask)

@@ -31,6 +31,9 @@ def main():
     ap.add_argument("--fixed_pos", type=int, default=0,
                     help="add fixed sin-cos frame and patch-position embeddings (a stage continuing a "
                          "checkpoint trained without them may switch them on)")
+    ap.add_argument("--out_maps", type=int, default=0,
+                    help="K bilinear-gated space-time output maps in the final layer (see dit.FinalLayer); "
+                         "a stage continuing a checkpoint trained without them may switch them on")
     ap.add_argument("--speed", default="1.5,2.5",
                     help="min,max pixels per frame of the training videos (the evaluation uses 1.5,2.5); "
                          "a wider range makes the first frame's position say less about the direction")
@@ -56,14 +59,16 @@ def main():
     ids, lat = C.video_latent_dataset(rng, vae_enc, scale, tok, a.dataset, speed=speed)
     print(f"dataset {ids.shape} {lat.shape} std {lat.std():.3f} in {time.time()-t_data:.0f}s", flush=True)
     empty = C.encode_prompts(tok, [""])[0]
-    cfg = dict(DIT_CFG, d=a.d, layers=a.layers, pooled_text=bool(a.pooled_text), fixed_pos=bool(a.fixed_pos))
+    cfg = dict(DIT_CFG, d=a.d, layers=a.layers, pooled_text=bool(a.pooled_text), fixed_pos=bool(a.fixed_pos), out_maps=a.out_maps)
     m = VideoDiT(C.text_vocab(tok), C.MAX_LEN, frames=lat.shape[2], **cfg)
     prev_s, prev_steps, warm, history = 0.0, 0, 100, []
     if a.init:
         ck0 = torch.load(a.init)
-        # a checkpoint trained without fixed_pos lacks its (non-learned) buffer
+        # a checkpoint trained without fixed_pos lacks its (non-learned) buffer, and one trained
+        # without out_maps lacks those (zero-initialised, so the stage starts from the same model)
         missing = m.load_state_dict(ck0["state"], strict=False).missing_keys
-        if any(k != "embed.pos_fixed" for k in missing) or set(ck0["state"]) - set(m.state_dict()):
+        new = ("embed.pos_fixed", "final_layer.om_")
+        if any(not k.startswith(new) for k in missing) or set(ck0["state"]) - set(m.state_dict()):
             raise SystemExit(f"{a.init}: not a checkpoint of this DiT configuration ({missing})")
         prev_s, prev_steps, warm, history = ck0["seconds"], ck0["steps"], 1, ck0.get("history", [])
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.0)
