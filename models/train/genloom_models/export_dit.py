@@ -281,6 +281,11 @@ def main():
                          f"Ge et al. 2023), the same prior the sampler draws; " if corr else "")
                       + ("pooled text (mean of text hidden states, MLP) added to the timestep embedding "
                          "that drives adaLN; " if ck["cfg"].get("pooled_text") else "")
+                      + ("fixed sin-cos frame and patch-position embeddings added to the learned ones; "
+                         if ck["cfg"].get("fixed_pos") else "")
+                      + (f"final layer adds {ck['cfg']['out_maps']} learned space-time velocity maps mixed "
+                         "per sample by a bilinear product of two projections of the adaLN embedding "
+                         "(colour x direction); " if ck["cfg"].get("out_maps") else "")
                       + "autoencoder shared with tiny-ldm (frozen, its TorchScript vae_encoder/vae_decoder "
                         "copied unchanged)"),
             "blocks_vs_eager_max_abs_err": f"{max_err:.2e}",
