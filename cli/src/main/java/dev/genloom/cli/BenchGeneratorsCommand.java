@@ -9,6 +9,7 @@ import dev.genloom.evaluation.Alignment;
 import dev.genloom.evaluation.FeatureNetwork;
 import dev.genloom.evaluation.FrechetDistance;
 import dev.genloom.evaluation.GaussianStats;
+import dev.genloom.evaluation.Motion;
 import dev.genloom.evaluation.StatsFiles;
 import dev.genloom.generators.CacheSpec;
 import dev.genloom.generators.Calibration;
@@ -49,7 +50,7 @@ import picocli.CommandLine.Option;
       "Benchmark the generators on the shipped models: tiny-ldm images/s at batch 1 and 8; block"
           + " caching at each stored delta against the uncached run and against fewer steps at"
           + " equal compute (wall speedup, block evaluations saved, shapes-feature FD, alignment);"
-          + " tiny-dit-video with FORA and TeaCache; tiny-ar-s2 against tiny-ar-s1 decode time."
+          + " tiny-dit-video with FORA and TeaCache (alignment and motion); tiny-ar-s2 against tiny-ar-s1 decode time."
     })
 final class BenchGeneratorsCommand implements Callable<Integer> {
   @Mixin ModelsOption modelsOption;
@@ -65,7 +66,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
       names = "--video-samples",
       paramLabel = "N",
       description = "Videos per DiT configuration (default: ${DEFAULT-VALUE}).",
-      defaultValue = "24")
+      defaultValue = "96")
   int videoSamples;
 
   @Option(
@@ -210,9 +211,15 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
     generator.generate(batch, (s, t, p) -> {});
   }
 
-  /** One configuration's quality and cost. */
+  /** One configuration's quality and cost; {@code motion} is NaN for images. */
   private record Measured(
-      String name, double wallSeconds, long evals, long skips, double fd, Alignment alignment) {}
+      String name,
+      double wallSeconds,
+      long evals,
+      long skips,
+      double fd,
+      Alignment alignment,
+      double motion) {}
 
   private Measured measure(
       Generator generator,
@@ -223,6 +230,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
       FeatureNetwork features,
       GaussianStats real) {
     List<RgbImage> images = new ArrayList<>();
+    List<List<RgbImage>> videos = new ArrayList<>();
     List<String> used = new ArrayList<>();
     long evals = 0;
     long skips = 0;
@@ -238,6 +246,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
       List<GeneratedMedia> results = generator.generate(batch, (s, t, p) -> {});
       for (GeneratedMedia media : results) {
         images.addAll(media.frames());
+        videos.add(media.frames());
       }
       // Block counts are per batched forward, shared by every item of the batch.
       evals += results.get(0).blockEvaluations();
@@ -250,17 +259,20 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
             : FrechetDistance.between(
                 GaussianStats.fromFeatures(features.run(images).features()), real);
     Alignment alignment = Alignment.score(features, images, expand(used, images.size()));
+    double motion =
+        images.size() > videos.size() ? Motion.score(videos, used).correct() : Double.NaN;
     out.printf(
         Locale.ROOT,
-        "  %-28s wall %7.1f s  block evals %7d  skipped %7d  FD %8.3f  aligned %5.1f%%%n",
+        "  %-28s wall %7.1f s  block evals %7d  skipped %7d  FD %8.3f  aligned %5.1f%%%s%n",
         name,
         wall,
         evals,
         skips,
         fd,
-        100 * alignment.allCorrect());
+        100 * alignment.allCorrect(),
+        Double.isNaN(motion) ? "" : String.format(Locale.ROOT, "  motion %5.1f%%", 100 * motion));
     out.flush();
-    return new Measured(name, wall, evals, skips, fd, alignment);
+    return new Measured(name, wall, evals, skips, fd, alignment, motion);
   }
 
   /** Each prompt repeated once per frame when the media are videos. */
@@ -338,6 +350,10 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
     row.put(
         "aligned_change_points",
         100 * (m.alignment().allCorrect() - baseline.alignment().allCorrect()));
+    if (!Double.isNaN(m.motion())) {
+      row.put("motion", m.motion());
+      row.put("motion_change_points", 100 * (m.motion() - baseline.motion()));
+    }
     return row;
   }
 
