@@ -15,7 +15,7 @@ Prints, for one checkpoint:
              uses the word (0 = not at all).
 With --oracle it also prints what the word is worth at pure noise: the held-out error of the
 per-(colours, direction) mean latent video against the per-colours mean and against the mean of the
-swapped direction (20,000 training videos, 500 held-out), which needs no checkpoint.
+swapped direction (means over 20,000 training videos, scored on 500 fresh ones); it needs no checkpoint.
 """
 import argparse
 

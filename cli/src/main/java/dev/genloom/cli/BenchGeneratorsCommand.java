@@ -50,7 +50,8 @@ import picocli.CommandLine.Option;
       "Benchmark the generators on the shipped models: tiny-ldm images/s at batch 1 and 8; block"
           + " caching at each stored delta against the uncached run and against fewer steps at"
           + " equal compute (wall speedup, block evaluations saved, shapes-feature FD, alignment);"
-          + " tiny-dit-video with FORA and TeaCache (alignment and motion); tiny-ar-s2 against tiny-ar-s1 decode time."
+          + " tiny-dit-video with FORA and TeaCache (alignment and motion); tiny-ar-s2 against"
+          + " tiny-ar-s1 decode time."
     })
 final class BenchGeneratorsCommand implements Callable<Integer> {
   @Mixin ModelsOption modelsOption;
