@@ -55,7 +55,12 @@ def main():
     tok = C.tokenizer()
     vae_enc, _, scale = C.load_vae()
     t_data = time.time()
-    speed = tuple(float(v) for v in a.speed.split(","))
+    try:
+        speed = tuple(float(v) for v in a.speed.split(","))
+    except ValueError:
+        speed = ()
+    if len(speed) != 2 or not 0.0 < speed[0] <= speed[1]:
+        raise SystemExit(f"--speed must be min,max pixels per frame with 0 < min <= max, got {a.speed!r}")
     ids, lat = C.video_latent_dataset(rng, vae_enc, scale, tok, a.dataset, speed=speed)
     print(f"dataset {ids.shape} {lat.shape} std {lat.std():.3f} in {time.time()-t_data:.0f}s", flush=True)
     empty = C.encode_prompts(tok, [""])[0]
@@ -68,8 +73,11 @@ def main():
         # without out_maps lacks those (zero-initialised, so the stage starts from the same model)
         missing = m.load_state_dict(ck0["state"], strict=False).missing_keys
         new = ("embed.pos_fixed", "final_layer.om_")
-        if any(not k.startswith(new) for k in missing) or set(ck0["state"]) - set(m.state_dict()):
-            raise SystemExit(f"{a.init}: not a checkpoint of this DiT configuration ({missing})")
+        missing = [k for k in missing if not k.startswith(new)]
+        extra = sorted(set(ck0["state"]) - set(m.state_dict()))
+        if missing or extra:
+            raise SystemExit(f"{a.init}: not a checkpoint of this DiT configuration (missing {missing}, "
+                             f"unexpected {extra}; were --d/--layers/--out_maps as in its stages?)")
         prev_s, prev_steps, warm, history = ck0["seconds"], ck0["steps"], 1, ck0.get("history", [])
     opt = torch.optim.AdamW(m.parameters(), lr=a.lr, weight_decay=0.0)
     t0, step, ema = time.time(), 0, None
