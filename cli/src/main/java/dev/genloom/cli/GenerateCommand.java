@@ -7,10 +7,10 @@ import dev.genloom.generators.GeneratedMedia;
 import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
+import dev.genloom.generators.ImageSizes;
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
-import dev.genloom.generators.text.PromptTooLongException;
 import dev.genloom.proto.v1.CfgSchedule;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -73,8 +73,49 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(names = "--guidance", paramLabel = "G", description = "Classifier-free guidance scale.")
   Float guidance;
 
-  @Option(names = "--sampler", paramLabel = "NAME", description = "ddim, dpmpp2m, euler or ar.")
+  @Option(
+      names = "--sampler",
+      paramLabel = "NAME",
+      description =
+          "ddim, dpmpp2m, euler, euler_a or ar, built from the package's scheduler config.")
   String sampler;
+
+  @Option(
+      names = "--width",
+      paramLabel = "PX",
+      description = "Image width in pixels (with --height; default: the package's).")
+  Integer width;
+
+  @Option(
+      names = "--height",
+      paramLabel = "PX",
+      description = "Image height in pixels (with --width; default: the package's).")
+  Integer height;
+
+  @Option(
+      names = "--aspect-ratio",
+      paramLabel = "W:H",
+      description =
+          "Instead of --width and --height: the package's aspect-ratio bucket nearest W:H"
+              + " (SDXL-style packages).")
+  String aspectRatio;
+
+  @Option(
+      names = "--guidance-rescale",
+      paramLabel = "R",
+      description = "Guidance rescale in [0, 1] (diffusers' guidance_rescale; 0 = off).")
+  Float guidanceRescale;
+
+  @Option(
+      names = "--clip-skip",
+      paramLabel = "N",
+      description = "Skip the last N text-encoder layers (diffusers' clip_skip).")
+  Integer clipSkip;
+
+  @Option(
+      names = "--refuse-long-prompts",
+      description = "Refuse a prompt longer than the text encoder takes instead of truncating it.")
+  boolean refuseLongPrompts;
 
   @Option(names = "--eta", paramLabel = "ETA", description = "DDIM eta (0 = deterministic).")
   Float eta;
@@ -162,10 +203,8 @@ final class GenerateCommand implements Callable<Integer> {
     try (Generator generator = Generators.open(pkg, Generators.device(device))) {
       GenerationSpec request;
       try {
-        request = build(generator.defaults(prompt, seed), referenceImage);
+        request = build(generator.defaults(prompt, seed), referenceImage, pkg);
         generator.validate(request);
-      } catch (PromptTooLongException e) {
-        throw new UserException("prompt: " + e.getMessage());
       } catch (IllegalArgumentException e) {
         throw new UserException(e.getMessage());
       }
@@ -178,6 +217,9 @@ final class GenerateCommand implements Callable<Integer> {
         line.put("seed", request.seed());
         line.put("steps", request.steps());
         line.put("sampler", request.sampler());
+        line.put("width", request.width());
+        line.put("height", request.height());
+        line.put("truncated_tokens", media.truncatedTokens());
         line.put("cache", request.cache().toString());
         line.put("wall_ms", media.computeMillis());
         line.put("block_evals", media.blockEvaluations());
@@ -185,11 +227,22 @@ final class GenerateCommand implements Callable<Integer> {
         line.put("out", written.toString());
         stdout.println(line);
       } else {
+        if (media.truncatedTokens() > 0) {
+          stdout.printf(
+              Locale.ROOT,
+              "%s: the prompt was longer than the text encoder takes; %d tokens were dropped"
+                  + " (--refuse-long-prompts refuses instead)%n",
+              model,
+              media.truncatedTokens());
+        }
         stdout.printf(
             Locale.ROOT,
-            "%s: wrote %s (%s, %d steps, cache %s, %d ms, %d block evaluations, %d skipped)%n",
+            "%s: wrote %s (%dx%d, %s, %d steps, cache %s, %d ms, %d block evaluations, %d"
+                + " skipped)%n",
             model,
             written,
+            request.width(),
+            request.height(),
             request.sampler(),
             request.steps(),
             request.cache(),
@@ -203,8 +256,29 @@ final class GenerateCommand implements Callable<Integer> {
   }
 
   private GenerationSpec build(
-      GenerationSpec defaults, Optional<dev.genloom.generators.RgbImage> ref) {
+      GenerationSpec defaults, Optional<dev.genloom.generators.RgbImage> ref, ModelPackage pkg) {
     GenerationSpec.Builder b = defaults.toBuilder().reference(ref).cache(CacheSpec.parse(cache));
+    if ((width == null) != (height == null)) {
+      throw new IllegalArgumentException("width: give --width and --height together");
+    }
+    if (aspectRatio != null) {
+      if (width != null) {
+        throw new IllegalArgumentException(
+            "aspect-ratio: give either --aspect-ratio or --width and --height");
+      }
+      var bucket = ImageSizes.bucket(pkg.manifest(), aspectRatio);
+      b.size(bucket.getWidth(), bucket.getHeight());
+    }
+    if (width != null) {
+      b.size(width, height);
+    }
+    if (guidanceRescale != null) {
+      b.guidanceRescale(guidanceRescale);
+    }
+    if (clipSkip != null) {
+      b.clipSkip(clipSkip);
+    }
+    b.refuseTruncation(refuseLongPrompts);
     if (negativePrompt != null) {
       b.negativePrompt(negativePrompt);
     }

@@ -13,7 +13,7 @@ import picocli.CommandLine.Mixin;
 @Command(
     name = "models",
     mixinStandardHelpOptions = true,
-    subcommands = {CalibrateCommand.class},
+    subcommands = {CalibrateCommand.class, CheckCommand.class},
     description =
         "List the model packages in the models folder, with kind, components and quality.")
 final class ModelsCommand implements Runnable {
@@ -36,6 +36,7 @@ final class ModelsCommand implements Runnable {
           pkg.name(),
           manifest.getKind().name().replace("MODEL_KIND_", "").toLowerCase(Locale.ROOT),
           manifest.getComponentsCount());
+      out.printf(Locale.ROOT, "    sizes: %s%n", sizes(manifest));
       for (QualityFigure figure : manifest.getQualityList()) {
         out.printf(
             Locale.ROOT,
@@ -47,5 +48,43 @@ final class ModelsCommand implements Runnable {
       }
     }
     out.flush();
+  }
+
+  /** The sizes a package serves, as 'genloom models' lists them. */
+  static String sizes(dev.genloom.proto.v1.ModelManifest manifest) {
+    var c = manifest.getSizeConstraint();
+    if (c.getMultipleOf() > 0) {
+      String range =
+          String.format(
+              Locale.ROOT,
+              "any multiple of %d px, %d..%d wide, %d..%d high (default %dx%d)",
+              c.getMultipleOf(),
+              c.getMinWidth(),
+              c.getMaxWidth(),
+              c.getMinHeight(),
+              c.getMaxHeight(),
+              manifest.getDefaults().getWidth(),
+              manifest.getDefaults().getHeight());
+      if (c.getBucketsCount() > 0) {
+        range +=
+            "; aspect-ratio buckets "
+                + String.join(
+                    ", ",
+                    c.getBucketsList().stream()
+                        .map(b -> b.getWidth() + "x" + b.getHeight())
+                        .toList());
+      }
+      return range;
+    }
+    if (manifest.getSupportedSizesCount() > 0) {
+      return String.join(
+          ", ",
+          manifest.getSupportedSizesList().stream()
+              .map(s -> s.getWidth() + "x" + s.getHeight())
+              .toList());
+    }
+    return manifest.getDefaults().getWidth() > 0
+        ? manifest.getDefaults().getWidth() + "x" + manifest.getDefaults().getHeight()
+        : "fixed by the model";
   }
 }

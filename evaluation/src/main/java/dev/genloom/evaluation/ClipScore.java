@@ -11,7 +11,7 @@ import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.RgbImage;
 import dev.genloom.generators.TorchComponent;
-import dev.genloom.generators.text.WordLevelTokenizer;
+import dev.genloom.generators.text.PromptTokenizer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -28,14 +28,14 @@ public final class ClipScore implements AutoCloseable {
   private final Device device;
   private final TorchComponent image;
   private final TorchComponent text;
-  private final WordLevelTokenizer tokenizer;
+  private final PromptTokenizer tokenizer;
 
   private ClipScore(
       ModelPackage pkg,
       Device device,
       TorchComponent image,
       TorchComponent text,
-      WordLevelTokenizer tokenizer) {
+      PromptTokenizer tokenizer) {
     this.pkg = pkg;
     this.device = device;
     this.image = image;
@@ -53,8 +53,8 @@ public final class ClipScore implements AutoCloseable {
       throw new ModelPackageException(
           pkg.root() + ": a CLIP package needs 'clip_image' and 'clip_text' components");
     }
-    WordLevelTokenizer tokenizer =
-        WordLevelTokenizer.load(
+    PromptTokenizer tokenizer =
+        PromptTokenizer.load(
             pkg.resolve(pkg.manifest().getTokenizer().getFile()), pkg.manifest().getTokenizer());
     return new ClipScore(
         pkg,
@@ -94,7 +94,8 @@ public final class ClipScore implements AutoCloseable {
         long[] ids = new long[(end - start) * tokenizer.maxLength()];
         for (int i = start; i < end; i++) {
           pixels.add(images.get(i).toUnit(scope));
-          long[] row = tokenizer.encode(prompts.get(i));
+          // As torchmetrics' CLIP score does, a caption longer than the encoder takes is truncated.
+          long[] row = tokenizer.encode(prompts.get(i)).ids();
           System.arraycopy(row, 0, ids, (i - start) * tokenizer.maxLength(), row.length);
         }
         NDArray imageEmbeds = image.forward(new NDList(NDArrays.stack(new NDList(pixels)))).get(0);
@@ -128,5 +129,6 @@ public final class ClipScore implements AutoCloseable {
   public void close() {
     image.close();
     text.close();
+    tokenizer.close();
   }
 }

@@ -9,7 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.genloom.generators.graph.CachePolicy;
 import dev.genloom.generators.graph.GraphExecutor;
 import dev.genloom.generators.sampling.FlowMatchEuler;
-import dev.genloom.generators.text.WordLevelTokenizer;
+import dev.genloom.generators.text.PromptTokenizer;
 import dev.genloom.proto.v1.LatentSpec;
 import dev.genloom.proto.v1.ModelManifest;
 import dev.genloom.proto.v1.SamplerDefaults;
@@ -17,7 +17,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Movie Gen-style text-to-video and image-to-video: a flow-matching diffusion transformer over
@@ -29,7 +28,7 @@ public final class DiTVideo implements Generator, Calibratable {
   private final ModelPackage pkg;
   private final Device device;
   private final LoadedComponents components;
-  private final WordLevelTokenizer tokenizer;
+  private final PromptTokenizer tokenizer;
   private final DenoiserGraph denoiser;
   private final LatentSpec latent;
   private final float frameNoiseCorrelation;
@@ -46,7 +45,7 @@ public final class DiTVideo implements Generator, Calibratable {
               + frameNoiseCorrelation);
     }
     this.tokenizer =
-        WordLevelTokenizer.load(
+        PromptTokenizer.load(
             pkg.resolve(manifest.getTokenizer().getFile()), manifest.getTokenizer());
     this.latent = manifest.getLatent();
     this.components = LoadedComponents.load(pkg, device);
@@ -55,6 +54,7 @@ public final class DiTVideo implements Generator, Calibratable {
       components.get("text_encoder");
       components.get("vae_decoder");
     } catch (RuntimeException e) {
+      tokenizer.close();
       components.close();
       throw e;
     }
@@ -68,22 +68,15 @@ public final class DiTVideo implements Generator, Calibratable {
   @Override
   public GenerationSpec defaults(String prompt, long seed) {
     SamplerDefaults d = pkg.manifest().getDefaults();
-    return new GenerationSpec(
-        prompt,
-        "",
-        seed,
-        d.getSteps(),
-        d.getGuidanceScale(),
-        "euler",
-        0f,
-        CacheSpec.NONE,
-        Optional.empty(),
-        1f,
-        d.getNumFrames() > 0 ? d.getNumFrames() : latent.getFrames(),
-        1f,
-        0,
-        1f,
-        null);
+    return GenerationSpec.fromDefaults(d, prompt, seed, "euler").toBuilder()
+        .eta(0f)
+        .strength(1f)
+        .numFrames(d.getNumFrames() > 0 ? d.getNumFrames() : latent.getFrames())
+        .temperature(1f)
+        .topK(0)
+        .topP(1f)
+        .cfgSchedule(null)
+        .build();
   }
 
   int fps() {
@@ -109,8 +102,10 @@ public final class DiTVideo implements Generator, Calibratable {
       throw new IllegalArgumentException(
           "num_frames: " + pkg.name() + " supports " + frames + ", got " + spec.numFrames());
     }
-    tokenizer.encode(spec.prompt());
-    tokenizer.encode(spec.negativePrompt());
+    PromptBatch.of(tokenizer, List.of(spec));
+    if (spec.width() != 0 || spec.height() != 0) {
+      ImageSizes.check(pkg.manifest(), spec.width(), spec.height());
+    }
     spec.reference()
         .ifPresent(
             image -> {
@@ -173,7 +168,13 @@ public final class DiTVideo implements Generator, Calibratable {
         }
         media.add(
             new GeneratedMedia(
-                images, fps(), result.evaluations(), result.skips(), millis, batch.size()));
+                images,
+                fps(),
+                result.evaluations(),
+                result.skips(),
+                millis,
+                batch.size(),
+                prompts.truncated(b)));
       }
       return media;
     }
@@ -311,6 +312,7 @@ public final class DiTVideo implements Generator, Calibratable {
 
   @Override
   public void close() {
+    tokenizer.close();
     components.close();
   }
 }

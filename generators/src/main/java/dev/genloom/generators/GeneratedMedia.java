@@ -11,6 +11,7 @@ import java.util.List;
  * @param blockSkips block evaluations skipped by caching
  * @param computeMillis wall time of the batched computation this item was part of
  * @param batchSize how many items shared the batched forwards
+ * @param truncatedTokens prompt and negative-prompt tokens dropped to fit the text encoder
  */
 public record GeneratedMedia(
     List<RgbImage> frames,
@@ -18,7 +19,8 @@ public record GeneratedMedia(
     long blockEvaluations,
     long blockSkips,
     long computeMillis,
-    int batchSize) {
+    int batchSize,
+    int truncatedTokens) {
 
   public GeneratedMedia {
     frames = List.copyOf(frames);

@@ -1,6 +1,7 @@
 package dev.genloom.generators;
 
 import dev.genloom.proto.v1.CfgSchedule;
+import dev.genloom.proto.v1.SamplerDefaults;
 import java.util.Optional;
 
 /**
@@ -22,6 +23,12 @@ import java.util.Optional;
  * @param topK AR top-k (0 = off)
  * @param topP AR nucleus threshold (1 = off)
  * @param cfgSchedule AR guidance schedule across image tokens
+ * @param width image width in pixels
+ * @param height image height in pixels
+ * @param guidanceRescale diffusers' guidance_rescale in [0, 1] (0 = off)
+ * @param clipSkip final text-encoder layers skipped (diffusers' clip_skip, 0 = none)
+ * @param refuseTruncation refuse a prompt longer than the text encoder takes instead of truncating
+ *     it
  */
 public record GenerationSpec(
     String prompt,
@@ -38,7 +45,12 @@ public record GenerationSpec(
     float temperature,
     int topK,
     float topP,
-    CfgSchedule cfgSchedule) {
+    CfgSchedule cfgSchedule,
+    int width,
+    int height,
+    float guidanceRescale,
+    int clipSkip,
+    boolean refuseTruncation) {
 
   public GenerationSpec {
     if (prompt == null) {
@@ -61,6 +73,16 @@ public record GenerationSpec(
     }
     if (!(topP > 0 && topP <= 1)) {
       throw new IllegalArgumentException("top_p: must be in (0, 1], got " + topP);
+    }
+    if (width < 0 || height < 0) {
+      throw new IllegalArgumentException("width: width and height must be >= 0");
+    }
+    if (!(guidanceRescale >= 0 && guidanceRescale <= 1)) {
+      throw new IllegalArgumentException(
+          "guidance_rescale: must be in [0, 1], got " + guidanceRescale);
+    }
+    if (clipSkip < 0) {
+      throw new IllegalArgumentException("clip_skip: must be >= 0, got " + clipSkip);
     }
     negativePrompt = negativePrompt == null ? "" : negativePrompt;
     reference = reference == null ? Optional.empty() : reference;
@@ -86,7 +108,39 @@ public record GenerationSpec(
         Integer.toString(topK),
         Float.toString(topP),
         cfgSchedule.toString().replace('\n', ' '),
-        Boolean.toString(reference.isPresent()));
+        Boolean.toString(reference.isPresent()),
+        width + "x" + height,
+        Float.toString(guidanceRescale),
+        Integer.toString(clipSkip));
+  }
+
+  /**
+   * A spec at a package's recorded defaults: unset numbers take neutral values (strength 0.6,
+   * temperature 1, top-p 1, one frame, no clip skip). Generators adjust what their kind fixes.
+   */
+  public static GenerationSpec fromDefaults(
+      SamplerDefaults d, String prompt, long seed, String sampler) {
+    return new GenerationSpec(
+        prompt,
+        "",
+        seed,
+        d.getSteps() > 0 ? d.getSteps() : 20,
+        d.getGuidanceScale(),
+        sampler,
+        d.getEta(),
+        CacheSpec.NONE,
+        Optional.empty(),
+        d.getStrength() > 0 ? d.getStrength() : 0.6f,
+        1,
+        d.getTemperature() > 0 ? d.getTemperature() : 1f,
+        d.getTopK(),
+        d.getTopP() > 0 ? d.getTopP() : 1f,
+        d.getCfgSchedule(),
+        d.getWidth(),
+        d.getHeight(),
+        d.getGuidanceRescale(),
+        0,
+        false);
   }
 
   public GenerationSpec withSeed(long newSeed) {
@@ -114,6 +168,11 @@ public record GenerationSpec(
     private int topK;
     private float topP;
     private CfgSchedule cfgSchedule;
+    private int width;
+    private int height;
+    private float guidanceRescale;
+    private int clipSkip;
+    private boolean refuseTruncation;
 
     private Builder(GenerationSpec s) {
       prompt = s.prompt;
@@ -131,6 +190,11 @@ public record GenerationSpec(
       topK = s.topK;
       topP = s.topP;
       cfgSchedule = s.cfgSchedule;
+      width = s.width;
+      height = s.height;
+      guidanceRescale = s.guidanceRescale;
+      clipSkip = s.clipSkip;
+      refuseTruncation = s.refuseTruncation;
     }
 
     public Builder prompt(String v) {
@@ -208,6 +272,38 @@ public record GenerationSpec(
       return this;
     }
 
+    public Builder width(int v) {
+      width = v;
+      return this;
+    }
+
+    public Builder height(int v) {
+      height = v;
+      return this;
+    }
+
+    /** Width and height together. */
+    public Builder size(int w, int h) {
+      width = w;
+      height = h;
+      return this;
+    }
+
+    public Builder guidanceRescale(float v) {
+      guidanceRescale = v;
+      return this;
+    }
+
+    public Builder clipSkip(int v) {
+      clipSkip = v;
+      return this;
+    }
+
+    public Builder refuseTruncation(boolean v) {
+      refuseTruncation = v;
+      return this;
+    }
+
     public GenerationSpec build() {
       return new GenerationSpec(
           prompt,
@@ -224,7 +320,12 @@ public record GenerationSpec(
           temperature,
           topK,
           topP,
-          cfgSchedule);
+          cfgSchedule,
+          width,
+          height,
+          guidanceRescale,
+          clipSkip,
+          refuseTruncation);
     }
   }
 }

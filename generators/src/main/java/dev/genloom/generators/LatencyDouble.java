@@ -33,22 +33,16 @@ public final class LatencyDouble implements Generator {
   @Override
   public GenerationSpec defaults(String prompt, long seed) {
     var d = pkg.manifest().getDefaults();
-    return new GenerationSpec(
-        prompt,
-        "",
-        seed,
-        d.getSteps() > 0 ? d.getSteps() : 20,
-        d.getGuidanceScale(),
-        d.getSampler().isEmpty() ? "double" : d.getSampler(),
-        0f,
-        CacheSpec.NONE,
-        java.util.Optional.empty(),
-        0.6f,
-        1,
-        1f,
-        0,
-        1f,
-        null);
+    return GenerationSpec.fromDefaults(
+            d, prompt, seed, d.getSampler().isEmpty() ? "double" : d.getSampler())
+        .toBuilder()
+        .eta(0f)
+        .strength(0.6f)
+        .temperature(1f)
+        .topK(0)
+        .topP(1f)
+        .cfgSchedule(null)
+        .build();
   }
 
   @Override
@@ -81,7 +75,7 @@ public final class LatencyDouble implements Generator {
     for (GenerationSpec spec : batch) {
       out.add(
           new GeneratedMedia(
-              List.of(solid(spec.seed())), 0, steps, 0, computeMillis, batch.size()));
+              List.of(solid(spec.seed())), 0, steps, 0, computeMillis, batch.size(), 0));
     }
     return out;
   }

@@ -8,54 +8,139 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.genloom.generators.graph.CachePolicy;
 import dev.genloom.generators.graph.GraphExecutor;
-import dev.genloom.generators.sampling.DdimSampler;
-import dev.genloom.generators.sampling.DiffusionSchedule;
-import dev.genloom.generators.sampling.DpmSolverPlusPlus2M;
+import dev.genloom.generators.sampling.Guidance;
 import dev.genloom.generators.sampling.Sampler;
-import dev.genloom.generators.text.WordLevelTokenizer;
+import dev.genloom.generators.sampling.SamplerKind;
+import dev.genloom.generators.sampling.Samplers;
+import dev.genloom.generators.sampling.SchedulerConfig;
 import dev.genloom.proto.v1.LatentSpec;
 import dev.genloom.proto.v1.ModelManifest;
-import dev.genloom.proto.v1.SamplerDefaults;
+import dev.genloom.proto.v1.Prediction;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
- * Emu / Stable Diffusion-style latent diffusion: a text encoder, an epsilon-predicting UNet run as
- * a block graph, DDIM or DPM-Solver++(2M), classifier-free guidance as one batched forward
- * (unconditional rows first), and a VAE decoder. With a reference image it runs SDEdit
- * image-to-image: the encoded reference is noised to the step that {@code strength} selects.
+ * Emu / Stable Diffusion-style latent diffusion: one or more text encoders, a UNet run as a block
+ * graph, a sampler built from the package's scheduler config with diffusers' semantics,
+ * classifier-free guidance as one batched forward (unconditional rows first, optionally
+ * guidance-rescaled), and a VAE decoder. The size comes from the request; the latent is the size
+ * divided by the VAE's factor. With a reference image it runs SDEdit image-to-image: the encoded
+ * reference is noised to the step that {@code strength} selects.
+ *
+ * <p>The denoiser's graph inputs are the ones its manifest declares, from the set this class can
+ * produce: {@code sample}, {@code timestep}, {@code encoder_hidden_states}, {@code text_embeds}
+ * (the pooled text embedding) and {@code time_ids} (SDXL's original size, crop and target size).
  */
 public final class LatentDiffusion implements Generator, Calibratable {
+  static final String SAMPLE = "sample";
+  static final String TIMESTEP = "timestep";
+  static final String ENCODER_HIDDEN_STATES = "encoder_hidden_states";
+  static final String TEXT_EMBEDS = "text_embeds";
+  static final String TIME_IDS = "time_ids";
+  private static final Set<String> GRAPH_INPUTS =
+      Set.of(SAMPLE, TIMESTEP, ENCODER_HIDDEN_STATES, TEXT_EMBEDS, TIME_IDS);
+
   private final ModelPackage pkg;
   private final Device device;
   private final LoadedComponents components;
-  private final WordLevelTokenizer tokenizer;
+  private final TextConditioner text;
   private final DenoiserGraph denoiser;
-  private final DiffusionSchedule schedule;
+  private final SchedulerConfig scheduler;
   private final LatentSpec latent;
+  private final List<String> graphInputs;
 
   LatentDiffusion(ModelPackage pkg, Device device) {
     this.pkg = pkg;
     this.device = device;
     ModelManifest manifest = pkg.manifest();
-    this.tokenizer =
-        WordLevelTokenizer.load(
-            pkg.resolve(manifest.getTokenizer().getFile()), manifest.getTokenizer());
-    this.schedule = DiffusionSchedule.of(manifest.getSchedule());
+    Path manifestFile = pkg.root().resolve(ModelPackage.MANIFEST_FILE);
     this.latent = manifest.getLatent();
+    if (latent.getDownsample() < 1 || latent.getChannels() < 1) {
+      throw new ModelPackageException(
+          manifestFile + ": latent.channels and latent.downsample must be set");
+    }
+    this.scheduler = schedulerConfig(pkg);
+    Prediction declared =
+        manifest.getDenoiser().getPrediction() == Prediction.PREDICTION_UNSPECIFIED
+            ? Prediction.PREDICTION_EPSILON
+            : manifest.getDenoiser().getPrediction();
+    Prediction configured = scheduler.prediction(SamplerKind.DDIM);
+    if (declared != configured) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": denoiser.prediction is "
+              + declared
+              + " but the scheduler config's prediction_type means "
+              + configured);
+    }
+    this.graphInputs = List.copyOf(manifest.getDenoiser().getInputsList());
+    for (String input : graphInputs) {
+      if (!GRAPH_INPUTS.contains(input)) {
+        throw new ModelPackageException(
+            manifestFile
+                + ": denoiser input '"
+                + input
+                + "' is not one latent diffusion can provide (it provides "
+                + String.join(", ", GRAPH_INPUTS.stream().sorted().toList())
+                + ")");
+      }
+    }
+    if (!graphInputs.contains(SAMPLE) || !graphInputs.contains(TIMESTEP)) {
+      throw new ModelPackageException(
+          manifestFile + ": denoiser inputs must include 'sample' and 'timestep'");
+    }
     this.components = LoadedComponents.load(pkg, device);
+    TextConditioner loadedText = null;
     try {
+      loadedText = TextConditioner.load(pkg, components);
+      if (graphInputs.contains(TEXT_EMBEDS) && !loadedText.hasPooled()) {
+        throw new ModelPackageException(
+            manifestFile
+                + ": the denoiser takes 'text_embeds' but text.pooled_from names no encoder");
+      }
       this.denoiser = new DenoiserGraph(manifest.getDenoiser(), components);
-      components.get("text_encoder");
       components.get("vae_decoder");
+      Samplers.check(SamplerKind.parse(defaultSampler(manifest)), scheduler);
     } catch (RuntimeException e) {
+      if (loadedText != null) {
+        loadedText.close();
+      }
       components.close();
       throw e;
     }
+    this.text = loadedText;
+  }
+
+  private static SchedulerConfig schedulerConfig(ModelPackage pkg) {
+    ModelManifest manifest = pkg.manifest();
+    String file = manifest.getSchedule().getConfigFile();
+    if (file.isEmpty()) {
+      return SchedulerConfig.fromNoiseSchedule(
+          manifest.getSchedule(),
+          manifest.getDenoiser().getPrediction() == Prediction.PREDICTION_UNSPECIFIED
+              ? Prediction.PREDICTION_EPSILON
+              : manifest.getDenoiser().getPrediction());
+    }
+    if (!manifest.getSchedule().getType().isEmpty()) {
+      throw new ModelPackageException(
+          pkg.root().resolve(ModelPackage.MANIFEST_FILE)
+              + ": schedule sets both config_file and type; a config file replaces the fields");
+    }
+    try {
+      return SchedulerConfig.read(pkg.resolve(file));
+    } catch (IllegalArgumentException e) {
+      throw new ModelPackageException(e.getMessage(), e);
+    }
+  }
+
+  private static String defaultSampler(ModelManifest manifest) {
+    String sampler = manifest.getDefaults().getSampler();
+    return sampler.isEmpty() ? SamplerKind.DDIM.wireName() : sampler;
   }
 
   @Override
@@ -63,39 +148,39 @@ public final class LatentDiffusion implements Generator, Calibratable {
     return pkg;
   }
 
-  WordLevelTokenizer tokenizer() {
-    return tokenizer;
+  TextConditioner text() {
+    return text;
   }
 
   @Override
   public GenerationSpec defaults(String prompt, long seed) {
-    SamplerDefaults d = pkg.manifest().getDefaults();
-    return new GenerationSpec(
-        prompt,
-        "",
-        seed,
-        d.getSteps(),
-        d.getGuidanceScale(),
-        d.getSampler(),
-        d.getEta(),
-        CacheSpec.NONE,
-        Optional.empty(),
-        d.getStrength() > 0 ? d.getStrength() : 0.6f,
-        1,
-        1f,
-        0,
-        1f,
-        null);
+    ModelManifest manifest = pkg.manifest();
+    GenerationSpec.Builder spec =
+        GenerationSpec.fromDefaults(manifest.getDefaults(), prompt, seed, defaultSampler(manifest))
+            .toBuilder()
+            .clipSkip(text.defaultClipSkip());
+    if (manifest.getDefaults().getWidth() == 0 || manifest.getDefaults().getHeight() == 0) {
+      spec.size(
+          latent.getWidth() * latent.getDownsample(), latent.getHeight() * latent.getDownsample());
+    }
+    return spec.build();
   }
 
   @Override
   public void validate(GenerationSpec spec) {
-    if (!spec.sampler().equals("ddim") && !spec.sampler().equals("dpmpp2m")) {
+    SamplerKind kind = SamplerKind.parse(spec.sampler());
+    if (kind == SamplerKind.AR) {
       throw new IllegalArgumentException(
-          "sampler: " + pkg.name() + " supports ddim and dpmpp2m, got '" + spec.sampler() + "'");
+          "sampler: " + pkg.name() + " is a diffusion model; 'ar' is for autoregressive models");
     }
-    tokenizer.encode(spec.prompt());
-    tokenizer.encode(spec.negativePrompt());
+    try {
+      Samplers.check(kind, scheduler);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("sampler: " + pkg.name() + ": " + e.getMessage(), e);
+    }
+    ImageSizes.check(pkg.manifest(), spec.width(), spec.height());
+    text.checkClipSkip(spec.clipSkip(), "clip_skip");
+    PromptBatch.of(text.tokenizers(), List.of(spec));
     if (spec.reference().isPresent() && !components.has("vae_encoder")) {
       throw new IllegalArgumentException(
           "reference_images: " + pkg.name() + " has no encoder for image-to-image");
@@ -103,31 +188,23 @@ public final class LatentDiffusion implements Generator, Calibratable {
     spec.reference()
         .ifPresent(
             image -> {
-              int w = latent.getWidth() * latent.getDownsample();
-              int h = latent.getHeight() * latent.getDownsample();
-              if (image.width() != w || image.height() != h) {
+              if (image.width() != spec.width() || image.height() != spec.height()) {
                 throw new IllegalArgumentException(
                     "reference_images: expected a "
-                        + w
+                        + spec.width()
                         + "x"
-                        + h
-                        + " image, got "
+                        + spec.height()
+                        + " image (the requested size), got "
                         + image.width()
                         + "x"
                         + image.height());
               }
             });
-    sampler(spec);
     CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
   }
 
   Sampler sampler(GenerationSpec spec) {
-    return switch (spec.sampler()) {
-      case "ddim" -> new DdimSampler(schedule, spec.steps(), spec.eta());
-      case "dpmpp2m" -> new DpmSolverPlusPlus2M(schedule, spec.steps());
-      default ->
-          throw new IllegalArgumentException("sampler: unsupported '" + spec.sampler() + "'");
-    };
+    return Samplers.create(SamplerKind.parse(spec.sampler()), scheduler, spec.steps(), spec.eta());
   }
 
   @Override
@@ -136,20 +213,13 @@ public final class LatentDiffusion implements Generator, Calibratable {
     batch.forEach(this::validate);
     long start = System.nanoTime();
     try (NDManager scope = NDManager.newBaseManager(device)) {
-      PromptBatch prompts = PromptBatch.of(tokenizer, batch);
+      PromptBatch prompts = PromptBatch.of(text.tokenizers(), batch);
       List<NDArray> references = new ArrayList<>();
       batch.forEach(spec -> spec.reference().ifPresent(r -> references.add(r.toSymmetric(scope))));
       NDArray reference = references.isEmpty() ? null : NDArrays.stack(new NDList(references));
       Trajectory result =
           sample(
-              scope,
-              prompts.cond(),
-              prompts.uncond(),
-              reference,
-              prompts.noise(),
-              batch.get(0),
-              progress,
-              GraphExecutor.BlockObserver.NONE);
+              scope, prompts, reference, batch.get(0), progress, GraphExecutor.BlockObserver.NONE);
       NDArray pixels = decode(result.latents());
       long millis = (System.nanoTime() - start) / 1_000_000;
       List<GeneratedMedia> media = new ArrayList<>();
@@ -161,7 +231,8 @@ public final class LatentDiffusion implements Generator, Calibratable {
                 result.evaluations(),
                 result.skips(),
                 millis,
-                batch.size()));
+                batch.size(),
+                prompts.truncated(b)));
       }
       return media;
     }
@@ -171,32 +242,46 @@ public final class LatentDiffusion implements Generator, Calibratable {
   record Trajectory(NDArray latents, long evaluations, long skips) {}
 
   /**
-   * The denoising loop. {@code noise} supplies, per item, the initial latent noise and then any
-   * per-step noise in step order.
+   * The denoising loop, as diffusers' pipelines run it: initial noise times the sampler's
+   * init_noise_sigma (or the noised reference), then per step scale_model_input, the denoiser on
+   * [unconditional; conditional] rows, guidance, and the sampler's step. The prompts' noise streams
+   * supply, per item, the initial latent noise and then any per-step noise in step order.
    */
   Trajectory sample(
       NDManager scope,
-      long[][] condIds,
-      long[][] uncondIds,
+      PromptBatch prompts,
       NDArray referencePixels,
-      List<NoiseSource> noise,
       GenerationSpec spec,
       ProgressListener progress,
       GraphExecutor.BlockObserver observer) {
-    int batch = condIds.length;
-    Shape itemShape = new Shape(1, latent.getChannels(), latent.getHeight(), latent.getWidth());
+    int batch = prompts.size();
+    int width = spec.width();
+    int height = spec.height();
+    Shape itemShape =
+        new Shape(
+            1,
+            latent.getChannels(),
+            height / latent.getDownsample(),
+            width / latent.getDownsample());
     boolean guided = spec.guidanceScale() != 1f;
-    NDArray context =
-        PromptBatch.encode(
-            components.get("text_encoder"),
-            scope,
-            guided ? PromptBatch.guidedRows(condIds, uncondIds) : condIds);
+    TextConditioner.Conditioning conditioning =
+        text.encode(scope, prompts, guided, spec.clipSkip());
+    int rows = guided ? 2 * batch : batch;
+    Map<String, NDArray> fixedInputs = new HashMap<>();
+    fixedInputs.put(ENCODER_HIDDEN_STATES, conditioning.hiddenStates());
+    if (graphInputs.contains(TEXT_EMBEDS)) {
+      fixedInputs.put(TEXT_EMBEDS, conditioning.pooled());
+    }
+    if (graphInputs.contains(TIME_IDS)) {
+      fixedInputs.put(TIME_IDS, timeIds(scope, rows, width, height));
+    }
     Sampler sampler = sampler(spec);
     CachePolicy policy =
         CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
     GraphExecutor executor = denoiser.executor(policy, observer);
 
-    NDArray x = PromptBatch.gaussians(scope, noise, itemShape);
+    NDArray noise = PromptBatch.gaussians(scope, prompts.noise(), itemShape);
+    NDArray x;
     int first = 0;
     if (referencePixels != null) {
       int initSteps = Math.min((int) (spec.steps() * spec.strength()), spec.steps());
@@ -204,34 +289,50 @@ public final class LatentDiffusion implements Generator, Calibratable {
       if (first >= spec.steps()) {
         throw new IllegalArgumentException("strength: too small to take any step");
       }
-      NDArray clean = encodeImage(referencePixels);
-      x = sampler.addNoise(clean, x, first);
+      x = sampler.addNoise(encodeImage(referencePixels), noise, first);
+    } else {
+      double sigma = sampler.initNoiseSigma();
+      x = sigma == 1.0 ? noise : noise.mul(sigma);
     }
     int total = spec.steps() - first;
-    Supplier<NDArray> stepNoise = () -> PromptBatch.gaussians(scope, noise, itemShape);
+    Supplier<NDArray> stepNoise = () -> PromptBatch.gaussians(scope, prompts.noise(), itemShape);
     for (int i = first; i < spec.steps(); i++) {
       if (progress.cancelled()) {
         throw new GenerationCancelledException(i - first, total);
       }
-      NDArray input = guided ? x.concat(x, 0) : x;
-      NDArray timestep = scope.full(new Shape(input.getShape().get(0)), sampler.modelTimestep(i));
-      Map<String, NDArray> inputs = new HashMap<>();
-      inputs.put("sample", input);
-      inputs.put("timestep", timestep);
-      inputs.put("encoder_hidden_states", context);
+      NDArray input = sampler.scaleModelInput(guided ? x.concat(x, 0) : x, i);
+      Map<String, NDArray> inputs = new HashMap<>(fixedInputs);
+      inputs.put(SAMPLE, input);
+      inputs.put(TIMESTEP, scope.full(new Shape(rows), sampler.modelTimestep(i)));
       NDArray out = executor.run(i - first, total, inputs);
-      NDArray eps = out;
+      NDArray prediction = out;
       if (guided) {
-        NDArray uncond = out.get("0:" + batch);
-        NDArray cond = out.get(batch + ":");
-        eps = uncond.add(cond.sub(uncond).mul(spec.guidanceScale()));
+        prediction =
+            Guidance.combine(
+                out.get("0:" + batch),
+                out.get(batch + ":"),
+                spec.guidanceScale(),
+                spec.guidanceRescale());
       }
-      x = sampler.step(i, eps, x, stepNoise);
+      x = sampler.step(i, prediction, x, stepNoise);
       NDArray current = x;
       progress.onStep(
           i - first + 1, total, () -> RgbImage.fromSymmetric(decode(current.get("0:1")).get(0)));
     }
     return new Trajectory(x, executor.evaluations(), executor.skips());
+  }
+
+  /**
+   * SDXL's micro-conditioning per row: original height and width, crop top and left, target height
+   * and width (diffusers' add_time_ids with its defaults: original = target = the requested size,
+   * no crop).
+   */
+  private static NDArray timeIds(NDManager scope, int rows, int width, int height) {
+    float[] values = new float[rows * 6];
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(new float[] {height, width, 0, 0, height, width}, 0, values, r * 6, 6);
+    }
+    return scope.create(values, new Shape(rows, 6));
   }
 
   NDArray encodeImage(NDArray pixels) {
@@ -254,22 +355,15 @@ public final class LatentDiffusion implements Generator, Calibratable {
     Batches.checkCompatible(batch);
     batch.forEach(this::validate);
     try (NDManager scope = NDManager.newBaseManager(device)) {
-      PromptBatch prompts = PromptBatch.of(tokenizer, batch);
+      PromptBatch prompts = PromptBatch.of(text.tokenizers(), batch);
       GenerationSpec uncached = batch.get(0).toBuilder().cache(CacheSpec.NONE).build();
-      sample(
-          scope,
-          prompts.cond(),
-          prompts.uncond(),
-          null,
-          prompts.noise(),
-          uncached,
-          ProgressListener.NONE,
-          observer);
+      sample(scope, prompts, null, uncached, ProgressListener.NONE, observer);
     }
   }
 
   @Override
   public void close() {
+    text.close();
     components.close();
   }
 }

@@ -5,14 +5,13 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.genloom.generators.text.WordLevelTokenizer;
+import dev.genloom.generators.text.PromptTokenizer;
 import dev.genloom.proto.v1.ArSpec;
 import dev.genloom.proto.v1.CfgSchedule;
 import dev.genloom.proto.v1.ModelManifest;
 import dev.genloom.proto.v1.SamplerDefaults;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Autoregressive text-to-image over VQ codes with Token-Shuffle (Ma et al., 2025): a prefill over
@@ -26,7 +25,7 @@ public final class TokenShuffleAR implements Generator {
   private final ModelPackage pkg;
   private final Device device;
   private final LoadedComponents components;
-  private final WordLevelTokenizer tokenizer;
+  private final PromptTokenizer tokenizer;
   private final ArSpec ar;
 
   TokenShuffleAR(ModelPackage pkg, Device device) {
@@ -34,7 +33,7 @@ public final class TokenShuffleAR implements Generator {
     this.device = device;
     ModelManifest manifest = pkg.manifest();
     this.tokenizer =
-        WordLevelTokenizer.load(
+        PromptTokenizer.load(
             pkg.resolve(manifest.getTokenizer().getFile()), manifest.getTokenizer());
     this.ar = manifest.getAr();
     int s = Math.max(1, ar.getShuffleWindow());
@@ -54,6 +53,7 @@ public final class TokenShuffleAR implements Generator {
       components.get("decode");
       components.get("vq_decoder");
     } catch (RuntimeException e) {
+      tokenizer.close();
       components.close();
       throw e;
     }
@@ -76,22 +76,11 @@ public final class TokenShuffleAR implements Generator {
   @Override
   public GenerationSpec defaults(String prompt, long seed) {
     SamplerDefaults d = pkg.manifest().getDefaults();
-    return new GenerationSpec(
-        prompt,
-        "",
-        seed,
-        positions(),
-        d.getGuidanceScale(),
-        "ar",
-        0f,
-        CacheSpec.NONE,
-        Optional.empty(),
-        1f,
-        1,
-        d.getTemperature() > 0 ? d.getTemperature() : 1f,
-        d.getTopK(),
-        d.getTopP() > 0 ? d.getTopP() : 1f,
-        d.getCfgSchedule());
+    return GenerationSpec.fromDefaults(d, prompt, seed, "ar").toBuilder()
+        .steps(positions())
+        .eta(0f)
+        .strength(1f)
+        .build();
   }
 
   @Override
@@ -113,8 +102,10 @@ public final class TokenShuffleAR implements Generator {
           "cache: " + pkg.name() + " already reuses keys and values; block caching does not apply");
     }
     // [BOI] follows the text, so the text may use one token less than max_length.
-    tokenizer.encode(spec.prompt());
-    tokenizer.encode(spec.negativePrompt());
+    PromptBatch.of(tokenizer, List.of(spec));
+    if (spec.width() != 0 || spec.height() != 0) {
+      ImageSizes.check(pkg.manifest(), spec.width(), spec.height());
+    }
   }
 
   /** Guidance scale at image position {@code p} of {@code total}. */
@@ -147,7 +138,8 @@ public final class TokenShuffleAR implements Generator {
                 decoded.forwards(),
                 0,
                 millis,
-                batch.size()));
+                batch.size(),
+                prompts.truncated(b)));
       }
       return media;
     }
@@ -237,6 +229,7 @@ public final class TokenShuffleAR implements Generator {
 
   @Override
   public void close() {
+    tokenizer.close();
     components.close();
   }
 }

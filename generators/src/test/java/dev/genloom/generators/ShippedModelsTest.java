@@ -126,16 +126,10 @@ class ShippedModelsTest {
               .guidanceScale(guidance)
               .eta(eta)
               .build();
+      PromptBatch prompts = PromptBatch.ofRows(cond, uncond, noise);
       LatentDiffusion.Trajectory run =
           ldm.sample(
-              scope,
-              cond,
-              uncond,
-              null,
-              noise,
-              spec,
-              ProgressListener.NONE,
-              GraphExecutor.BlockObserver.NONE);
+              scope, prompts, null, spec, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
       double latentError = maxAbs(run.latents(), golden.get("latent_final"));
       double pixelError = maxAbs(ldm.decode(run.latents()), golden.get("pixels"));
       assertTrue(latentError <= 1e-3, sampler + " latent error " + latentError);

@@ -213,7 +213,11 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             .setBlockEvals(result.getStats().getBlockEvals())
             .setBlockSkips(result.getStats().getBlockSkips())
             .setComputeMs(result.getStats().getComputeMs())
-            .setBatchSize(result.getStats().getBatchSize());
+            .setBatchSize(result.getStats().getBatchSize())
+            .setTruncatedTokens(result.getStats().getTruncatedTokens());
+        if (result.getMediaCount() > 0) {
+          record.setWidth(result.getMedia(0).getWidth()).setHeight(result.getMedia(0).getHeight());
+        }
         return new Outcome(record.build(), null, attempt);
       } catch (StatusRuntimeException e) {
         last = e;
@@ -296,7 +300,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             .setSampler(config.getSampler())
             .setCachePolicy(config.getCachePolicy())
             .setArSampling(config.getArSampling())
-            .setNumFrames(config.getNumFrames());
+            .setNumFrames(config.getNumFrames())
+            .setWidth(config.getWidth())
+            .setHeight(config.getHeight());
     if (config.hasGuidanceScale()) {
       request.setGuidanceScale(config.getGuidanceScale());
     }

@@ -2,6 +2,7 @@ package dev.genloom.pipelines;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.proto.SamplerNames;
 import dev.genloom.proto.v1.CachePolicy;
 import dev.genloom.proto.v1.GeneratorConfig;
 import dev.genloom.proto.v1.Sampler;
@@ -12,10 +13,10 @@ import java.util.Locale;
 
 /**
  * Parses a comparison grid: {@code {"models": [...], "cache": ["none", "auto"], "steps": [20, 50],
- * "samplers": ["ddim"]}}; every combination becomes one {@link GeneratorConfig}. Omitted axes use
- * the model's defaults. A file may also hold a list of such grids, each with an optional {@code
- * "label"} that replaces the model name at the start of its configuration ids (so two grids over
- * one model stay apart).
+ * "samplers": ["ddim"], "sizes": ["512x512", "768x512"]}}; every combination becomes one {@link
+ * GeneratorConfig}. Omitted axes use the model's defaults. A file may also hold a list of such
+ * grids, each with an optional {@code "label"} that replaces the model name at the start of its
+ * configuration ids (so two grids over one model stay apart).
  */
 public final class GeneratorConfigs {
   private GeneratorConfigs() {}
@@ -84,31 +85,59 @@ public final class GeneratorConfigs {
         throw new IllegalArgumentException("grid: steps must be integers, got '" + s + "'");
       }
     }
+    List<int[]> sizes = new ArrayList<>();
+    for (String s : orDefault(strings(root, "sizes", source), "")) {
+      sizes.add(s.isEmpty() ? new int[] {0, 0} : size(s));
+    }
     List<GeneratorConfig> configs = new ArrayList<>();
     for (String model : models) {
       for (String sampler : samplers) {
         for (int step : steps) {
           for (String cache : caches) {
-            GeneratorConfig.Builder config =
-                GeneratorConfig.newBuilder().setModel(model).setSteps(step);
-            StringBuilder id = new StringBuilder(label.isEmpty() ? model : label);
-            if (!sampler.isEmpty()) {
-              config.setSampler(sampler(sampler));
-              id.append('_').append(sampler);
+            for (int[] size : sizes) {
+              GeneratorConfig.Builder config =
+                  GeneratorConfig.newBuilder().setModel(model).setSteps(step);
+              StringBuilder id = new StringBuilder(label.isEmpty() ? model : label);
+              if (!sampler.isEmpty()) {
+                config.setSampler(sampler(sampler));
+                id.append('_').append(sampler);
+              }
+              if (step > 0) {
+                id.append('_').append(step);
+              }
+              if (!cache.isEmpty()) {
+                config.setCachePolicy(cache(cache));
+                id.append('_').append(cache.replace(':', '-'));
+              }
+              if (size[0] > 0) {
+                config.setWidth(size[0]).setHeight(size[1]);
+                id.append('_').append(size[0]).append('x').append(size[1]);
+              }
+              configs.add(config.setId(id.toString()).build());
             }
-            if (step > 0) {
-              id.append('_').append(step);
-            }
-            if (!cache.isEmpty()) {
-              config.setCachePolicy(cache(cache));
-              id.append('_').append(cache.replace(':', '-'));
-            }
-            configs.add(config.setId(id.toString()).build());
           }
         }
       }
     }
     return configs;
+  }
+
+  /** "WxH" in pixels, both positive. */
+  static int[] size(String text) {
+    String[] parts = text.strip().toLowerCase(Locale.ROOT).split("x");
+    try {
+      if (parts.length == 2) {
+        int w = Integer.parseInt(parts[0]);
+        int h = Integer.parseInt(parts[1]);
+        if (w > 0 && h > 0) {
+          return new int[] {w, h};
+        }
+      }
+    } catch (NumberFormatException e) {
+      // fall through to the error below
+    }
+    throw new IllegalArgumentException(
+        "grid: sizes must be WIDTHxHEIGHT in pixels such as 512x512, got '" + text + "'");
   }
 
   private static List<String> orDefault(List<String> values, String fallback) {
@@ -130,13 +159,11 @@ public final class GeneratorConfigs {
   }
 
   static Sampler sampler(String name) {
-    return switch (name.toLowerCase(Locale.ROOT)) {
-      case "ddim" -> Sampler.SAMPLER_DDIM;
-      case "dpmpp2m" -> Sampler.SAMPLER_DPMPP_2M;
-      case "euler" -> Sampler.SAMPLER_EULER;
-      case "ar" -> Sampler.SAMPLER_AR;
-      default -> throw new IllegalArgumentException("grid: unknown sampler '" + name + "'");
-    };
+    try {
+      return SamplerNames.parse(name);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("grid: " + e.getMessage(), e);
+    }
   }
 
   static CachePolicy cache(String text) {

@@ -13,13 +13,25 @@ import java.util.List;
  * @param steps denoising steps (0: keep the configuration's)
  * @param guidanceScale guidance scale (NaN: keep the configuration's)
  * @param seeds seeds for this item (0: the launch's {@code --seeds})
+ * @param width image width in pixels (0: keep the configuration's)
+ * @param height image height in pixels (0: keep the configuration's)
  */
-public record ItemOverrides(List<String> configs, int steps, double guidanceScale, int seeds)
+public record ItemOverrides(
+    List<String> configs, int steps, double guidanceScale, int seeds, int width, int height)
     implements Serializable {
-  public static final ItemOverrides NONE = new ItemOverrides(List.of(), 0, Double.NaN, 0);
+  public static final ItemOverrides NONE = new ItemOverrides(List.of(), 0, Double.NaN, 0, 0, 0);
 
   public ItemOverrides {
     configs = List.copyOf(configs);
+    if ((width == 0) != (height == 0)) {
+      throw new IllegalArgumentException(
+          "field \"width\" and field \"height\" must be given together");
+    }
+  }
+
+  /** An override of steps, guidance and seeds only. */
+  public ItemOverrides(List<String> configs, int steps, double guidanceScale, int seeds) {
+    this(configs, steps, guidanceScale, seeds, 0, 0);
   }
 
   /** Whether the item runs under the configuration with this id. */
@@ -29,7 +41,7 @@ public record ItemOverrides(List<String> configs, int steps, double guidanceScal
 
   /** The configuration with this item's overrides applied (the id is kept, for grouping). */
   public GeneratorConfig apply(GeneratorConfig config) {
-    if (steps == 0 && Double.isNaN(guidanceScale)) {
+    if (steps == 0 && Double.isNaN(guidanceScale) && width == 0) {
       return config;
     }
     GeneratorConfig.Builder builder = config.toBuilder();
@@ -38,6 +50,9 @@ public record ItemOverrides(List<String> configs, int steps, double guidanceScal
     }
     if (!Double.isNaN(guidanceScale)) {
       builder.setGuidanceScale((float) guidanceScale);
+    }
+    if (width != 0) {
+      builder.setWidth(width).setHeight(height);
     }
     return builder.build();
   }

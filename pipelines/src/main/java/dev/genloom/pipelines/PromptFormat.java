@@ -9,8 +9,8 @@ import java.util.Locale;
 /**
  * The prompt file formats: plain text (one prompt per line), JSONL (an object per line with {@code
  * prompt} and optional {@code negative_prompt}, {@code reference_image}, {@code id}, and the
- * per-item {@code configs}, {@code steps}, {@code guidance_scale} and {@code seeds}) and
- * PartiPrompts-style TSV (a header row naming a {@code Prompt} column).
+ * per-item {@code configs}, {@code steps}, {@code guidance_scale}, {@code seeds}, {@code width} and
+ * {@code height}) and PartiPrompts-style TSV (a header row naming a {@code Prompt} column).
  */
 public enum PromptFormat {
   TEXT,
@@ -105,7 +105,9 @@ public enum PromptFormat {
       }
       guidance = g.asDouble();
     }
-    return new ItemOverrides(configs, steps, guidance, seeds);
+    int width = optionalInt(node, "width", 1, 16_384);
+    int height = optionalInt(node, "height", 1, 16_384);
+    return new ItemOverrides(configs, steps, guidance, seeds, width, height);
   }
 
   private static int optionalInt(JsonNode node, String field, int min, int max) {

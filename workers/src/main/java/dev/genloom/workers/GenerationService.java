@@ -275,6 +275,7 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
                 .setBlockEvals(media.blockEvaluations())
                 .setBlockSkips(media.blockSkips())
                 .setBatchSize(media.batchSize())
+                .setTruncatedTokens(media.truncatedTokens())
                 .setSeed(spec.seed())
                 .setWorker(options.workerName())
                 .build();

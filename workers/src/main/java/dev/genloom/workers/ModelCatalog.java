@@ -54,6 +54,7 @@ final class ModelCatalog {
         .setDefaults(manifest.getDefaults())
         .addAllSupportedSizes(manifest.getSupportedSizesList())
         .addAllSupportedFrameCounts(manifest.getSupportedFrameCountsList())
+        .setSizeConstraint(manifest.getSizeConstraint())
         .build();
   }
 }

@@ -3,8 +3,9 @@ package dev.genloom.workers;
 import dev.genloom.generators.CacheSpec;
 import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
+import dev.genloom.generators.ImageSizes;
 import dev.genloom.generators.RgbImage;
-import dev.genloom.generators.text.PromptTooLongException;
+import dev.genloom.generators.sampling.SamplerKind;
 import dev.genloom.proto.v1.ArSampling;
 import dev.genloom.proto.v1.CachePolicy;
 import dev.genloom.proto.v1.GenerateRequest;
@@ -57,14 +58,31 @@ final class RequestMapper {
       }
       spec.guidanceScale(request.getGuidanceScale());
     }
-    switch (request.getSampler()) {
-      case SAMPLER_UNSPECIFIED -> {}
-      case SAMPLER_DDIM -> spec.sampler("ddim");
-      case SAMPLER_DPMPP_2M -> spec.sampler("dpmpp2m");
-      case SAMPLER_EULER -> spec.sampler("euler");
-      case SAMPLER_AR -> spec.sampler("ar");
+    if (request.getSampler() == dev.genloom.proto.v1.Sampler.UNRECOGNIZED) {
+      throw new IllegalArgumentException("sampler: unknown value " + request.getSamplerValue());
+    }
+    if (request.getSampler() != dev.genloom.proto.v1.Sampler.SAMPLER_UNSPECIFIED) {
+      spec.sampler(SamplerKind.fromProto(request.getSampler()).wireName());
+    }
+    if (request.hasGuidanceRescale()) {
+      float rescale = request.getGuidanceRescale();
+      if (!(rescale >= 0 && rescale <= 1)) {
+        throw new IllegalArgumentException("guidance_rescale: must be in [0, 1], got " + rescale);
+      }
+      spec.guidanceRescale(rescale);
+    }
+    if (request.hasClipSkip()) {
+      if (request.getClipSkip() < 0) {
+        throw new IllegalArgumentException("clip_skip: must be >= 0, got " + request.getClipSkip());
+      }
+      spec.clipSkip(request.getClipSkip());
+    }
+    switch (request.getPromptOverflow()) {
+      case PROMPT_OVERFLOW_UNSPECIFIED, PROMPT_OVERFLOW_TRUNCATE -> spec.refuseTruncation(false);
+      case PROMPT_OVERFLOW_REFUSE -> spec.refuseTruncation(true);
       default ->
-          throw new IllegalArgumentException("sampler: unknown value " + request.getSamplerValue());
+          throw new IllegalArgumentException(
+              "prompt_overflow: unknown value " + request.getPromptOverflowValue());
     }
     if (request.hasEta()) {
       spec.eta(request.getEta());
@@ -72,7 +90,7 @@ final class RequestMapper {
     if (request.hasStrength()) {
       spec.strength(request.getStrength());
     }
-    checkSize(request, manifest);
+    size(request, manifest, spec);
     if (request.getNumFrames() != 0) {
       spec.numFrames(request.getNumFrames());
     }
@@ -100,36 +118,32 @@ final class RequestMapper {
     if (request.getReferenceImagesCount() == 1) {
       spec.reference(Optional.of(reference(request.getReferenceImages(0))));
     }
-    GenerationSpec built;
-    try {
-      built = spec.build();
-      generator.validate(built);
-    } catch (PromptTooLongException e) {
-      throw new IllegalArgumentException("prompt: " + e.getMessage(), e);
-    }
+    GenerationSpec built = spec.build();
+    generator.validate(built);
     return built;
   }
 
-  private static void checkSize(GenerateRequest request, ModelManifest manifest) {
-    if (request.getWidth() == 0 && request.getHeight() == 0) {
+  /** Width and height, or an aspect ratio resolved to the package's nearest bucket. */
+  private static void size(
+      GenerateRequest request, ModelManifest manifest, GenerationSpec.Builder spec) {
+    boolean sized = request.getWidth() != 0 || request.getHeight() != 0;
+    if (!request.getAspectRatio().isEmpty()) {
+      if (sized) {
+        throw new IllegalArgumentException(
+            "aspect_ratio: set either aspect_ratio or width and height, not both");
+      }
+      Size bucket = ImageSizes.bucket(manifest, request.getAspectRatio());
+      spec.size(bucket.getWidth(), bucket.getHeight());
+      return;
+    }
+    if (!sized) {
       return;
     }
     if (request.getWidth() <= 0 || request.getHeight() <= 0) {
       throw new IllegalArgumentException("width: width and height must both be set and positive");
     }
-    for (Size size : manifest.getSupportedSizesList()) {
-      if (size.getWidth() == request.getWidth() && size.getHeight() == request.getHeight()) {
-        return;
-      }
-    }
-    throw new IllegalArgumentException(
-        "width: "
-            + request.getWidth()
-            + "x"
-            + request.getHeight()
-            + " is not a size model '"
-            + manifest.getName()
-            + "' supports");
+    ImageSizes.check(manifest, request.getWidth(), request.getHeight());
+    spec.size(request.getWidth(), request.getHeight());
   }
 
   private static CacheSpec cache(CachePolicy policy) {

@@ -14,6 +14,16 @@ public interface Sampler {
   /** The value fed to the denoiser's {@code timestep} input at step {@code i}. */
   float modelTimestep(int i);
 
+  /** Standard deviation of the initial noise (diffusers' init_noise_sigma). */
+  default double initNoiseSigma() {
+    return 1.0;
+  }
+
+  /** The denoiser's input at step {@code i} (diffusers' scale_model_input). */
+  default NDArray scaleModelInput(NDArray sample, int i) {
+    return sample;
+  }
+
   /**
    * Noises a clean latent to the noise level of step {@code i}, for image-to-image (SDEdit) and
    * image-to-video starts.

@@ -7,7 +7,10 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 
-/** Replays the random numbers a reference run recorded for one batch item. */
+/**
+ * Replays the random numbers a reference run recorded for one batch item, in the order the run drew
+ * them (conformance checks against recorded goldens).
+ */
 final class ReplayNoise implements NoiseSource {
   private final Deque<NDArray> gaussians;
   private final Deque<Double> uniforms;
@@ -19,15 +22,22 @@ final class ReplayNoise implements NoiseSource {
 
   @Override
   public NDArray gaussian(NDManager manager, Shape shape) {
+    if (gaussians.isEmpty()) {
+      throw new IllegalStateException("the recording holds no more gaussian draws");
+    }
     NDArray next = gaussians.removeFirst();
     if (!next.getShape().equals(shape)) {
-      throw new AssertionError("recorded noise has shape " + next.getShape() + ", wanted " + shape);
+      throw new IllegalStateException(
+          "recorded noise has shape " + next.getShape() + ", wanted " + shape);
     }
     return next;
   }
 
   @Override
   public double uniform() {
+    if (uniforms.isEmpty()) {
+      throw new IllegalStateException("the recording holds no more uniform draws");
+    }
     return uniforms.removeFirst();
   }
 }

@@ -1,0 +1,258 @@
+package dev.genloom.generators;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.generators.graph.GraphExecutor;
+import dev.genloom.generators.sampling.Sampler;
+import dev.genloom.generators.text.PromptTokenizer;
+import dev.genloom.proto.v1.GoldenFile;
+import dev.genloom.proto.v1.ModelKind;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Replays a latent-diffusion package's sampling goldens through the Java runtime: the whole
+ * denoising loop (tokenizers, text encoders, sampler, guidance, block graph, VAE decoder) with the
+ * random draws the reference run recorded, compared with the reference's final latents and pixels.
+ *
+ * <p>Two recordings exist. An exporter of a diffusers pipeline records, per sampler and size, a run
+ * of diffusers' own schedulers and models in the loop its pipelines run ({@code
+ * golden/sampling_<sampler>_<W>x<H>.npz} with a {@code .json} sidecar holding the prompts and
+ * settings); the Java tokenizers must also reproduce its token ids. Genloom's own tiny packages
+ * record one run per sampler from their training code ({@code golden/sampling_<sampler>.npz}).
+ */
+public final class SamplingCheck {
+  private SamplingCheck() {}
+
+  /**
+   * The outcome of one recording.
+   *
+   * @param subject the golden's subject, e.g. "sampling/ddim/64x64"
+   * @param latentError max abs difference of the final latents
+   * @param pixelError max abs difference of the decoded pixels
+   * @param timestepError max abs difference of the sampler's timesteps (0 when not recorded)
+   * @param tokenIdsMatch whether the Java tokenizers gave the recorded ids and truncation counts
+   *     (true when the recording holds no prompts)
+   */
+  public record Result(
+      String subject,
+      double latentError,
+      double pixelError,
+      double timestepError,
+      boolean tokenIdsMatch) {}
+
+  /** Every sampling golden of {@code pkg}, replayed; an empty list for other kinds. */
+  public static List<Result> check(ModelPackage pkg, Device device) {
+    List<Result> results = new ArrayList<>();
+    if (pkg.kind() != ModelKind.MODEL_KIND_LATENT_DIFFUSION) {
+      return results;
+    }
+    List<GoldenFile> goldens =
+        pkg.manifest().getGoldensList().stream()
+            .filter(g -> g.getSubject().startsWith("sampling/"))
+            .toList();
+    if (goldens.isEmpty()) {
+      return results;
+    }
+    try (LatentDiffusion ldm = (LatentDiffusion) Generators.open(pkg, device)) {
+      for (GoldenFile golden : goldens) {
+        results.add(replay(ldm, golden));
+      }
+    }
+    return results;
+  }
+
+  static Result replay(LatentDiffusion ldm, GoldenFile golden) {
+    ModelPackage pkg = ldm.pkg();
+    Path npz = pkg.resolve(golden.getFile());
+    Path sidecar =
+        npz.resolveSibling(npz.getFileName().toString().replaceFirst("\\.npz$", ".json"));
+    try (NDManager scope = NDManager.newBaseManager()) {
+      Map<String, NDArray> arrays = GoldenCheck.readNpz(scope, npz);
+      return Files.isRegularFile(sidecar)
+          ? replayDiffusers(ldm, golden.getSubject(), arrays, readJson(sidecar), scope)
+          : replayOwn(ldm, golden.getSubject(), arrays, scope);
+    }
+  }
+
+  /** A diffusers recording: prompts and settings in the sidecar, ids per tokenizer. */
+  private static Result replayDiffusers(
+      LatentDiffusion ldm,
+      String subject,
+      Map<String, NDArray> arrays,
+      JsonNode settings,
+      NDManager scope) {
+    List<String> prompts = strings(settings, "prompts");
+    List<String> negatives = strings(settings, "negative_prompts");
+    GenerationSpec base =
+        ldm.defaults("", 0).toBuilder()
+            .sampler(settings.get("sampler").asText())
+            .steps(settings.get("steps").asInt())
+            .guidanceScale((float) settings.get("guidance_scale").asDouble())
+            .guidanceRescale((float) settings.path("guidance_rescale").asDouble(0))
+            .eta((float) settings.path("eta").asDouble(0))
+            .clipSkip(settings.path("clip_skip").asInt(0))
+            .size(settings.get("width").asInt(), settings.get("height").asInt())
+            .build();
+    List<GenerationSpec> specs = new ArrayList<>();
+    for (int b = 0; b < prompts.size(); b++) {
+      specs.add(base.toBuilder().prompt(prompts.get(b)).negativePrompt(negatives.get(b)).build());
+    }
+    List<PromptTokenizer> tokenizers = ldm.text().tokenizers();
+    PromptBatch tokenized = PromptBatch.of(tokenizers, specs);
+    List<long[][]> cond = new ArrayList<>();
+    List<long[][]> uncond = new ArrayList<>();
+    boolean idsMatch = true;
+    for (int k = 0; k < tokenizers.size(); k++) {
+      long[][] c = rows(require(arrays, "input_ids_" + k, subject));
+      long[][] u = rows(require(arrays, "uncond_ids_" + k, subject));
+      idsMatch &=
+          Arrays.deepEquals(c, tokenized.cond(k)) && Arrays.deepEquals(u, tokenized.uncond(k));
+      cond.add(c);
+      uncond.add(u);
+    }
+    JsonNode truncated = settings.get("truncated_tokens");
+    if (truncated != null) {
+      for (int b = 0; b < prompts.size(); b++) {
+        idsMatch &= truncated.get(b).asInt() == tokenized.truncated(b);
+      }
+    }
+    PromptBatch prompt =
+        tokenized
+            .withRows(cond, uncond)
+            .withNoise(noise(arrays, prompts.size(), base.steps(), subject));
+    return run(ldm, subject, base, prompt, arrays, idsMatch, scope);
+  }
+
+  /** A recording of Genloom's own training code: one tokenizer, settings as scalar arrays. */
+  private static Result replayOwn(
+      LatentDiffusion ldm, String subject, Map<String, NDArray> arrays, NDManager scope) {
+    int steps = (int) require(arrays, "steps", subject).toType(DataType.INT64, false).getLong();
+    GenerationSpec spec =
+        ldm.defaults("", 0).toBuilder()
+            .sampler(subject.substring("sampling/".length()))
+            .steps(steps)
+            .guidanceScale(require(arrays, "guidance_scale", subject).getFloat())
+            .eta(require(arrays, "eta", subject).getFloat())
+            .build();
+    long[][] cond = rows(require(arrays, "input_ids", subject));
+    long[][] uncond = rows(require(arrays, "uncond_ids", subject));
+    PromptBatch prompts =
+        PromptBatch.ofRows(cond, uncond, noise(arrays, cond.length, steps, subject));
+    return run(ldm, subject, spec, prompts, arrays, true, scope);
+  }
+
+  private static Result run(
+      LatentDiffusion ldm,
+      String subject,
+      GenerationSpec spec,
+      PromptBatch prompts,
+      Map<String, NDArray> arrays,
+      boolean idsMatch,
+      NDManager scope) {
+    LatentDiffusion.Trajectory run =
+        ldm.sample(
+            scope, prompts, null, spec, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
+    double latentError = maxAbs(run.latents(), require(arrays, "latent_final", subject), subject);
+    double pixelError =
+        maxAbs(ldm.decode(run.latents()), require(arrays, "pixels", subject), subject);
+    double timestepError = 0;
+    NDArray timesteps = arrays.get("timesteps");
+    if (timesteps != null) {
+      Sampler sampler = ldm.sampler(spec);
+      float[] recorded = timesteps.toType(DataType.FLOAT32, false).toFloatArray();
+      if (recorded.length != sampler.steps()) {
+        throw new ModelPackageException(
+            subject
+                + ": the recording has "
+                + recorded.length
+                + " timesteps, the Java sampler "
+                + sampler.steps());
+      }
+      for (int i = 0; i < recorded.length; i++) {
+        timestepError = Math.max(timestepError, Math.abs(recorded[i] - sampler.modelTimestep(i)));
+      }
+    }
+    return new Result(subject, latentError, pixelError, timestepError, idsMatch);
+  }
+
+  /** Per item: the initial draw, then one draw per step where the recording has step noise. */
+  private static List<NoiseSource> noise(
+      Map<String, NDArray> arrays, int items, int steps, String subject) {
+    NDArray init = require(arrays, "init_noise", subject);
+    NDArray stepNoise = arrays.get("step_noise");
+    List<NoiseSource> noise = new ArrayList<>();
+    for (int b = 0; b < items; b++) {
+      String item = b + ":" + (b + 1);
+      List<NDArray> draws = new ArrayList<>();
+      draws.add(init.get(item));
+      if (stepNoise != null) {
+        for (int i = 0; i < steps; i++) {
+          draws.add(stepNoise.get(i).get(item));
+        }
+      }
+      noise.add(new ReplayNoise(draws, List.of()));
+    }
+    return noise;
+  }
+
+  private static double maxAbs(NDArray actual, NDArray expected, String subject) {
+    if (!actual.getShape().equals(expected.getShape())) {
+      throw new ModelPackageException(
+          subject
+              + ": the Java run gave shape "
+              + actual.getShape()
+              + " but the recording has "
+              + expected.getShape());
+    }
+    return actual
+        .toType(DataType.FLOAT32, false)
+        .sub(expected.toType(DataType.FLOAT32, false))
+        .abs()
+        .max()
+        .getFloat();
+  }
+
+  private static long[][] rows(NDArray ids) {
+    int count = (int) ids.getShape().get(0);
+    int length = (int) ids.getShape().get(1);
+    long[] flat = ids.toType(DataType.INT64, false).toLongArray();
+    long[][] out = new long[count][length];
+    for (int r = 0; r < count; r++) {
+      System.arraycopy(flat, r * length, out[r], 0, length);
+    }
+    return out;
+  }
+
+  private static NDArray require(Map<String, NDArray> arrays, String name, String subject) {
+    NDArray array = arrays.get(name);
+    if (array == null) {
+      throw new ModelPackageException(
+          subject + ": the recording has no array '" + name + "' (it has " + arrays.keySet() + ")");
+    }
+    return array;
+  }
+
+  private static JsonNode readJson(Path file) {
+    try {
+      return new ObjectMapper().readTree(file.toFile());
+    } catch (IOException e) {
+      throw new ModelPackageException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static List<String> strings(JsonNode settings, String field) {
+    List<String> out = new ArrayList<>();
+    settings.path(field).forEach(v -> out.add(v.asText()));
+    return out;
+  }
+}
