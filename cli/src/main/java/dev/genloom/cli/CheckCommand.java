@@ -1,8 +1,8 @@
 package dev.genloom.cli;
 
 import ai.djl.Device;
-import dev.genloom.generators.GoldenCheck;
 import dev.genloom.generators.Generators;
+import dev.genloom.generators.GoldenCheck;
 import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;

@@ -15,6 +15,7 @@ import dev.genloom.proto.v1.GetModelRequest;
 import dev.genloom.proto.v1.ListModelsRequest;
 import dev.genloom.proto.v1.ModelKind;
 import dev.genloom.proto.v1.OutputOptions;
+import dev.genloom.proto.v1.PromptOverflow;
 import dev.genloom.proto.v1.ReferenceImage;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -156,6 +157,9 @@ class WorkerServerTest {
     if (field.equals("width")) {
       request.setWidth(64).setHeight(64);
     }
+    if (field.equals("prompt")) {
+      request.setPromptOverflow(PromptOverflow.PROMPT_OVERFLOW_REFUSE);
+    }
     if (field.equals("reference_images")) {
       request.addReferenceImages(
           ReferenceImage.newBuilder().setData(ByteString.copyFromUtf8("not an image")));
@@ -164,6 +168,29 @@ class WorkerServerTest {
         assertThrows(StatusRuntimeException.class, () -> collect(stub.generate(request.build())));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
     assertTrue(e.getStatus().getDescription().startsWith(field), e.getStatus().getDescription());
+  }
+
+  @Test
+  void longPromptsAreTruncatedAsDiffusersDoesAndCounted() throws Exception {
+    var stub = start(WorkerOptions.defaults());
+    // 43 words and the two special tokens against tiny-ldm's 16 positions: 29 are dropped.
+    GenerateRequest request =
+        GenerateRequest.newBuilder()
+            .setModel("tiny-ldm")
+            .setPrompt("a red circle" + " circle".repeat(40))
+            .setSteps(2)
+            .setSeed(5)
+            .build();
+    List<GenerateEvent> events = collect(stub.generate(request));
+    GenerateEvent result = events.get(events.size() - 1);
+    assertEquals(29, result.getResult().getStats().getTruncatedTokens());
+    GenerateEvent shortOne =
+        last(collect(stub.generate(request.toBuilder().setPrompt("a red circle").build())));
+    assertEquals(0, shortOne.getResult().getStats().getTruncatedTokens());
+  }
+
+  private static GenerateEvent last(List<GenerateEvent> events) {
+    return events.get(events.size() - 1);
   }
 
   @Test
