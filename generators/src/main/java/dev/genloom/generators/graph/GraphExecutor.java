@@ -16,6 +16,11 @@ import java.util.Map;
  * attention and MLP outputs. A skipped stack tail adds the tail's cached residual to the first
  * block's output (TeaCache / FirstBlockCache).
  *
+ * <p>A graph without residual stacks (a UNet, whose blocks change shape) gives stack policies its
+ * cacheable blocks as one stack, {@link #CACHEABLE_STACK}: the first cacheable block always runs
+ * and its first output is the indicator; when the policy skips, every later cacheable block rebinds
+ * its cached outputs, so the blocks after them see the previous step's features.
+ *
  * <p>Not thread-safe: one executor per generation. Cached tensors belong to the NDManager of the
  * tensors the blocks produce; closing that manager after the generation frees them.
  */
@@ -28,8 +33,12 @@ public final class GraphExecutor {
   private final Map<Integer, NDArray> cachedResiduals = new HashMap<>();
   private final Map<String, NDArray> cachedTails = new HashMap<>();
   private final Map<String, int[]> groupRanges = new HashMap<>();
+  private final int firstCacheable;
   private long evaluations;
   private long skips;
+
+  /** The stack name stack policies see for the cacheable blocks of a graph without stacks. */
+  public static final String CACHEABLE_STACK = "cacheable";
 
   /** Receives every computed block's outputs, e.g. for cache calibration. */
   @FunctionalInterface
@@ -52,15 +61,30 @@ public final class GraphExecutor {
         groupRanges.merge(group, new int[] {i, i}, (a, b) -> new int[] {a[0], index});
       }
     }
+    int first = -1;
+    if (groupRanges.isEmpty()) {
+      for (int i = 0; i < this.blocks.size() && first < 0; i++) {
+        if (this.blocks.get(i).cacheable()) {
+          first = i;
+        }
+      }
+    }
+    this.firstCacheable = first;
   }
 
   /** Runs every block once for {@code step} on the graph inputs; returns the graph output. */
   public NDArray run(int step, int totalSteps, Map<String, NDArray> graphInputs) {
     Map<String, NDArray> env = new HashMap<>(graphInputs);
     String skippingGroup = null;
+    boolean skippingCacheable = false;
     Map<String, NDArray> stackStarts = new HashMap<>();
     for (int i = 0; i < blocks.size(); i++) {
       GraphBlock block = blocks.get(i);
+      if (skippingCacheable && block.cacheable()) {
+        skips++;
+        bind(env, block, cachedOutputs.get(i));
+        continue;
+      }
       int[] range = block.group().isEmpty() ? null : groupRanges.get(block.group());
       if (skippingGroup != null && block.group().equals(skippingGroup)) {
         skips++;
@@ -101,6 +125,10 @@ public final class GraphExecutor {
                 : cachedOutputs.get(i);
       }
       bind(env, block, outputs);
+      if (i == firstCacheable && compute) {
+        skippingCacheable =
+            policy.skipStackTail(step, totalSteps, CACHEABLE_STACK, outputs.get(0)) && allCached();
+      }
       if (range != null && range[0] != range[1]) {
         if (i == range[0]) {
           stackStarts.put(block.group(), outputs.get(0));
@@ -121,6 +149,16 @@ public final class GraphExecutor {
       throw new IllegalStateException("no block produced the graph output '" + output + "'");
     }
     return result;
+  }
+
+  /** Whether every cacheable block has outputs from an earlier step. */
+  private boolean allCached() {
+    for (int i = 0; i < blocks.size(); i++) {
+      if (blocks.get(i).cacheable() && !cachedOutputs.containsKey(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static NDList gather(Map<String, NDArray> env, GraphBlock block) {

@@ -6,9 +6,11 @@ import ai.djl.ndarray.NDArray;
  * TeaCache / FirstBlockCache-style dynamic caching for a residual block stack. The first block of
  * the stack always runs; the relative L1 change of its residual from the previous step, {@code
  * mean|r_t - r_(t-1)| / mean|r_(t-1)|}, is accumulated, and while the sum stays under the threshold
- * the rest of the stack is skipped and its cached residual applied. Crossing the threshold
- * recomputes the stack and resets the sum. The first and last steps are always computed. The
- * rescaling polynomial is the identity (no per-model fit).
+ * the rest of the stack is skipped and its cached residual applied. In a graph without stacks (a
+ * UNet) the indicator is the first cacheable block's output and a skip reuses the other cacheable
+ * blocks' outputs ({@link GraphExecutor#CACHEABLE_STACK}). Crossing the threshold recomputes the
+ * stack and resets the sum. The first and last steps are always computed. The rescaling polynomial
+ * is the identity (no per-model fit).
  */
 public final class TeaCache implements CachePolicy {
   private final double threshold;

@@ -127,6 +127,79 @@ class GraphExecutorTest {
     assertEquals(0, executor.skips());
   }
 
+  /**
+   * A UNet-shaped graph without stacks: conv_in (x -> x), down (h -> h + t, with skip h), up (h +
+   * skip), conv_out (h -> 10 h); down and up are cacheable.
+   */
+  private static List<GraphBlock> unet(List<String> calls) {
+    List<GraphBlock> blocks = new ArrayList<>();
+    blocks.add(
+        new GraphBlock(
+            "conv_in",
+            List.of("x"),
+            List.of("h"),
+            false,
+            "",
+            in -> {
+              calls.add("conv_in");
+              return new NDList(in.get(0).add(0));
+            }));
+    blocks.add(
+        new GraphBlock(
+            "down_blocks.0",
+            List.of("h", "t"),
+            List.of("down", "skip"),
+            true,
+            "",
+            in -> {
+              calls.add("down_blocks.0");
+              return new NDList(in.get(0).add(in.get(1)), in.get(0).mul(1));
+            }));
+    blocks.add(
+        new GraphBlock(
+            "up_blocks.0",
+            List.of("down", "skip"),
+            List.of("up"),
+            true,
+            "",
+            in -> {
+              calls.add("up_blocks.0");
+              return new NDList(in.get(0).add(in.get(1)));
+            }));
+    blocks.add(
+        new GraphBlock(
+            "conv_out",
+            List.of("up"),
+            List.of("out"),
+            false,
+            "",
+            in -> {
+              calls.add("conv_out");
+              return new NDList(in.get(0).mul(10));
+            }));
+    return blocks;
+  }
+
+  @Test
+  void teaCacheOnAGraphWithoutStacksReusesTheLaterCacheableBlocks() {
+    List<String> calls = new ArrayList<>();
+    GraphExecutor executor =
+        new GraphExecutor(unet(calls), "out", new TeaCache(0.1), GraphExecutor.BlockObserver.NONE);
+    int steps = 4;
+    assertEquals(10 * (1 + 1 + 1), run(executor, 0, steps, 1, 1), 1e-6);
+    assertEquals(10 * (1 + 1 + 1), run(executor, 1, steps, 1, 1), 1e-6);
+    calls.clear();
+    // The first cacheable block's output is unchanged, so up_blocks.0 reuses its output even
+    // though x changed: conv_out sees the previous step's features.
+    assertEquals(10 * 3, run(executor, 2, steps, 1.001f, 1), 1e-6);
+    assertEquals(List.of("conv_in", "down_blocks.0", "conv_out"), calls);
+    calls.clear();
+    // The last step always computes.
+    assertEquals(10 * (2 + 2 + 2), run(executor, 3, steps, 2, 2), 1e-5);
+    assertEquals(List.of("conv_in", "down_blocks.0", "up_blocks.0", "conv_out"), calls);
+    assertTrue(executor.skips() >= 1);
+  }
+
   @Test
   void scheduledCacheFollowsPerBlockMasksAndCalibrationDerivesThem() {
     Map<String, double[]> changes = new LinkedHashMap<>();
