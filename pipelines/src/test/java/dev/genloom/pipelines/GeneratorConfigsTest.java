@@ -58,6 +58,48 @@ class GeneratorConfigsTest {
   }
 
   @Test
+  void sizesAreAnAxisAndMalformedSizesAreRefused() {
+    List<GeneratorConfig> configs =
+        GeneratorConfigs.parse(
+            "{\"models\": [\"fixture-sd15\"], \"samplers\": [\"euler_a\"],"
+                + " \"sizes\": [\"64x64\", \"96X64\"]}",
+            "grid.json");
+    assertEquals(
+        List.of("fixture-sd15_euler_a_64x64", "fixture-sd15_euler_a_96x64"),
+        configs.stream().map(GeneratorConfig::getId).toList());
+    assertEquals(Sampler.SAMPLER_EULER_ANCESTRAL, configs.get(0).getSampler());
+    assertEquals(96, configs.get(1).getWidth());
+    assertEquals(64, configs.get(1).getHeight());
+    for (String bad : List.of("64", "64x", "0x64", "axb", "64x64x3")) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  GeneratorConfigs.parse(
+                      "{\"models\": [\"m\"], \"sizes\": [\"" + bad + "\"]}", "grid.json"));
+      assertTrue(e.getMessage().startsWith("grid: sizes"), e.getMessage());
+    }
+    IllegalArgumentException sampler =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> GeneratorConfigs.parse("{\"models\": [\"m\"], \"samplers\": [\"pndm\"]}", "g"));
+    assertTrue(sampler.getMessage().contains("unknown 'pndm'"), sampler.getMessage());
+  }
+
+  @Test
+  void itemOverridesReplaceTheSize() {
+    GeneratorConfig config = GeneratorConfig.newBuilder().setId("a").setModel("m").build();
+    GeneratorConfig applied = new ItemOverrides(List.of(), 0, Double.NaN, 0, 96, 64).apply(config);
+    assertEquals(96, applied.getWidth());
+    assertEquals(64, applied.getHeight());
+    IllegalArgumentException half =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new ItemOverrides(List.of(), 0, Double.NaN, 0, 96, 0));
+    assertTrue(half.getMessage().contains("\"width\""), half.getMessage());
+  }
+
+  @Test
   void itemOverridesSelectConfigurationsAndReplaceValues() {
     GeneratorConfig config =
         GeneratorConfig.newBuilder().setId("a").setModel("tiny-ldm").setSteps(50).build();
