@@ -108,6 +108,13 @@ final class RunCommand implements Callable<Integer> {
       defaultValue = "8")
   int batchSize;
 
+  @Option(
+      names = "--refuse-long-prompts",
+      description =
+          "Fail items whose prompt is longer than the text encoder takes, instead of truncating"
+              + " them as diffusers does (truncations are counted either way).")
+  boolean refuseLongPrompts;
+
   @Unmatched List<String> beamOptions = new ArrayList<>();
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -139,6 +146,9 @@ final class RunCommand implements Callable<Integer> {
       if (grid != null) {
         args.add("--grid=" + grid);
       }
+      if (refuseLongPrompts) {
+        args.add("--refuseLongPrompts=true");
+      }
       PipelineOptionsFactory.register(GeneratePipelineOptions.class);
       GeneratePipelineOptions options =
           PipelineOptionsFactory.fromArgs(args.toArray(String[]::new))
@@ -159,6 +169,7 @@ final class RunCommand implements Callable<Integer> {
       long generated = counter(result, "generated");
       long failed = counter(result, "failed");
       long retries = counter(result, "retries");
+      long truncated = counter(result, "truncated");
       double seconds = (System.nanoTime() - start) / 1e9;
       console.printf(
           Locale.ROOT,
@@ -168,6 +179,14 @@ final class RunCommand implements Callable<Integer> {
           generated,
           failed,
           retries);
+      if (truncated > 0) {
+        console.printf(
+            Locale.ROOT,
+            "  %d item(s) had prompts longer than the text encoder takes and were truncated"
+                + " (truncated_tokens in the manifest; --refuse-long-prompts fails them"
+                + " instead)%n",
+            truncated);
+      }
       console.printf(Locale.ROOT, "  manifest:    %s/%s%n", out, GeneratePipeline.MANIFEST);
       console.printf(Locale.ROOT, "  media:       %s/media/%n", out);
       console.printf(Locale.ROOT, "  dead letter: %s/%s%n", out, GeneratePipeline.DEAD_LETTER);

@@ -59,6 +59,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private final Counter generated = Metrics.counter("genloom", "generated");
   private final Counter failed = Metrics.counter("genloom", "failed");
   private final Counter retries = Metrics.counter("genloom", "retries");
+  private final Counter truncated = Metrics.counter("genloom", "truncated");
 
   private final WorkerSecurity security;
   private transient WorkerPool pool;
@@ -176,6 +177,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       failed.inc();
     } else {
       generated.inc();
+      if (outcome.record().getTruncatedTokens() > 0) {
+        truncated.inc();
+      }
     }
   }
 
@@ -302,7 +306,8 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             .setArSampling(config.getArSampling())
             .setNumFrames(config.getNumFrames())
             .setWidth(config.getWidth())
-            .setHeight(config.getHeight());
+            .setHeight(config.getHeight())
+            .setPromptOverflow(config.getPromptOverflow());
     if (config.hasGuidanceScale()) {
       request.setGuidanceScale(config.getGuidanceScale());
     }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.proto.ProtoJson;
 import dev.genloom.proto.v1.GeneratorConfig;
+import dev.genloom.proto.v1.PromptOverflow;
 import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.InputStream;
@@ -74,10 +75,16 @@ public final class GeneratePipeline {
 
   /** The generator configurations of a launch: the grid file's, or the single model's. */
   public static List<GeneratorConfig> configs(GeneratePipelineOptions options) {
-    if (options.getGrid() == null || options.getGrid().isBlank()) {
-      return GeneratorConfigs.single(options.getModel());
+    List<GeneratorConfig> configs =
+        options.getGrid() == null || options.getGrid().isBlank()
+            ? GeneratorConfigs.single(options.getModel())
+            : GeneratorConfigs.parse(readText(options.getGrid()), options.getGrid());
+    if (!options.getRefuseLongPrompts()) {
+      return configs;
     }
-    return GeneratorConfigs.parse(readText(options.getGrid()), options.getGrid());
+    return configs.stream()
+        .map(c -> c.toBuilder().setPromptOverflow(PromptOverflow.PROMPT_OVERFLOW_REFUSE).build())
+        .toList();
   }
 
   static String readText(String spec) {

@@ -74,6 +74,14 @@ public interface GeneratePipelineOptions extends PipelineOptions {
   void setInitialBackoffMillis(int value);
 
   @Description(
+      "Refuse (dead-letter as failed) prompts longer than the model's text encoder takes, instead"
+          + " of truncating them as diffusers does; truncations are counted in manifest.jsonl.")
+  @Default.Boolean(false)
+  boolean getRefuseLongPrompts();
+
+  void setRefuseLongPrompts(boolean value);
+
+  @Description(
       "Call workers over TLS. With --workerCaCert the server certificate is checked against that"
           + " CA (PEM), else against the JVM's trusted roots.")
   @Default.Boolean(false)
