@@ -93,7 +93,7 @@ public final class ClipScore implements AutoCloseable {
         List<NDArray> pixels = new ArrayList<>();
         long[] ids = new long[(end - start) * tokenizer.maxLength()];
         for (int i = start; i < end; i++) {
-          pixels.add(images.get(i).toUnit(scope));
+          pixels.add(imageInput(images.get(i), scope));
           // As torchmetrics' CLIP score does, a caption longer than the encoder takes is truncated.
           long[] row = tokenizer.encode(prompts.get(i)).ids();
           System.arraycopy(row, 0, ids, (i - start) * tokenizer.maxLength(), row.length);
@@ -123,6 +123,18 @@ public final class ClipScore implements AutoCloseable {
       }
     }
     return out;
+  }
+
+  /**
+   * The image as the image tower takes it: [0, 1] CHW, resized bilinearly when the component
+   * declares a fixed input size and the image has another (as torchmetrics' processor resizes).
+   */
+  private NDArray imageInput(RgbImage img, NDManager scope) {
+    java.util.List<Long> shape = image.spec().getInputs(0).getShapeList();
+    if (shape.size() == 4 && shape.get(2) > 0 && shape.get(3) > 0) {
+      return img.toUnit(scope, shape.get(3).intValue(), shape.get(2).intValue());
+    }
+    return img.toUnit(scope);
   }
 
   @Override

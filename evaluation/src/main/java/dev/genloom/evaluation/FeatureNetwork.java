@@ -55,7 +55,10 @@ public final class FeatureNetwork implements AutoCloseable {
   public String describe() {
     String size =
         spec.getInputWidth() > 0
-            ? spec.getInputWidth() + "x" + spec.getInputHeight()
+            ? spec.getInputWidth()
+                + "x"
+                + spec.getInputHeight()
+                + " (other sizes resized bilinearly, as pytorch-fid resizes)"
             : "any size (resized inside the network)";
     return pkg.name()
         + " ("
@@ -86,27 +89,19 @@ public final class FeatureNetwork implements AutoCloseable {
         for (int i = startIndex; i < end; i++) {
           RgbImage image = images.get(i);
           boolean fixedSize = spec.getInputWidth() > 0 && spec.getInputHeight() > 0;
-          if (fixedSize
-              && (image.width() != spec.getInputWidth()
-                  || image.height() != spec.getInputHeight())) {
-            throw new IllegalArgumentException(
-                "image "
-                    + i
-                    + " is "
-                    + image.width()
-                    + "x"
-                    + image.height()
-                    + "; "
-                    + pkg.name()
-                    + " expects "
-                    + spec.getInputWidth()
-                    + "x"
-                    + spec.getInputHeight());
+          // Images of another size are resized to the network's input, as pytorch-fid resizes
+          // every image to Inception's 299x299.
+          boolean resize =
+              fixedSize
+                  && (image.width() != spec.getInputWidth()
+                      || image.height() != spec.getInputHeight());
+          boolean symmetric = "symmetric".equals(spec.getInputRange());
+          if (resize) {
+            NDArray unit = image.toUnit(scope, spec.getInputWidth(), spec.getInputHeight());
+            batch.add(symmetric ? unit.mul(2).sub(1) : unit);
+          } else {
+            batch.add(symmetric ? image.toSymmetric(scope) : image.toUnit(scope));
           }
-          batch.add(
-              "symmetric".equals(spec.getInputRange())
-                  ? image.toSymmetric(scope)
-                  : image.toUnit(scope));
         }
         NDList out = component.forward(new NDList(NDArrays.stack(new NDList(batch))));
         float[] f = out.get(0).toType(DataType.FLOAT32, false).toFloatArray();

@@ -89,6 +89,42 @@ public final class RgbImage {
     return manager.create(data, new Shape(3, height, width));
   }
 
+  /**
+   * CHW float tensor in [0, 1] at another size, resized bilinearly from the [0, 1] floats as
+   * PyTorch's {@code interpolate(mode="bilinear", align_corners=False)} does without antialiasing
+   * (pytorch-fid's resize to the feature network's input).
+   */
+  public NDArray toUnit(NDManager manager, int outWidth, int outHeight) {
+    if (outWidth == width && outHeight == height) {
+      return toUnit(manager);
+    }
+    float[] out = new float[3 * outWidth * outHeight];
+    double scaleY = (double) height / outHeight;
+    double scaleX = (double) width / outWidth;
+    for (int y = 0; y < outHeight; y++) {
+      double sy = Math.max((y + 0.5) * scaleY - 0.5, 0);
+      int y0 = Math.min((int) sy, height - 1);
+      int y1 = Math.min(y0 + 1, height - 1);
+      double wy = sy - y0;
+      for (int x = 0; x < outWidth; x++) {
+        double sx = Math.max((x + 0.5) * scaleX - 0.5, 0);
+        int x0 = Math.min((int) sx, width - 1);
+        int x1 = Math.min(x0 + 1, width - 1);
+        double wx = sx - x0;
+        for (int c = 0; c < 3; c++) {
+          double top = (1 - wx) * unit(x0, y0, c) + wx * unit(x1, y0, c);
+          double bottom = (1 - wx) * unit(x0, y1, c) + wx * unit(x1, y1, c);
+          out[(c * outHeight + y) * outWidth + x] = (float) ((1 - wy) * top + wy * bottom);
+        }
+      }
+    }
+    return manager.create(out, new Shape(3, outHeight, outWidth));
+  }
+
+  private float unit(int x, int y, int channel) {
+    return (rgb[(y * width + x) * 3 + channel] & 0xFF) / 255f;
+  }
+
   public BufferedImage toBufferedImage() {
     BufferedImage image = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
     for (int y = 0; y < height; y++) {
