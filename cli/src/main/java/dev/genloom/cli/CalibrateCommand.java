@@ -47,7 +47,7 @@ final class CalibrateCommand implements Callable<Integer> {
       names = "--sampler",
       required = true,
       paramLabel = "NAME",
-      description = "ddim, dpmpp2m or euler.")
+      description = "ddim, dpmpp2m, euler or euler_a.")
   String sampler;
 
   @Option(
@@ -124,6 +124,11 @@ final class CalibrateCommand implements Callable<Integer> {
             .toList();
     if (lines.isEmpty()) {
       throw new UserException("prompts: " + prompts + " has no prompts");
+    }
+    try {
+      sampler = dev.genloom.proto.SamplerNames.name(dev.genloom.proto.SamplerNames.parse(sampler));
+    } catch (IllegalArgumentException e) {
+      throw new UserException(e.getMessage());
     }
     PrintWriter out = spec.commandLine().getOut();
     try (Generator generator = Generators.open(pkg, Generators.device(device))) {
