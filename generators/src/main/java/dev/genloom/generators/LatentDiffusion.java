@@ -8,10 +8,10 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.genloom.generators.graph.CachePolicy;
 import dev.genloom.generators.graph.GraphExecutor;
-import dev.genloom.generators.sampling.DdimSampler;
-import dev.genloom.generators.sampling.DiffusionSchedule;
-import dev.genloom.generators.sampling.DpmSolverPlusPlus2M;
 import dev.genloom.generators.sampling.Sampler;
+import dev.genloom.generators.sampling.SamplerKind;
+import dev.genloom.generators.sampling.Samplers;
+import dev.genloom.generators.sampling.SchedulerConfig;
 import dev.genloom.generators.text.WordLevelTokenizer;
 import dev.genloom.proto.v1.LatentSpec;
 import dev.genloom.proto.v1.ModelManifest;
@@ -35,7 +35,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
   private final LoadedComponents components;
   private final WordLevelTokenizer tokenizer;
   private final DenoiserGraph denoiser;
-  private final DiffusionSchedule schedule;
+  private final SchedulerConfig schedulerConfig;
   private final LatentSpec latent;
 
   LatentDiffusion(ModelPackage pkg, Device device) {
@@ -45,7 +45,9 @@ public final class LatentDiffusion implements Generator, Calibratable {
     this.tokenizer =
         WordLevelTokenizer.load(
             pkg.resolve(manifest.getTokenizer().getFile()), manifest.getTokenizer());
-    this.schedule = DiffusionSchedule.of(manifest.getSchedule());
+    this.schedulerConfig =
+        SchedulerConfig.fromNoiseSchedule(
+            manifest.getSchedule(), manifest.getDenoiser().getPrediction());
     this.latent = manifest.getLatent();
     this.components = LoadedComponents.load(pkg, device);
     try {
@@ -122,12 +124,8 @@ public final class LatentDiffusion implements Generator, Calibratable {
   }
 
   Sampler sampler(GenerationSpec spec) {
-    return switch (spec.sampler()) {
-      case "ddim" -> new DdimSampler(schedule, spec.steps(), spec.eta());
-      case "dpmpp2m" -> new DpmSolverPlusPlus2M(schedule, spec.steps());
-      default ->
-          throw new IllegalArgumentException("sampler: unsupported '" + spec.sampler() + "'");
-    };
+    return Samplers.create(
+        SamplerKind.parse(spec.sampler()), schedulerConfig, spec.steps(), spec.eta());
   }
 
   @Override
