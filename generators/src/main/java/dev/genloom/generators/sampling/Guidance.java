@@ -38,18 +38,19 @@ public final class Guidance {
     if (dims < 2) {
       throw new IllegalArgumentException("guidance: outputs need a batch dimension");
     }
-    int[] axes = new int[dims - 1];
-    for (int d = 1; d < dims; d++) {
-      axes[d - 1] = d;
-    }
-    long count = x.getShape().size() / x.getShape().get(0);
-    NDArray wide = x.toType(DataType.FLOAT64, false);
-    NDArray centred = wide.sub(wide.mean(axes, true));
+    long batch = x.getShape().get(0);
+    long count = x.getShape().size() / batch;
+    long[] kept = new long[dims];
+    java.util.Arrays.fill(kept, 1);
+    kept[0] = batch;
+    NDArray wide = x.toType(DataType.FLOAT64, false).reshape(batch, count);
+    NDArray centred = wide.sub(wide.mean(new int[] {1}, true));
     return centred
         .square()
-        .sum(axes, true)
+        .sum(new int[] {1}, true)
         .div((double) (count - 1))
         .sqrt()
-        .toType(DataType.FLOAT32, false);
+        .toType(DataType.FLOAT32, false)
+        .reshape(new ai.djl.ndarray.types.Shape(kept));
   }
 }
