@@ -29,9 +29,10 @@ import org.junit.jupiter.api.TestFactory;
  * teacher-forced step (step(i, model_outputs[i], samples[i]) against samples[i + 1], with the
  * recorded noise replayed) and add_noise.
  *
- * <p>Tolerances are absolute 1e-5, scaled by the magnitude of the expected values where those
- * exceed 1: a float32 value near {@code m} has an ulp of about {@code m * 1.2e-7}, and with
- * init_noise_sigma up to 4096 (zero terminal SNR) an absolute 1e-5 would demand identical bits.
+ * <p>Every comparison is to 1e-5 max absolute error, even where samples reach 16000 (Euler with
+ * zero terminal SNR starts at sigma 4096, where a float32 ulp is 5e-4): the samplers repeat
+ * diffusers' float32 operations in diffusers' order, so those cases match bit for bit, and only
+ * DPM-Solver's float32 log / exp scalars differ, by an ulp.
  */
 class SchedulerConformanceTest {
   private static final double TOLERANCE = 1e-5;
@@ -65,7 +66,7 @@ class SchedulerConformanceTest {
   @AfterAll
   static void report() {
     if (!WORST.isEmpty()) {
-      System.out.println("scheduler conformance, worst scaled error per case: " + WORST);
+      System.out.println("scheduler conformance, worst max abs error per case: " + WORST);
     }
   }
 
@@ -81,14 +82,6 @@ class SchedulerConformanceTest {
       }
     }
     return worst;
-  }
-
-  private static double scale(NDArray expected) {
-    double m = 1;
-    for (float v : expected.toFloatArray()) {
-      m = Math.max(m, Math.abs(v));
-    }
-    return m;
   }
 
   private static void check(JsonNode c) throws IOException {
@@ -124,7 +117,7 @@ class SchedulerConformanceTest {
       for (int i = 0; i < timesteps.length; i++) {
         NDArray x = samples.get(i);
         NDArray expectedScaled = scaled.get(i);
-        double e = maxAbs(sampler.scaleModelInput(x, i), expectedScaled) / scale(expectedScaled);
+        double e = maxAbs(sampler.scaleModelInput(x, i), expectedScaled);
         assertTrue(e <= TOLERANCE, id + " scale_model_input " + i + ": " + e);
         worst = Math.max(worst, e);
         int step = i;
@@ -141,7 +134,7 @@ class SchedulerConformanceTest {
         NDArray expected = samples.get(i + 1);
         NDArray actual = sampler.step(i, outputs.get(i), x, supplier);
         assertEquals(noise != null, drawn[0], id + " noise drawn at step " + i);
-        e = maxAbs(actual, expected) / scale(expected);
+        e = maxAbs(actual, expected);
         assertTrue(e <= TOLERANCE, id + " step " + i + ": " + e);
         worst = Math.max(worst, e);
       }
@@ -152,7 +145,7 @@ class SchedulerConformanceTest {
         NDArray expected = noised.get(k);
         NDArray actual =
             fresh.addNoise(g.get("add_noise_clean"), g.get("add_noise_noise"), (int) indices[k]);
-        double e = maxAbs(actual, expected) / scale(expected);
+        double e = maxAbs(actual, expected);
         assertTrue(e <= TOLERANCE, id + " add_noise at " + indices[k] + ": " + e);
         worst = Math.max(worst, e);
       }
