@@ -16,28 +16,16 @@ public final class DdimSampler implements Sampler {
   private final int stepRatio;
   private final float finalAlphaCumprod;
   private final float eta;
-  private final Prediction prediction;
+  private final PredictionType prediction;
   private final boolean clipSample;
   private final float clipRange;
-
-  enum Prediction {
-    EPSILON,
-    V,
-    SAMPLE
-  }
 
   DdimSampler(SchedulerConfig.Params p, int steps, double eta) {
     this.schedule = DiffusionSchedule.of(p, false);
     int n = p.integer("num_train_timesteps");
     Samplers.checkSteps(steps, n);
     this.eta = (float) eta;
-    this.prediction =
-        switch (p.string("prediction_type")) {
-          case "epsilon" -> Prediction.EPSILON;
-          case "v_prediction" -> Prediction.V;
-          case "sample" -> Prediction.SAMPLE;
-          default -> throw p.refuse("prediction_type", "epsilon, v_prediction, sample");
-        };
+    this.prediction = PredictionType.of(p, true, false);
     if (p.bool("thresholding")) {
       throw p.refuse("thresholding", "only false; dynamic thresholding is for pixel-space models");
     }

@@ -19,7 +19,7 @@ public final class DpmSolverMultistep implements Sampler {
   private final boolean lowerOrderFinal;
   private final boolean eulerAtFinal;
   private final boolean finalSigmaZero;
-  private final DdimSampler.Prediction prediction;
+  private final PredictionType prediction;
 
   private NDArray previousX0;
   private int lowerOrderNums;
@@ -54,13 +54,7 @@ public final class DpmSolverMultistep implements Sampler {
     if (p.bool("use_lu_lambdas")) {
       throw p.refuse("use_lu_lambdas", "only false");
     }
-    this.prediction =
-        switch (p.string("prediction_type")) {
-          case "epsilon" -> DdimSampler.Prediction.EPSILON;
-          case "v_prediction" -> DdimSampler.Prediction.V;
-          case "sample" -> DdimSampler.Prediction.SAMPLE;
-          default -> throw p.refuse("prediction_type", "epsilon, v_prediction, sample");
-        };
+    this.prediction = PredictionType.of(p, true, false);
     this.lowerOrderFinal = p.bool("lower_order_final");
     this.eulerAtFinal = p.bool("euler_at_final");
     String finalType = p.string("final_sigmas_type");

@@ -15,19 +15,14 @@ public final class EulerAncestralDiscrete implements Sampler {
   private final float[] timesteps;
   private final float[] sigmas;
   private final float initNoiseSigma;
-  private final DdimSampler.Prediction prediction;
+  private final PredictionType prediction;
 
   EulerAncestralDiscrete(SchedulerConfig.Params p, int steps) {
     DiffusionSchedule schedule = DiffusionSchedule.of(p, true);
     int n = p.integer("num_train_timesteps");
     Samplers.checkSteps(steps, n);
-    this.prediction =
-        switch (p.string("prediction_type")) {
-          case "epsilon" -> DdimSampler.Prediction.EPSILON;
-          case "v_prediction" -> DdimSampler.Prediction.V;
-          // diffusers raises NotImplementedError for "sample"
-          default -> throw p.refuse("prediction_type", "epsilon, v_prediction");
-        };
+    // diffusers raises NotImplementedError for "sample"
+    this.prediction = PredictionType.of(p, false, false);
     String spacing = p.string("timestep_spacing");
     this.timesteps = EulerDiscrete.spacedTimesteps(p, spacing, n, steps);
     float[] train = schedule.trainSigmas();

@@ -18,19 +18,13 @@ public final class EulerDiscrete implements Sampler {
   private final float[] timesteps;
   private final float[] sigmas;
   private final float initNoiseSigma;
-  private final DdimSampler.Prediction prediction;
+  private final PredictionType prediction;
 
   EulerDiscrete(SchedulerConfig.Params p, int steps) {
     DiffusionSchedule schedule = DiffusionSchedule.of(p, true);
     int n = p.integer("num_train_timesteps");
     Samplers.checkSteps(steps, n);
-    this.prediction =
-        switch (p.string("prediction_type")) {
-          case "epsilon" -> DdimSampler.Prediction.EPSILON;
-          case "v_prediction" -> DdimSampler.Prediction.V;
-          case "sample", "original_sample" -> DdimSampler.Prediction.SAMPLE;
-          default -> throw p.refuse("prediction_type", "epsilon, v_prediction, sample");
-        };
+    this.prediction = PredictionType.of(p, true, true);
     if (!p.string("interpolation_type").equals("linear")) {
       throw p.refuse("interpolation_type", "linear");
     }
@@ -68,7 +62,7 @@ public final class EulerDiscrete implements Sampler {
       sigmas[i] = (float) s[i];
     }
     sigmas[steps] = finalType.equals("zero") ? 0f : train[0];
-    if (timestepType.equals("continuous") && prediction == DdimSampler.Prediction.V) {
+    if (timestepType.equals("continuous") && prediction == PredictionType.V) {
       for (int i = 0; i < steps; i++) {
         ts[i] = 0.25f * (float) Math.log(sigmas[i]);
       }
@@ -152,8 +146,7 @@ public final class EulerDiscrete implements Sampler {
   }
 
   /** diffusers' {@code pred_original_sample} of the Euler schedulers. */
-  static NDArray x0(
-      DdimSampler.Prediction prediction, NDArray modelOutput, NDArray sample, float sigma) {
+  static NDArray x0(PredictionType prediction, NDArray modelOutput, NDArray sample, float sigma) {
     return switch (prediction) {
       case EPSILON -> sample.sub(modelOutput.mul(sigma));
       case SAMPLE -> modelOutput;
