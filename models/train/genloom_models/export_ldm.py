@@ -127,6 +127,63 @@ class BlockGraphRunner(torch.nn.Module):
         return env[self.output]
 
 
+SAMPLING_GOLDENS = (("ddim", 10, 0.5), ("dpmpp2m", 10, 0.0))
+
+
+def record_sampling_goldens(runner, tok, gs, scale, eager=None, only=None):
+    """Writes golden/sampling_<sampler>.npz: a full guided run over the exported TorchScript text
+    encoder, UNet blocks (`runner`) and VAE decoder with recorded noise. `eager` = (text encoder,
+    UNet) also runs the eager modules and prints the difference. Returns the manifest entries."""
+    te_ts = torch.jit.load(os.path.join(PKG, "text_encoder.pt"))
+    dec_ts = torch.jit.load(os.path.join(PKG, "vae_decoder.pt"))
+    gcaps = ["a red circle on a blue background", "a yellow triangle on a purple background"]
+    in_ids, un_ids = tok.encode_batch(gcaps), tok.encode_batch(["", ""])
+    entries = []
+    for sampler, steps, eta in SAMPLING_GOLDENS:
+        entries.append(export.golden_entry(f"sampling/{sampler}", f"golden/sampling_{sampler}.npz"))
+        if only is not None and sampler not in only:
+            continue
+        gg = torch.Generator().manual_seed(7 if sampler == "ddim" else 8)
+        init = torch.randn(2, 4, 8, 8, generator=gg)
+        arrays = {"input_ids": in_ids, "uncond_ids": un_ids, "init_noise": init}
+        with torch.no_grad():
+            fn = samplers.cfg_eps_fn(runner, te_ts(in_ids), te_ts(un_ids), gs)
+            fe = samplers.cfg_eps_fn(eager[1], eager[0](in_ids), eager[0](un_ids), gs) if eager else None
+            if sampler == "ddim":
+                sn = torch.randn(steps, 2, 4, 8, 8, generator=gg)
+                arrays["step_noise"] = sn
+                zf = samplers.ddim_sample(fn, init, steps, eta=eta, step_noise=sn)
+                arrays["timesteps"] = torch.tensor(samplers.leading_timesteps(steps), dtype=torch.int64)
+                ze = samplers.ddim_sample(fe, init, steps, eta=eta, step_noise=sn) if eager else None
+            else:
+                zf = samplers.dpmpp2m_sample(fn, init, steps)
+                ts, sg = samplers.dpmpp2m_sigmas(steps)
+                arrays["timesteps"] = torch.tensor(ts, dtype=torch.int64)
+                arrays["sigmas"] = torch.tensor(sg, dtype=torch.float64)
+                ze = samplers.dpmpp2m_sample(fe, init, steps) if eager else None
+            if eager:
+                print(sampler, "golden TorchScript vs eager latent diff", (zf - ze).abs().max().item(), flush=True)
+            arrays["latent_final"] = zf
+            arrays["pixels"] = dec_ts(zf / scale)
+        arrays["steps"] = torch.tensor(steps, dtype=torch.int64)
+        arrays["guidance_scale"] = torch.tensor(gs, dtype=torch.float32)
+        arrays["eta"] = torch.tensor(eta, dtype=torch.float32)
+        export.write_golden(os.path.join(PKG, f"golden/sampling_{sampler}.npz"), arrays)
+        print("wrote", f"golden/sampling_{sampler}.npz", flush=True)
+    return entries
+
+
+def rerecord_sampling_goldens(only):
+    """Re-records the sampling goldens from the shipped package alone (manifest.json, TorchScript
+    components), e.g. after a sampler's formulas changed; the rest of the package is untouched."""
+    manifest = json.load(open(os.path.join(PKG, "manifest.json")))
+    runner = BlockGraphRunner(PKG, manifest)
+    tok = get_tokenizer(manifest["tokenizer"].get("maxLength", 16))
+    gs = manifest["defaults"]["guidanceScale"]
+    scale = manifest["latent"]["scaleFactor"]
+    record_sampling_goldens(runner, tok, gs, scale, only=only)
+
+
 def spec_of(name, t):
     dt = I64 if t.dtype == torch.int64 else F32
     return export.tensor_spec(name, dt, [-1] + list(t.shape[1:]))
@@ -136,7 +193,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--skip-eval", action="store_true")
     ap.add_argument("--n-main", type=int, default=2000)
+    ap.add_argument("--sampling-goldens-only", nargs="*", metavar="SAMPLER",
+                    help="only re-record golden/sampling_<SAMPLER>.npz (all when none is named) from the "
+                         "shipped package; needs no checkpoint")
     args = ap.parse_args()
+    if args.sampling_goldens_only is not None:
+        rerecord_sampling_goldens(args.sampling_goldens_only or None)
+        return
     tok, te, unet, ae, scale, ck = load_all()
     eval_path = os.path.join(CK_DIR, "tiny_ldm_eval.json")
     res = None
@@ -208,38 +271,7 @@ def main():
     assert dmax <= 1e-5, dmax
 
     # sampling goldens with the exported TorchScript components
-    te_ts = torch.jit.load(os.path.join(PKG, "text_encoder.pt"))
-    dec_ts = torch.jit.load(os.path.join(PKG, "vae_decoder.pt"))
-    gcaps = ["a red circle on a blue background", "a yellow triangle on a purple background"]
-    in_ids, un_ids = tok.encode_batch(gcaps), tok.encode_batch(["", ""])
-    for sampler, steps, eta in (("ddim", 10, 0.5), ("dpmpp2m", 10, 0.0)):
-        gg = torch.Generator().manual_seed(7 if sampler == "ddim" else 8)
-        init = torch.randn(2, 4, 8, 8, generator=gg)
-        arrays = {"input_ids": in_ids, "uncond_ids": un_ids, "init_noise": init}
-        with torch.no_grad():
-            fn = samplers.cfg_eps_fn(runner, te_ts(in_ids), te_ts(un_ids), gs)
-            if sampler == "ddim":
-                sn = torch.randn(steps, 2, 4, 8, 8, generator=gg)
-                arrays["step_noise"] = sn
-                zf = samplers.ddim_sample(fn, init, steps, eta=eta, step_noise=sn)
-                arrays["timesteps"] = torch.tensor(samplers.leading_timesteps(steps), dtype=torch.int64)
-                fe = samplers.cfg_eps_fn(unet, te(in_ids), te(un_ids), gs)
-                ze = samplers.ddim_sample(fe, init, steps, eta=eta, step_noise=sn)
-            else:
-                zf = samplers.dpmpp2m_sample(fn, init, steps)
-                ts, sg = samplers.dpmpp2m_sigmas(steps)
-                arrays["timesteps"] = torch.tensor(ts, dtype=torch.int64)
-                arrays["sigmas"] = torch.tensor(sg, dtype=torch.float64)
-                fe = samplers.cfg_eps_fn(unet, te(in_ids), te(un_ids), gs)
-                ze = samplers.dpmpp2m_sample(fe, init, steps)
-            print(sampler, "golden TorchScript vs eager latent diff", (zf - ze).abs().max().item(), flush=True)
-            arrays["latent_final"] = zf
-            arrays["pixels"] = dec_ts(zf / scale)
-        arrays["steps"] = torch.tensor(steps, dtype=torch.int64)
-        arrays["guidance_scale"] = torch.tensor(gs, dtype=torch.float32)
-        arrays["eta"] = torch.tensor(eta, dtype=torch.float32)
-        export.write_golden(os.path.join(PKG, f"golden/sampling_{sampler}.npz"), arrays)
-        goldens.append(export.golden_entry(f"sampling/{sampler}", f"golden/sampling_{sampler}.npz"))
+    goldens += record_sampling_goldens(runner, tok, gs, scale, eager=(te, unet))
 
     q = []
     if res:
@@ -322,9 +354,11 @@ def main():
             "heldout_combinations": json.dumps([list(c) for c in data.HELDOUT]),
             "heldout_policy": "held-out (shape, fg, bg) combinations excluded from autoencoder and UNet training",
             "latent_scale_factor": f"1/std of autoencoder latents over 4000 training images = {scale:.6f}",
-            "sampler_notes": "timesteps use 'leading' spacing arange(N)*(1000//N) reversed + steps_offset 1 for both "
-                             "DDIM and DPM-Solver++(2M); DPM sigmas sqrt((1-a_t)/a_t) at those timesteps, final "
-                             "sigma 0, first-order first and last step; CFG batch order [uncond, cond]",
+            "sampler_notes": "timestep_spacing 'leading' with steps_offset 1, each scheduler's own formula as in "
+                             "diffusers 0.30.3: DDIM arange(N)*(1000//N) reversed + 1; DPM-Solver++(2M) "
+                             "arange(N+1)*(1000//(N+1)) reversed, last dropped, + 1; DPM sigmas sqrt((1-a_t)/a_t) at "
+                             "those timesteps, final sigma 0, first-order first and last step; CFG batch order "
+                             "[uncond, cond]",
             "golden_notes": "sampling goldens: latent_final is the denoised latent in scaled space; pixels = "
                             "vae_decoder(latent_final / scale_factor); extra arrays timesteps (and sigmas for "
                             "dpmpp2m) are informative; step_noise[i] is added at step i (DDIM eta>0)",

@@ -83,13 +83,22 @@ def ddim_sample(eps_fn, init_noise, steps, eta=0.0, step_noise=None, alphas_cump
     return x
 
 
+def dpmpp2m_timesteps(steps, n=NUM_TRAIN_TIMESTEPS, offset=STEPS_OFFSET):
+    """diffusers 0.30.3 DPMSolverMultistepScheduler.set_timesteps, timestep_spacing "leading" (what a
+    leading-spacing config with steps_offset gives; lambda_min_clipped -inf, so last_timestep = n):
+    arange(steps + 1) * (n // (steps + 1)), reversed, the last (0) dropped, + steps_offset.
+    Unlike DDIM's leading spacing, the ratio divides by steps + 1."""
+    ratio = n // (steps + 1)
+    return [int(i * ratio + offset) for i in range(steps, 0, -1)]
+
+
 def dpmpp2m_sigmas(steps, alphas_cumprod=None):
-    """Timesteps ("leading" spacing as for DDIM, see leading_timesteps) and the diffusers
-    DPMSolverMultistep sigmas: sigma(t) = sqrt((1 - a_t)/a_t) interpolated at the timesteps
-    (np.interp; exact at integer timesteps), final sigma 0 (final_sigmas_type "zero")."""
-    ac = (alphas_cumprod if alphas_cumprod is not None else sd_alphas_cumprod()).double()
-    all_sig = ((1 - ac) / ac).sqrt()
-    ts = leading_timesteps(steps)
+    """Timesteps (dpmpp2m_timesteps) and the diffusers DPMSolverMultistep sigmas: sigma(t) =
+    sqrt((1 - a_t)/a_t) from the float32 alphas_cumprod, interpolated at the timesteps (np.interp;
+    exact at integer timesteps), final sigma 0 (final_sigmas_type "zero"), stored as float32."""
+    ac = alphas_cumprod if alphas_cumprod is not None else sd_alphas_cumprod()
+    all_sig = ((1 - ac) / ac) ** 0.5  # float32, as diffusers computes it
+    ts = dpmpp2m_timesteps(steps)
     sig = [float(all_sig[t]) for t in ts] + [0.0]
     return ts, sig
 

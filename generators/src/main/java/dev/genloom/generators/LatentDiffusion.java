@@ -284,9 +284,10 @@ public final class LatentDiffusion implements Generator, Calibratable {
     NDArray x;
     int first = 0;
     if (referencePixels != null) {
-      int initSteps = Math.min((int) (spec.steps() * spec.strength()), spec.steps());
-      first = Math.max(spec.steps() - initSteps, 0);
-      if (first >= spec.steps()) {
+      // diffusers' img2img get_timesteps: init = min(int(N * strength), N), start = N - init.
+      int initSteps = Math.min((int) (sampler.steps() * spec.strength()), sampler.steps());
+      first = Math.max(sampler.steps() - initSteps, 0);
+      if (first >= sampler.steps()) {
         throw new IllegalArgumentException("strength: too small to take any step");
       }
       x = sampler.addNoise(encodeImage(referencePixels), noise, first);
@@ -294,9 +295,10 @@ public final class LatentDiffusion implements Generator, Calibratable {
       double sigma = sampler.initNoiseSigma();
       x = sigma == 1.0 ? noise : noise.mul(sigma);
     }
-    int total = spec.steps() - first;
+    int steps = sampler.steps();
+    int total = steps - first;
     Supplier<NDArray> stepNoise = () -> PromptBatch.gaussians(scope, prompts.noise(), itemShape);
-    for (int i = first; i < spec.steps(); i++) {
+    for (int i = first; i < steps; i++) {
       if (progress.cancelled()) {
         throw new GenerationCancelledException(i - first, total);
       }

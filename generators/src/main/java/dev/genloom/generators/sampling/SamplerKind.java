@@ -1,50 +1,56 @@
 package dev.genloom.generators.sampling;
 
+import dev.genloom.proto.SamplerNames;
+import dev.genloom.proto.v1.Sampler;
 import java.util.Locale;
 
-/** Placeholder until the scheduler branch lands. */
+/**
+ * The samplers a request can name. Their names are the contract's ({@link SamplerNames}), so CLI
+ * options, grid files, manifests' cache schedules and the gRPC enum agree.
+ */
 public enum SamplerKind {
-  DDIM("ddim"),
-  DPMPP_2M("dpmpp2m"),
-  EULER("euler"),
-  EULER_ANCESTRAL("euler_a"),
-  AR("ar");
+  DDIM(Sampler.SAMPLER_DDIM),
+  DPMPP_2M(Sampler.SAMPLER_DPMPP_2M),
+  EULER(Sampler.SAMPLER_EULER),
+  EULER_ANCESTRAL(Sampler.SAMPLER_EULER_ANCESTRAL),
+  AR(Sampler.SAMPLER_AR);
 
-  private final String wireName;
+  private final Sampler proto;
 
-  SamplerKind(String wireName) {
-    this.wireName = wireName;
+  SamplerKind(Sampler proto) {
+    this.proto = proto;
   }
 
+  /** The name used in requests, manifests and cache schedules. */
   public String wireName() {
-    return wireName;
+    return SamplerNames.name(proto);
   }
 
+  /** Parses a name, ignoring case; an unknown name is refused listing the known ones. */
   public static SamplerKind parse(String name) {
-    for (SamplerKind k : values()) {
-      if (k.wireName.equals(name.toLowerCase(Locale.ROOT))) {
-        return k;
-      }
+    if (name == null) {
+      throw new IllegalArgumentException("sampler: must be set");
     }
-    throw new IllegalArgumentException("sampler: unknown '" + name + "'");
+    return fromProto(SamplerNames.parse(name));
   }
 
-  public dev.genloom.proto.v1.Sampler toProto() {
-    return switch (this) {
-      case DDIM -> dev.genloom.proto.v1.Sampler.SAMPLER_DDIM;
-      case DPMPP_2M -> dev.genloom.proto.v1.Sampler.SAMPLER_DPMPP_2M;
-      case EULER -> dev.genloom.proto.v1.Sampler.SAMPLER_EULER;
-      case EULER_ANCESTRAL -> dev.genloom.proto.v1.Sampler.SAMPLER_EULER_ANCESTRAL;
-      case AR -> dev.genloom.proto.v1.Sampler.SAMPLER_AR;
-    };
+  public Sampler toProto() {
+    return proto;
   }
 
-  public static SamplerKind fromProto(dev.genloom.proto.v1.Sampler s) {
-    for (SamplerKind k : values()) {
-      if (k.toProto() == s) {
-        return k;
+  /**
+   * The kind of a proto value. {@code SAMPLER_UNSPECIFIED} means "the model's default", which only
+   * the caller knows, so it is refused here like an unknown value.
+   */
+  public static SamplerKind fromProto(Sampler sampler) {
+    for (SamplerKind kind : values()) {
+      if (kind.proto == sampler) {
+        return kind;
       }
     }
-    throw new IllegalArgumentException("sampler: unknown value " + s);
+    throw new IllegalArgumentException(
+        "sampler: "
+            + sampler.name().toLowerCase(Locale.ROOT)
+            + " names no sampler; resolve the model's default first");
   }
 }

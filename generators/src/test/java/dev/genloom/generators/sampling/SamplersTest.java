@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.genloom.generators.SeededNoise;
 import dev.genloom.proto.v1.NoiseSchedule;
+import dev.genloom.proto.v1.Prediction;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -22,6 +23,9 @@ class SamplersTest {
           .setNumTrainTimesteps(1000)
           .setStepsOffset(1)
           .build();
+
+  static final SchedulerConfig SD_CONFIG =
+      SchedulerConfig.fromNoiseSchedule(SD, Prediction.PREDICTION_EPSILON);
 
   private final NDManager manager = NDManager.newBaseManager();
 
@@ -40,16 +44,17 @@ class SamplersTest {
 
   @Test
   void scheduleMatchesDiffusersEndpoints() {
-    DiffusionSchedule schedule = DiffusionSchedule.of(SD);
+    DiffusionSchedule schedule = DiffusionSchedule.of(SD_CONFIG);
     // alphas_cumprod[0] = 1 - 0.00085; alphas_cumprod[999] of SD is about 0.0047.
     assertEquals(0.99915, schedule.alphaCumprod(0), 1e-6);
     assertEquals(0.0047, schedule.alphaCumprod(999), 1e-4);
-    assertEquals(schedule.alphaCumprod(0), schedule.finalAlphaCumprod());
+    DdimSampler ddim = (DdimSampler) Samplers.create(SamplerKind.DDIM, SD_CONFIG, 10, 0);
+    assertEquals(schedule.alphaCumprod(0), ddim.finalAlphaCumprod());
   }
 
   @Test
   void ddimUsesLeadingSpacingWithOffset() {
-    DdimSampler ddim = new DdimSampler(DiffusionSchedule.of(SD), 50, 0);
+    DdimSampler ddim = (DdimSampler) Samplers.create(SamplerKind.DDIM, SD_CONFIG, 50, 0);
     assertEquals(981, ddim.timestep(0));
     assertEquals(961, ddim.timestep(1));
     assertEquals(1, ddim.timestep(49));
@@ -57,8 +62,7 @@ class SamplersTest {
 
   @Test
   void ddimWithAnExactEpsilonModelLandsOnTheFinalNoiseLevel() {
-    DiffusionSchedule schedule = DiffusionSchedule.of(SD);
-    DdimSampler ddim = new DdimSampler(schedule, 20, 0);
+    DdimSampler ddim = (DdimSampler) Samplers.create(SamplerKind.DDIM, SD_CONFIG, 20, 0);
     NDArray x0 = gaussian(1).mul(0.5);
     NDArray eps = gaussian(2);
     NDArray x = ddim.addNoise(x0, eps, 0);
@@ -72,14 +76,14 @@ class SamplersTest {
                 throw new AssertionError("eta 0 draws no noise");
               });
     }
-    double a = schedule.finalAlphaCumprod();
+    double a = ddim.finalAlphaCumprod();
     NDArray expected = x0.mul(Math.sqrt(a)).add(eps.mul(Math.sqrt(1 - a)));
     assertTrue(maxAbs(x, expected) < 1e-4, "error " + maxAbs(x, expected));
   }
 
   @Test
   void ddimEtaDrawsNoiseEveryStep() {
-    DdimSampler ddim = new DdimSampler(DiffusionSchedule.of(SD), 5, 1.0);
+    Sampler ddim = Samplers.create(SamplerKind.DDIM, SD_CONFIG, 5, 1.0);
     int[] draws = {0};
     NDArray x = gaussian(3);
     for (int i = 0; i < ddim.steps(); i++) {
@@ -98,10 +102,12 @@ class SamplersTest {
 
   @Test
   void dpmSolverWithAnExactModelRecoversTheCleanSample() {
-    DiffusionSchedule schedule = DiffusionSchedule.of(SD);
-    DpmSolverPlusPlus2M dpm = new DpmSolverPlusPlus2M(schedule, 20);
-    assertEquals(951, dpm.timestep(0));
-    assertEquals(1, dpm.timestep(19));
+    DpmSolverMultistep dpm =
+        (DpmSolverMultistep) Samplers.create(SamplerKind.DPMPP_2M, SD_CONFIG, 20, 0);
+    // diffusers' DPM-Solver "leading" spacing: arange(21) * (1000 // 21), reversed, without the
+    // last, + steps_offset 1
+    assertEquals(20 * 47 + 1, dpm.timestep(0));
+    assertEquals(47 + 1, dpm.timestep(19));
     NDArray x0 = gaussian(6).mul(0.5);
     NDArray eps = gaussian(7);
     NDArray x = dpm.addNoise(x0, eps, 0);
@@ -147,7 +153,8 @@ class SamplersTest {
   void invalidStepCountsNameTheField() {
     IllegalArgumentException e =
         assertThrows(
-            IllegalArgumentException.class, () -> new DdimSampler(DiffusionSchedule.of(SD), 0, 0));
+            IllegalArgumentException.class,
+            () -> Samplers.create(SamplerKind.DDIM, SD_CONFIG, 0, 0));
     assertTrue(e.getMessage().startsWith("steps:"), e.getMessage());
   }
 }
