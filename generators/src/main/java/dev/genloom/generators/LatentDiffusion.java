@@ -105,7 +105,17 @@ public final class LatentDiffusion implements Generator, Calibratable {
       }
       this.denoiser = new DenoiserGraph(manifest.getDenoiser(), components);
       components.get("vae_decoder");
-      Samplers.check(SamplerKind.parse(defaultSampler(manifest)), scheduler);
+      try {
+        Samplers.check(SamplerKind.parse(defaultSampler(manifest)), scheduler);
+      } catch (IllegalArgumentException e) {
+        throw new ModelPackageException(
+            pkg.root()
+                + ": the default sampler '"
+                + defaultSampler(manifest)
+                + "' cannot be built from the scheduler config: "
+                + e.getMessage(),
+            e);
+      }
     } catch (RuntimeException e) {
       if (loadedText != null) {
         loadedText.close();

@@ -1,0 +1,188 @@
+package dev.genloom.generators;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.proto.v1.Size;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The random-weight fixtures exported from real diffusers pipelines (SD 1.5-, SD 2.x-v- and
+ * SDXL-shaped) against what diffusers itself computed: every component, and every recorded sampling
+ * run (DDIM, DPM-Solver++(2M), Euler, Euler ancestral; two sizes; classifier-free guidance)
+ * replayed through the Java runtime, final latents to 1e-4; then what the runtime refuses, by name.
+ */
+class DiffusersFixturesTest {
+  static final Path MODELS = Path.of("..", "models");
+
+  private static ModelPackage pkg(String name) {
+    return ModelPackage.open(MODELS.resolve(name));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"fixture-sd15", "fixture-sd2-v", "fixture-sdxl"})
+  void javaMatchesDiffusersForEverySamplerAndSize(String name) {
+    ModelPackage pkg = pkg(name);
+    List<GoldenCheck.Result> components = GoldenCheck.checkComponents(pkg, Device.cpu());
+    assertEquals(pkg.manifest().getComponentsCount(), components.size());
+    for (GoldenCheck.Result r : components) {
+      assertTrue(r.maxAbsError() <= 1e-4, name + "/" + r.component() + ": " + r.maxAbsError());
+    }
+    List<SamplingCheck.Result> runs = SamplingCheck.check(pkg, Device.cpu());
+    Set<String> covered = new TreeSet<>();
+    for (SamplingCheck.Result r : runs) {
+      assertTrue(r.tokenIdsMatch(), name + " " + r.subject() + ": token ids differ");
+      assertTrue(r.latentError() <= 1e-4, name + " " + r.subject() + ": " + r.latentError());
+      assertTrue(r.pixelError() <= 1e-3, name + " " + r.subject() + ": " + r.pixelError());
+      assertTrue(r.timestepError() <= 1e-4, name + " " + r.subject() + ": " + r.timestepError());
+      String[] parts = r.subject().split("/");
+      covered.add(parts[1] + "@" + parts[2]);
+    }
+    assertEquals(
+        new TreeSet<>(
+            Set.of(
+                "ddim@64x64",
+                "ddim@96x64",
+                "dpmpp2m@64x64",
+                "dpmpp2m@96x64",
+                "euler@64x64",
+                "euler@96x64",
+                "euler_a@64x64",
+                "euler_a@96x64")),
+        covered,
+        name + " records every sampler at two sizes");
+  }
+
+  @Test
+  void generatesAtTheRequestedSizeAndRefusesOthersByName() {
+    try (Generator generator = Generators.open(pkg("fixture-sd15"), Device.cpu())) {
+      GenerationSpec spec =
+          generator.defaults("a red cube", 3).toBuilder().steps(2).size(96, 64).build();
+      GeneratedMedia media = generator.generate(List.of(spec), ProgressListener.NONE).get(0);
+      assertEquals(96, media.frames().get(0).width());
+      assertEquals(64, media.frames().get(0).height());
+      IllegalArgumentException odd =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> generator.validate(spec.toBuilder().size(100, 64).build()));
+      assertTrue(
+          odd.getMessage().startsWith("width: 100x64 is not a multiple of 32"), odd.getMessage());
+      IllegalArgumentException big =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> generator.validate(spec.toBuilder().size(512, 64).build()));
+      assertTrue(big.getMessage().contains("outside the sizes"), big.getMessage());
+      IllegalArgumentException skip =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> generator.validate(spec.toBuilder().clipSkip(9).build()));
+      assertTrue(
+          skip.getMessage().startsWith("clip_skip: clip_skip 9 is too large"), skip.getMessage());
+      generator.validate(spec.toBuilder().clipSkip(1).build());
+      IllegalArgumentException sampler =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> generator.validate(spec.toBuilder().sampler("pndm").build()));
+      assertTrue(sampler.getMessage().contains("unknown 'pndm'"), sampler.getMessage());
+    }
+  }
+
+  @Test
+  void truncatedPromptsAreCountedAndRefusedOnRequest() {
+    try (Generator generator = Generators.open(pkg("fixture-sdxl"), Device.cpu())) {
+      String longPrompt = "a quiet harbour town at dawn with boats and gulls, ".repeat(12);
+      GenerationSpec spec = generator.defaults(longPrompt, 1).toBuilder().steps(2).build();
+      GeneratedMedia media = generator.generate(List.of(spec), ProgressListener.NONE).get(0);
+      assertTrue(media.truncatedTokens() > 0, "dropped tokens are counted");
+      IllegalArgumentException refused =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> generator.validate(spec.toBuilder().refuseTruncation(true).build()));
+      assertTrue(refused.getMessage().startsWith("prompt: needs "), refused.getMessage());
+    }
+  }
+
+  @Test
+  void aspectRatioPicksTheNearestBucket() {
+    var sdxl = pkg("fixture-sdxl").manifest();
+    assertEquals(size(128, 64), ImageSizes.bucket(sdxl, "16:9"));
+    assertEquals(size(64, 64), ImageSizes.bucket(sdxl, "1:1"));
+    assertEquals(size(64, 96), ImageSizes.bucket(sdxl, "2:3"));
+    IllegalArgumentException none =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> ImageSizes.bucket(pkg("fixture-sd15").manifest(), "16:9"));
+    assertTrue(none.getMessage().startsWith("aspect_ratio: model 'fixture-sd15' states no"));
+    assertThrows(IllegalArgumentException.class, () -> ImageSizes.bucket(sdxl, "wide"));
+    assertThrows(IllegalArgumentException.class, () -> ImageSizes.bucket(sdxl, "0:1"));
+  }
+
+  private static Size size(int w, int h) {
+    return Size.newBuilder().setWidth(w).setHeight(h).build();
+  }
+
+  @Test
+  void aSchedulerFieldGenloomDoesNotImplementIsRefusedAtLoad(@TempDir Path dir) throws IOException {
+    Path copy = copy("fixture-sd15", dir);
+    Path config = copy.resolve("scheduler/scheduler_config.json");
+    String json = Files.readString(config);
+    Files.writeString(config, json.replaceFirst("\\{", "{\"thresholding\": true, "));
+    ModelPackageException thresholding =
+        assertThrows(
+            ModelPackageException.class,
+            () -> Generators.open(ModelPackage.open(copy), Device.cpu()));
+    assertTrue(thresholding.getMessage().contains("thresholding"), thresholding.getMessage());
+    Files.writeString(config, json.replaceFirst("\\{", "{\"timestep_spacng\": \"leading\", "));
+    ModelPackageException typo =
+        assertThrows(
+            ModelPackageException.class,
+            () -> Generators.open(ModelPackage.open(copy), Device.cpu()));
+    assertTrue(typo.getMessage().contains("timestep_spacng"), typo.getMessage());
+  }
+
+  @Test
+  void aGraphInputTheRuntimeCannotProvideIsRefusedAtLoad(@TempDir Path dir) throws IOException {
+    Path copy = copy("fixture-sdxl", dir);
+    Path manifest = copy.resolve(ModelPackage.MANIFEST_FILE);
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode root = (ObjectNode) json.readTree(manifest.toFile());
+    ((ArrayNode) root.with("denoiser").get("inputs")).insert(0, "aesthetic_score");
+    json.writeValue(manifest.toFile(), root);
+    ModelPackageException e =
+        assertThrows(
+            ModelPackageException.class,
+            () -> Generators.open(ModelPackage.open(copy), Device.cpu()));
+    assertTrue(e.getMessage().contains("'aesthetic_score'"), e.getMessage());
+  }
+
+  private static Path copy(String name, Path dir) throws IOException {
+    Path source = MODELS.resolve(name);
+    Path target = dir.resolve(name);
+    try (Stream<Path> files = Files.walk(source)) {
+      for (Path p : files.toList()) {
+        Path t = target.resolve(source.relativize(p).toString());
+        if (Files.isDirectory(p)) {
+          Files.createDirectories(t);
+        } else {
+          Files.copy(p, t);
+        }
+      }
+    }
+    return target;
+  }
+}
