@@ -10,14 +10,16 @@ import picocli.CommandLine.Command;
       BenchGeneratorsCommand.class,
       BenchWorkerCommand.class,
       BenchPipelineCommand.class,
-      BenchFleetCommand.class
+      BenchFleetCommand.class,
+      BenchImageCommand.class
     },
     description = {
       "Benchmarks, run side by side in one process and reported as medians and ratios:",
       "  generators  tiny-ldm throughput, block caching vs fewer steps, DiT caching, Token-Shuffle",
       "  worker      tiny-ldm serving throughput and p50/p99 latency, batching off and on",
       "  pipeline    items/s through the pipeline vs the same worker driven directly",
-      "  fleet       N worker processes (latency double), the real pipeline, kills and restarts"
+      "  fleet       N worker processes (latency double), the real pipeline, kills and restarts",
+      "  image       seconds per image and peak memory of one package at one size"
     })
 final class BenchCommand implements Runnable {
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;

@@ -166,7 +166,8 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
         .toList();
   }
 
-  private static double median(double[] values) {
+  /** The median of {@code values} (the mean of the middle two for an even count). */
+  static double median(double[] values) {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
     int n = sorted.length;
