@@ -40,10 +40,10 @@ TorchScript files are not guaranteed to load in an older libtorch.
 
 Usage (diffusers, transformers and the `tokenizers` package must be installed for a real export):
 
-  python3 models/export/export_diffusers_unet.py --pipeline PATH/TO/pipeline --out models/my-sd \\
+  PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion --pipeline PATH/TO/pipeline --out models/my-sd \\
       [--name my-sd] [--height 512 --width 512] [--variant fp16] [--atol 1e-4]
 
-  python3 models/export/export_diffusers_unet.py --self-test [--keep DIR]
+  PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion --self-test [--keep DIR]
 
 --self-test needs only torch and numpy: it builds small stand-in modules with diffusers' attribute
 names and call signatures (UNet2DConditionModel: conv_in, time_proj, time_embedding, down_blocks,
@@ -67,10 +67,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import export_cli as C
+from . import cli as C
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 TRAIN_DIR = os.path.join(REPO, "models", "train")
 F32, I64 = "DTYPE_FLOAT32", "DTYPE_INT64"
 
@@ -572,7 +572,7 @@ def main_export(a):
         tokenizer=(hf_tokenizer_spec(tok, L, lower), tok_type),
         scheduler_config=read_json(os.path.join(a.pipeline, "scheduler", "scheduler_config.json")),
         source=os.path.basename(os.path.normpath(a.pipeline)),
-        command="python3 models/export/export_diffusers_unet.py " + " ".join(sys.argv[1:]))
+        command="PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion " + " ".join(sys.argv[1:]))
     export_latent_diffusion(p, out, a.name or os.path.basename(out), a.atol, a.height, a.width)
 
 
@@ -956,7 +956,7 @@ def self_test(keep=None):
         tokenizer=({"file": "tokenizer.json", "maxLength": L, "padId": 1, "bosId": 0, "eosId": 1, "unkId": 1,
                     "lowercase": lower}, tok_type),
         scheduler_config=read_json(os.path.join(pipe_dir, "scheduler", "scheduler_config.json")),
-        source="self-test stand-in pipeline", command="python3 models/export/export_diffusers_unet.py --self-test")
+        source="self-test stand-in pipeline", command="PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion --self-test")
     manifest, err = export_latent_diffusion(p, out, "selftest-sd", atol=1e-5)
     names = [b["name"] for b in manifest["denoiser"]["blocks"]]
     assert names == ["time_embedding", "conv_in", "down_blocks.0", "down_blocks.1", "mid_block", "up_blocks.0",

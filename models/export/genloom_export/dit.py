@@ -35,12 +35,12 @@ What does NOT work yet, stated plainly:
     the "linear" or "linear_quadratic" sigma schedules, so sampling differs from diffusers'.
 
 Usage:
-  python3 models/export/export_diffusers_dit.py --pipeline PATH/TO/pipeline --out models/my-dit \\
+  PYTHONPATH=models/export python3 -m genloom_export.dit --pipeline PATH/TO/pipeline --out models/my-dit \\
       [--name my-dit] [--height 1024 --width 1024] [--text-length 333] [--atol 1e-4]
-  python3 models/export/export_diffusers_dit.py --self-test [--keep DIR]
+  PYTHONPATH=models/export python3 -m genloom_export.dit --self-test [--keep DIR]
 
 --self-test needs only torch and numpy: a stand-in transformer with the SD3 attribute names and
-forward() control flow (and stand-in VAE and text encoder from export_diffusers_unet.py) is exported
+forward() control flow (and stand-in VAE and text encoder from stable_diffusion.py) is exported
 into a temporary package, and the exported blocks run in order must reproduce its full forward.
 """
 import math
@@ -54,9 +54,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import export_cli as C  # noqa: E402  (command-line glue)
-import export_diffusers_unet as U  # noqa: E402  (shared helpers and stand-ins)
+from . import cli as C
+from . import stable_diffusion as U  # shared helpers and stand-ins
 
 
 # ------------------------------------------------------------------------------------ block wrappers
@@ -259,7 +258,7 @@ def main_export(a):
         transformer=tr, vae=vae, text_encoder=te, encode=encode, tokenizer=tok_info, text_length=text_length,
         scheduler_config=U.read_json(os.path.join(pipe, "scheduler", "scheduler_config.json")),
         source=os.path.basename(os.path.normpath(pipe)),
-        command="python3 models/export/export_diffusers_dit.py " + " ".join(sys.argv[1:]))
+        command="PYTHONPATH=models/export python3 -m genloom_export.dit " + " ".join(sys.argv[1:]))
     export_dit(p, out, a.name or os.path.basename(out), a.atol, a.height, a.width)
 
 
@@ -394,7 +393,7 @@ def self_test(keep=None):
                     "lowercase": lower}, tok_type),
         text_length=None, scheduler_config=U.read_json(os.path.join(pipe_dir, "scheduler", "scheduler_config.json")),
         source="self-test stand-in SD3-style pipeline",
-        command="python3 models/export/export_diffusers_dit.py --self-test")
+        command="PYTHONPATH=models/export python3 -m genloom_export.dit --self-test")
     manifest, err = export_dit(p, out, "selftest-dit", atol=1e-5)
     blocks = manifest["denoiser"]["blocks"]
     assert [b["name"] for b in blocks] == ["transformer.embed", "transformer_blocks.0", "transformer_blocks.1",

@@ -1,0 +1,1 @@
+"""Exporters that turn diffusers pipelines and other models into Genloom packages."""
