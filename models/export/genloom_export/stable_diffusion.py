@@ -1,295 +1,283 @@
 #!/usr/bin/env python3
-"""Export a diffusers Stable-Diffusion-class pipeline folder as a Genloom `latent_diffusion` package.
+"""Export a Stable Diffusion 1.x, 2.x or SDXL diffusers pipeline folder as a Genloom `latent_diffusion` package.
 
-Input: a local diffusers pipeline folder with subfolders `unet/` (UNet2DConditionModel), `vae/`
-(AutoencoderKL), `text_encoder/` (a transformers text model, e.g. CLIPTextModel), `tokenizer/` and
-`scheduler/scheduler_config.json` (SD 1.x / 2.x base layout). Output: one package folder in the
-format of models/PACKAGE_FORMAT.md:
+Input: a local diffusers pipeline folder (StableDiffusionPipeline or StableDiffusionXLPipeline):
+model_index.json, unet/ (UNet2DConditionModel), vae/ (AutoencoderKL), text_encoder/ and tokenizer/
+(CLIPTextModel), for SDXL also text_encoder_2/ and tokenizer_2/ (CLIPTextModelWithProjection), and
+scheduler/scheduler_config.json. Output, in the format of models/PACKAGE_FORMAT.md:
 
-  text_encoder.pt     input_ids [B,L] int64 -> last_hidden_state [B,L,D]
-  vae_encoder.pt      pixels [B,3,H,W] in [-1,1] -> posterior mean (unscaled)
-  vae_decoder.pt      latent [B,C,h,w] (already divided by scale_factor) -> pixels in [-1,1]
-  unet/<block>.pt     time_embedding (time_proj + time_embedding), conv_in, down_blocks.<i>
-                      (returns the hidden state and each residual/skip tensor by name), mid_block,
-                      up_blocks.<i> (takes its skip tensors by name), conv_out
-                      (conv_norm_out + conv_act + conv_out)
-  tokenizer.json      the pipeline's fast tokenizer (see TOKENIZER below)
-  golden/<component>.npz, manifest.json (validated against proto/.../model.proto)
+  manifest.json                  genloom.v1.ModelManifest (validated against model.proto)
+  text_encoder.pt (+ text_encoder_2.pt)
+                                 input_ids [B,L] int64, hidden_layer [1] int64 -> hidden_states [B,L,D]
+                                 (+ pooled [B,P] from the encoder SDXL's pooled embedding comes from)
+  tokenizer/tokenizer.json (+ tokenizer_2/tokenizer.json)
+                                 copied, or written from vocab.json + merges.txt
+  vae_encoder.pt, vae_decoder.pt pixels [B,3,H,W] in [-1,1] <-> latent [B,C,h,w] (unscaled)
+  unet/<block>.pt                time_embedding (time_proj + time_embedding, for SDXL plus add_time_proj and
+                                 add_embedding), conv_in, down_blocks.<i> (returns its skip tensors by name),
+                                 mid_block, up_blocks.<i> (takes them by name), conv_out
+  scheduler/scheduler_config.json  the pipeline's file, copied verbatim
+  golden/<component>.npz         every component's inputs and outputs at batch 2 and the default size
+  golden/sampling_<sampler>_<W>x<H>.npz + .json
+                                 full sampling runs recorded with diffusers' schedulers over the eager
+                                 diffusers modules, with every random draw
 
-Every component is traced with torch.jit.trace on CPU in float32 at one resolution (spatial shapes
-are fixed, the batch is dynamic), reloaded and compared with eager PyTorch, and gets a golden file
-at batch 2. The exported blocks are then run in manifest order at batch 3 and compared with the
-full eager UNet (`--atol`, default 1e-4); the export fails if they differ by more.
+Batch, height and width are dynamic: every component is traced once with torch.jit.trace (CPU,
+float32) at a size other than the default, then compared with eager PyTorch at the default size,
+1.5x the default width, twice the default height and the smallest size, and the exported block
+graph is compared with the full eager UNet at those sizes; the export stops if anything differs by
+more than --atol. The sampling goldens are then replayed with the exported TorchScript blocks,
+text encoders and decoder inside the same diffusers loop, and the export stops if the final
+latents differ from the eager run by more than --sampling-atol.
 
-TOKENIZER -- read this before using such a package:
-  The script writes the pipeline's tokenizer.json (copied when the pipeline ships one, otherwise
-  converted with transformers' fast tokenizer). For Stable Diffusion that is CLIP's byte-level BPE
-  tokenizer. Genloom's Java runtime currently implements the WordLevel tokenizer only
-  (generators/.../text/WordLevelTokenizer.java): it refuses a BPE tokenizer.json when a generator
-  opens the package. So a package exported from a real CLIP pipeline loads and passes its component
-  golden checks, but cannot serve prompts until a BPE tokenizer is added to the Java runtime.
-  Nothing here claims end-to-end generation with such a package works.
+What it refuses, by name: pipelines outside the SD / SDXL text-to-image family (inpainting,
+refiner with requires_aesthetics_score, ...), UNet configs with class_embed_type, num_class_embeds,
+encoder_hid_dim_type, time_cond_proj_dim, an addition_embed_type other than null / "text_time",
+resnet_time_scale_shift other than "default", attention_type other than "default", 9 input
+channels; VAE configs with latents_mean / latents_std; text encoders other than CLIPTextModel and
+CLIPTextModelWithProjection; scheduler configs with thresholding or a prediction_type other than
+epsilon, v_prediction and sample; sizes that are not multiples of the size constraint.
 
-Other limits (the script stops with a message when it meets them): epsilon prediction only (no
-v-prediction, e.g. SD 2.x 768-v); beta schedules "scaled_linear" and "linear" only; no SDXL-style
-added conditioning (addition_embed_type), class embeddings or timestep_cond; latent height and
-width must be multiples of 2**num_upsamplers. Genloom's DDIM and DPM-Solver++(2M) use "leading"
-timestep spacing with steps_offset; a scheduler configured otherwise is recorded with a warning.
-Export with a PyTorch no newer than the Java runtime's libtorch (DJL pytorch-native 2.7.1), since
-TorchScript files are not guaranteed to load in an older libtorch.
+Usage (torch, numpy, regex, diffusers and transformers installed; export with a PyTorch no newer
+than the Java runtime's libtorch, DJL pytorch-native 2.7.1):
 
-Usage (diffusers, transformers and the `tokenizers` package must be installed for a real export):
-
-  PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion --pipeline PATH/TO/pipeline --out models/my-sd \\
-      [--name my-sd] [--height 512 --width 512] [--variant fp16] [--atol 1e-4]
-
-  PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion --self-test [--keep DIR]
-
---self-test needs only torch and numpy: it builds small stand-in modules with diffusers' attribute
-names and call signatures (UNet2DConditionModel: conv_in, time_proj, time_embedding, down_blocks,
-mid_block, up_blocks, conv_norm_out, conv_act, conv_out; an AutoencoderKL-like VAE; a text
-encoder), writes a fake pipeline folder (scheduler_config.json, a BPE tokenizer.json), runs the same
-export code into a temporary package and checks that the exported block graph reproduces the
-stand-in UNet's full forward. It does not load diffusers or any real checkpoint.
+  PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion --pipeline PATH/TO/pipeline \\
+      --out models/my-sd [--name my-sd] [--width 512 --height 512] [--buckets 512x512,768x512]
 """
-import hashlib
-import importlib
-import json
-import math
+import argparse
 import os
 import shutil
 import sys
-import tempfile
-import types
+import time
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from . import cli as C
+from . import sampling
+from .common import (F32, GraphRunner, Refused, VaeDecoder, VaeEncoder, as_tuple, cfg, check_package_files,
+                     max_abs, read_json, spec, train_export, versions)
+from .text import PromptTokenizer, TextEncoderComponent, check_component, load_text_encoder, num_hidden_states, \
+    text_encoder_arch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
-TRAIN_DIR = os.path.join(REPO, "models", "train")
-F32, I64 = "DTYPE_FLOAT32", "DTYPE_INT64"
-
-
-# ------------------------------------------------------------------------------------ shared helpers
-
-
-def genloom_export():
-    """models/train/genloom_models/export.py: trace+save, goldens, manifest validation."""
-    if TRAIN_DIR not in sys.path:
-        sys.path.insert(0, TRAIN_DIR)
-    return importlib.import_module("genloom_models.export")
-
-
-def require_hf():
-    """Import diffusers and transformers or stop with a clear message."""
-    missing = []
-    mods = {}
-    for name in ("diffusers", "transformers"):
-        try:
-            mods[name] = importlib.import_module(name)
-        except ImportError:
-            missing.append(name)
-    if missing:
-        sys.exit("error: this export needs the Python packages " + " and ".join(missing)
-                 + " (pip install diffusers transformers tokenizers). Without them only --self-test "
-                   "runs, which exercises the export code on small stand-in modules.")
-    return mods["diffusers"], mods["transformers"]
+FAMILIES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
+PREDICTIONS = {"epsilon": "PREDICTION_EPSILON", "v_prediction": "PREDICTION_V", "sample": "PREDICTION_SAMPLE"}
+# SDXL's published aspect-ratio buckets (width x height) around 1024x1024.
+SDXL_BUCKETS = [(1024, 1024), (1152, 896), (896, 1152), (1216, 832), (832, 1216), (1344, 768), (768, 1344),
+                (1536, 640), (640, 1536)]
+GOLDEN_PROMPTS = [
+    "a photograph of an astronaut riding a horse on the moon",
+    "an extremely detailed oil painting of a quiet harbour town at dawn, with small wooden fishing boats, "
+    "red and white lighthouses, gulls over the water, soft pink clouds, long reflections on calm water, "
+    "stone houses with blue shutters, a church tower, old nets drying on the pier, and distant green hills "
+    "covered in morning mist, painted in the style of a nineteenth century landscape master, warm light",
+]
+GOLDEN_NEGATIVES = ["", "blurry, low quality"]
 
 
-def cfg(module, key, default=None):
-    """A config value of a diffusers/transformers module (FrozenDict, dict or attribute object)."""
-    c = getattr(module, "config", None)
-    if c is None:
-        return default
-    if isinstance(c, dict):
-        return c.get(key, default)
-    return getattr(c, key, default)
+def parse_size(text):
+    try:
+        w, h = text.lower().split("x")
+        return int(w), int(h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT") from None
 
 
-def spec(name, t):
-    """TensorSpec dict with a dynamic batch dimension."""
-    dt = I64 if t.dtype == torch.int64 else F32
-    return {"name": name, "dtype": dt, "shape": [-1] + [int(s) for s in t.shape[1:]]}
+def parse_sizes(text):
+    return [parse_size(s) for s in text.split(",") if s.strip()]
 
 
-def as_tuple(x):
-    return tuple(x) if isinstance(x, (tuple, list)) else (x,)
+def size_name(size):
+    return f"{size[0]}x{size[1]}"
 
 
-class TextEncoder(nn.Module):
-    """input_ids -> last_hidden_state (element 0 of a transformers ModelOutput or tuple)."""
-
-    def __init__(self, text_encoder):
-        super().__init__()
-        self.text_encoder = text_encoder
-
-    def forward(self, input_ids):
-        return self.text_encoder(input_ids)[0]
+# ------------------------------------------------------------------------------------------ pipeline folder
 
 
-class VaeEncoder(nn.Module):
-    """pixels in [-1,1] -> posterior mean minus shift_factor (unscaled; the runtime multiplies by
-    scale_factor, so the scaled latent is (mean - shift) * scale as diffusers computes it)."""
+class Pipeline:
+    """What the pipeline folder's JSON files say, checked before any weights are loaded."""
 
-    def __init__(self, vae, shift=0.0):
-        super().__init__()
-        self.vae = vae
-        self.shift = float(shift)
+    def __init__(self, folder):
+        self.folder = folder
+        index_path = os.path.join(folder, "model_index.json")
+        if not os.path.isfile(index_path):
+            raise Refused(f"{folder}: no model_index.json (not a diffusers pipeline folder)")
+        self.index = read_json(index_path)
+        cls = self.index.get("_class_name")
+        if cls not in FAMILIES:
+            raise Refused(f"pipeline _class_name {cls!r} is not exported (supported: {', '.join(FAMILIES)})")
+        self.class_name = cls
+        self.family = FAMILIES[cls]
+        if self.index.get("requires_aesthetics_score"):
+            raise Refused("model_index.json requires_aesthetics_score is true (an SDXL refiner): not exported")
+        # force_zeros_for_empty_prompt is an SDXL pipeline setting (default true); SD 1.x/2.x have none.
+        self.zero_empty_negative = self.family == "sdxl" and bool(self.index.get("force_zeros_for_empty_prompt", True))
+        self.unet_config = self._config("unet")
+        self.vae_config = self._config("vae")
+        self.scheduler_path = os.path.join(folder, "scheduler", "scheduler_config.json")
+        if not os.path.isfile(self.scheduler_path):
+            raise Refused("the pipeline has no scheduler/scheduler_config.json")
+        self.scheduler_config = read_json(self.scheduler_path)
+        check_unet_config(self.unet_config, self.vae_config, self.family)
+        check_vae_config(self.vae_config)
+        self.prediction = check_scheduler_config(self.scheduler_config)
+        names = ["text_encoder"] + (["text_encoder_2"] if self.family == "sdxl" else [])
+        self.encoders = []
+        for i, name in enumerate(names):
+            tok = "tokenizer" if i == 0 else f"tokenizer_{i + 1}"
+            arch = text_encoder_arch(os.path.join(folder, name))
+            self.encoders.append((name, tok, arch))
+        self.pooled_from = "text_encoder_2" if self.family == "sdxl" else None
+        if self.pooled_from and self.encoders[-1][2] != "CLIPTextModelWithProjection":
+            raise Refused(f"{self.pooled_from}: architecture {self.encoders[-1][2]!r}; the pooled embedding of an "
+                          "SDXL pipeline comes from a CLIPTextModelWithProjection")
+        self.vae_factor = 2 ** (len(self.vae_config.get("block_out_channels", [0])) - 1)
+        self.num_upsamplers = len(self.unet_config.get("block_out_channels", [0])) - 1
+        self.multiple_of = self.vae_factor * 2 ** self.num_upsamplers
+        ss = self.unet_config.get("sample_size", 64)
+        sh, sw = (ss, ss) if isinstance(ss, int) else (ss[0], ss[1])
+        self.default_size = (int(sw) * self.vae_factor, int(sh) * self.vae_factor)
 
-    def forward(self, pixels):
-        mean = self.vae.encode(pixels, return_dict=False)[0].mean
-        return mean - self.shift if self.shift else mean
-
-
-class VaeDecoder(nn.Module):
-    """latent / scale_factor -> pixels; adds shift_factor back first (diffusers: z / scale + shift)."""
-
-    def __init__(self, vae, shift=0.0):
-        super().__init__()
-        self.vae = vae
-        self.shift = float(shift)
-
-    def forward(self, latent):
-        if self.shift:
-            latent = latent + self.shift
-        return self.vae.decode(latent, return_dict=False)[0]
-
-
-def read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def tokenizer_lowercases(tok_json):
-    """Whether a tokenizer.json normalizer lower-cases (Lowercase, or BertNormalizer lowercase)."""
-    def walk(n):
-        if not isinstance(n, dict):
-            return False
-        if n.get("type") == "Lowercase" or (n.get("type") == "BertNormalizer" and n.get("lowercase")):
-            return True
-        return any(walk(c) for c in n.get("normalizers", []) or [])
-    return walk(tok_json.get("normalizer"))
-
-
-def write_tokenizer(pipeline_dir, pkg_dir, subfolder="tokenizer", hf_tokenizer=None):
-    """Copy <pipeline>/<subfolder>/tokenizer.json, or save the fast tokenizer's backend; returns the
-    tokenizer.json model type (e.g. "BPE", "WordLevel") and whether it lower-cases."""
-    src = os.path.join(pipeline_dir, subfolder, "tokenizer.json")
-    dst = os.path.join(pkg_dir, "tokenizer.json")
-    if os.path.isfile(src):
-        shutil.copyfile(src, dst)
-    elif hf_tokenizer is not None and getattr(hf_tokenizer, "is_fast", False):
-        hf_tokenizer.backend_tokenizer.save(dst)
-    else:
-        sys.exit(f"error: {subfolder}/ has no tokenizer.json and no fast tokenizer could be built "
-                 "(install the `tokenizers` package so transformers can convert the slow tokenizer)")
-    j = read_json(dst)
-    return (j.get("model") or {}).get("type", "?"), tokenizer_lowercases(j)
+    def _config(self, sub):
+        path = os.path.join(self.folder, sub, "config.json")
+        if not os.path.isfile(path):
+            raise Refused(f"the pipeline has no {sub}/config.json")
+        return read_json(path)
 
 
-def hf_tokenizer_spec(tok, max_length, lowercase):
-    """TokenizerSpec dict from a transformers tokenizer (ids may be None for some tokenizers)."""
-    def tid(x):
-        return int(x) if x is not None else 0
-    return {"file": "tokenizer.json", "maxLength": int(max_length), "padId": tid(tok.pad_token_id),
-            "bosId": tid(tok.bos_token_id), "eosId": tid(tok.eos_token_id), "unkId": tid(tok.unk_token_id),
-            "lowercase": bool(lowercase)}
+def check_unet_config(c, vae_config, family):
+    for key in ("class_embed_type", "num_class_embeds", "encoder_hid_dim_type", "time_cond_proj_dim"):
+        if c.get(key) is not None:
+            raise Refused(f"unet config {key}={c[key]!r}: extra conditioning inputs are not part of Genloom's "
+                          "latent diffusion graph")
+    aet = c.get("addition_embed_type")
+    if aet not in (None, "text_time"):
+        raise Refused(f"unet config addition_embed_type={aet!r}: only null and \"text_time\" (SDXL) are exported")
+    if family == "sdxl" and aet != "text_time":
+        raise Refused(f"unet config addition_embed_type={aet!r}: an SDXL pipeline's UNet takes \"text_time\"")
+    if family == "sd" and aet is not None:
+        raise Refused(f"unet config addition_embed_type={aet!r} in a StableDiffusionPipeline (no pooled embedding)")
+    shift = c.get("resnet_time_scale_shift", "default")
+    if shift != "default":
+        raise Refused(f"unet config resnet_time_scale_shift={shift!r}: only \"default\" is exported")
+    att = c.get("attention_type", "default")
+    if att not in (None, "default"):
+        raise Refused(f"unet config attention_type={att!r}: only \"default\" is exported")
+    cin = c.get("in_channels", 4)
+    if cin == 9:
+        raise Refused("unet config in_channels=9: an inpainting UNet (mask and masked image inputs) is not exported")
+    lat = vae_config.get("latent_channels", 4)
+    if cin != lat:
+        raise Refused(f"unet config in_channels={cin} differs from the VAE's latent_channels={lat}")
 
 
-def tokenizer_note(model_type):
-    if model_type == "WordLevel":
-        return "WordLevel tokenizer: supported by the Java runtime"
-    return (f"{model_type} tokenizer: Genloom's Java runtime implements the WordLevel tokenizer only, so this "
-            "package loads and passes its component golden checks but cannot serve prompts until a "
-            f"{model_type} tokenizer is added to the Java runtime")
+def check_vae_config(c):
+    for key in ("latents_mean", "latents_std"):
+        if c.get(key) is not None:
+            raise Refused(f"vae config {key} is set: per-channel latent normalisation is not exported")
 
 
-class GraphRunner:
-    """Runs exported TorchScript blocks in the order of a BlockGraph dict (as the Java runtime does)."""
-
-    def __init__(self, pkg_dir, components, denoiser):
-        files = {c["name"]: c["file"] for c in components}
-        self.blocks = [(b, torch.jit.load(os.path.join(pkg_dir, files[b["component"]])))
-                       for b in denoiser["blocks"]]
-        self.output = denoiser["output"]
-
-    @torch.no_grad()
-    def __call__(self, **graph_inputs):
-        env = dict(graph_inputs)
-        for b, m in self.blocks:
-            r = as_tuple(m(*[env[i] for i in b["inputs"]]))
-            assert len(r) == len(b["outputs"]), (b["name"], len(r), len(b["outputs"]))
-            env.update(zip(b["outputs"], r))
-        return env[self.output]
+def check_scheduler_config(c):
+    if c.get("thresholding"):
+        raise Refused("scheduler config thresholding=true: dynamic thresholding is not implemented by Genloom")
+    pred = c.get("prediction_type", "epsilon")
+    if pred not in PREDICTIONS:
+        raise Refused(f"scheduler config prediction_type={pred!r}: Genloom implements "
+                      f"{', '.join(PREDICTIONS)}")
+    return PREDICTIONS[pred]
 
 
-class Exporter:
-    """Runs modules eagerly on an environment of named tensors, exports each as a component with a
-    golden file, and records the block list."""
+class Sizes:
+    """The size constraint of a package and the sizes the export checks."""
 
-    def __init__(self, pkg_dir, atol):
-        self.E = genloom_export()
-        self.pkg = pkg_dir
-        self.atol = atol
-        self.components, self.goldens, self.blocks = [], [], []
-        os.makedirs(os.path.join(pkg_dir, "golden"), exist_ok=True)
+    def __init__(self, p, width=None, height=None, max_width=None, max_height=None, buckets=None):
+        m = p.multiple_of
+        self.multiple_of = m
+        self.default = (int(width or p.default_size[0]), int(height or p.default_size[1]))
+        self.check("default size", self.default)
+        self.max = (int(max_width or 2 * self.default[0] // m * m), int(max_height or 2 * self.default[1] // m * m))
+        self.check("maximum size", self.max, bounded=False)
+        if self.max[0] < self.default[0] or self.max[1] < self.default[1]:
+            raise Refused(f"maximum size {size_name(self.max)} is below the default size {size_name(self.default)}")
+        if buckets is None:
+            buckets = SDXL_BUCKETS if p.family == "sdxl" and self.default == (1024, 1024) else []
+        for b in buckets:
+            self.check("bucket", b)
+        self.buckets = list(buckets)
+        self.trace = (self.default[0] + m, self.default[1] + m)
+        self.checks = unique([self.default, (self.default[0] * 3 // 2 // m * m, self.default[1]),
+                              (self.default[0], 2 * self.default[1]), (m, m)])
+        self.checks = [s for s in self.checks if s != self.trace]
 
-    def component(self, cname, module, args, in_names, out_names=None, file=None):
-        """Trace+save `module` on `args`; out_names: list, or a function of the output count."""
-        module = module.eval()
-        with torch.no_grad():
-            outs = as_tuple(module(*args))
-        names = out_names(len(outs)) if callable(out_names) else list(out_names)
-        assert len(names) == len(outs), (cname, names, len(outs))
-        c, g = self.E.export_component(self.pkg, cname, module, tuple(args),
-                                       [spec(n, a) for n, a in zip(in_names, args)],
-                                       [spec(n, o) for n, o in zip(names, outs)],
-                                       file=file, atol=self.atol)
-        self.components.append(c)
-        self.goldens.append(g)
-        return names, outs
+    def check(self, what, size, bounded=True):
+        m = self.multiple_of
+        w, h = size
+        if w % m or h % m or w <= 0 or h <= 0:
+            raise Refused(f"{what} {size_name(size)} is not a multiple of {m} (VAE factor x 2**num_upsamplers)")
+        if bounded and hasattr(self, "max") and (w > self.max[0] or h > self.max[1]):
+            raise Refused(f"{what} {size_name(size)} exceeds the maximum size {size_name(self.max)}")
 
-    def block(self, env, name, cname, module, in_names, out_names, cacheable, group=None, file=None):
-        names, outs = self.component(cname, module, tuple(env[i] for i in in_names), in_names, out_names,
-                                     file=file)
-        env.update(zip(names, outs))
-        self.blocks.append(self.E.block(name, cname, in_names, names, cacheable, group))
-        return names
-
-
-def max_abs(a, b):
-    return (a.double() - b.double()).abs().max().item()
-
-
-def versions():
-    v = {"torch": torch.__version__}
-    for m in ("diffusers", "transformers"):
-        mod = sys.modules.get(m)
-        if mod is not None:
-            v[m] = getattr(mod, "__version__", "?")
-    return ", ".join(f"{k} {x}" for k, x in v.items())
+    def constraint(self):
+        c = {"multipleOf": self.multiple_of, "minWidth": self.multiple_of, "maxWidth": self.max[0],
+             "minHeight": self.multiple_of, "maxHeight": self.max[1]}
+        if self.buckets:
+            c["buckets"] = [{"width": w, "height": h} for w, h in self.buckets]
+        return c
 
 
-# ------------------------------------------------------------------------------------ UNet blocks
+def unique(items):
+    out = []
+    for x in items:
+        if x not in out:
+            out.append(x)
+    return out
+
+
+class DiffusersLoader:
+    """Loads the UNet and VAE with diffusers (float32, CPU)."""
+
+    def __init__(self, variant=None):
+        self.variant = variant
+
+    def _kw(self):
+        kw = {"torch_dtype": torch.float32}
+        if self.variant:
+            kw["variant"] = self.variant
+        return kw
+
+    def unet(self, folder):
+        return sampling.require_diffusers().UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"),
+                                                                                 **self._kw()).eval()
+
+    def vae(self, folder):
+        return sampling.require_diffusers().AutoencoderKL.from_pretrained(os.path.join(folder, "vae"),
+                                                                          **self._kw()).eval()
+
+
+# ------------------------------------------------------------------------------------------ UNet blocks
 
 
 class TimeEmbedding(nn.Module):
-    """timestep [B] float32 (0..999) -> temb: time_proj, time_embedding, optional time_embed_act."""
+    """timestep [B] float32 (+ text_embeds [B,P], time_ids [B,6] for SDXL) -> temb, as the UNet's forward
+    computes it: time_embedding(time_proj(t)) + add_embedding([text_embeds, add_time_proj(time_ids)]),
+    then time_embed_act when the UNet has one."""
 
     def __init__(self, unet):
         super().__init__()
         self.time_proj = unet.time_proj
         self.time_embedding = unet.time_embedding
+        self.text_time = cfg(unet, "addition_embed_type") == "text_time"
+        if self.text_time:
+            self.add_time_proj = unet.add_time_proj
+            self.add_embedding = unet.add_embedding
         self.act = getattr(unet, "time_embed_act", None)
 
-    def forward(self, timestep):
-        t_emb = self.time_proj(timestep).to(torch.float32)
-        emb = self.time_embedding(t_emb)
+    def forward(self, timestep, text_embeds=None, time_ids=None):
+        emb = self.time_embedding(self.time_proj(timestep).to(torch.float32))
+        if self.text_time:
+            time_embeds = self.add_time_proj(time_ids.flatten()).reshape((text_embeds.shape[0], -1))
+            emb = emb + self.add_embedding(torch.cat([text_embeds, time_embeds], dim=-1).to(emb.dtype))
         if self.act is not None:
             emb = self.act(emb)
         return emb
@@ -317,8 +305,7 @@ class DownBlock(nn.Module):
 
     def forward(self, hidden_states, temb, encoder_hidden_states=None):
         if self.cross:
-            h, res = self.block(hidden_states=hidden_states, temb=temb,
-                                encoder_hidden_states=encoder_hidden_states)
+            h, res = self.block(hidden_states=hidden_states, temb=temb, encoder_hidden_states=encoder_hidden_states)
         else:
             h, res = self.block(hidden_states=hidden_states, temb=temb)
         return (h,) + tuple(res)
@@ -338,7 +325,8 @@ class MidBlock(nn.Module):
 
 class UpBlock(nn.Module):
     """(hidden_states, skip_0..skip_{n-1}, temb[, encoder_hidden_states]) -> hidden_states.
-    Skips are in the order diffusers accumulated them (the block pops from the end)."""
+    Skips are in the order diffusers accumulated them (the block pops from the end). Sizes are multiples
+    of the package's constraint, so the UNet never passes an explicit upsample_size."""
 
     def __init__(self, block, n_skips):
         super().__init__()
@@ -369,630 +357,365 @@ class ConvOut(nn.Module):
         return self.conv_out(h)
 
 
-def check_unet_supported(unet, lat_h, lat_w):
-    problems = []
-    for key in ("addition_embed_type", "class_embed_type", "num_class_embeds", "encoder_hid_dim_type",
-                "time_cond_proj_dim"):
-        if cfg(unet, key) is not None:
-            problems.append(f"unet config {key}={cfg(unet, key)!r} (extra conditioning inputs are not "
-                            "part of Genloom's sample/timestep/encoder_hidden_states graph)")
-    up = 2 ** int(getattr(unet, "num_upsamplers", 0) or 0)
-    if lat_h % up or lat_w % up:
-        problems.append(f"latent {lat_h}x{lat_w} is not a multiple of {up} (2**num_upsamplers)")
-    if problems:
-        sys.exit("error: unsupported UNet:\n  " + "\n  ".join(problems))
+class BlockDef:
+    def __init__(self, name, module, inputs, outputs, cacheable):
+        self.name, self.module, self.inputs, self.outputs, self.cacheable = name, module, inputs, outputs, cacheable
+        self.component = "unet." + name
+        self.file = f"unet/{name}.pt"
 
 
-def noise_schedule(sched_cfg, warnings):
-    """NoiseSchedule dict (proto3 JSON) from a diffusers scheduler_config.json dict."""
-    pred = sched_cfg.get("prediction_type", "epsilon")
-    if pred != "epsilon":
-        sys.exit(f"error: scheduler prediction_type {pred!r}: Genloom latent diffusion supports epsilon only")
-    kind = sched_cfg.get("beta_schedule", "linear")
-    if kind not in ("scaled_linear", "linear") or sched_cfg.get("trained_betas"):
-        sys.exit(f"error: beta_schedule {kind!r} (or trained_betas): Genloom implements scaled_linear and linear")
-    if sched_cfg.get("rescale_betas_zero_snr"):
-        sys.exit("error: rescale_betas_zero_snr is not implemented by Genloom's schedule")
-    spacing = sched_cfg.get("timestep_spacing", "leading")
-    if spacing != "leading":
-        warnings.append(f"scheduler timestep_spacing={spacing!r}; Genloom's DDIM/DPM-Solver++ use 'leading' "
-                        "spacing with steps_offset, so its timesteps differ from this pipeline's")
-    if sched_cfg.get("clip_sample"):
-        warnings.append("scheduler clip_sample=true; Genloom's samplers do not clip the predicted x0")
-    return {"type": kind, "betaStart": float(sched_cfg.get("beta_start", 0.0001)),
-            "betaEnd": float(sched_cfg.get("beta_end", 0.02)),
-            "numTrainTimesteps": int(sched_cfg.get("num_train_timesteps", 1000)),
-            "stepsOffset": int(sched_cfg.get("steps_offset", 0)),
-            "setAlphaToOne": bool(sched_cfg.get("set_alpha_to_one", False))}
-
-
-@torch.no_grad()
-def export_unet_blocks(ex, unet, env):
-    """Export the UNet as blocks over `env` (graph inputs sample, timestep, encoder_hidden_states)."""
-    ex.block(env, "time_embedding", "unet.time_embedding", TimeEmbedding(unet), ["timestep"], ["temb"],
-             False, file="unet/time_embedding.pt")
-    ex.block(env, "conv_in", "unet.conv_in", ConvIn(unet), ["sample"], ["h_in"], False, file="unet/conv_in.pt")
+def unet_blocks(unet, sdxl):
+    """The UNet as an ordered list of BlockDefs over named tensors (output names of down blocks follow
+    the number of skip tensors each returns: down<i>_out, down<i>_res<j>)."""
+    t_in = ["timestep"] + (["text_embeds", "time_ids"] if sdxl else [])
+    blocks = [BlockDef("time_embedding", TimeEmbedding(unet), t_in, ["temb"], False),
+              BlockDef("conv_in", ConvIn(unet), ["sample"], ["h_in"], False)]
     skips, h = ["h_in"], "h_in"
     for i, blk in enumerate(unet.down_blocks):
         mod = DownBlock(blk)
-        ins = [h, "temb"] + (["encoder_hidden_states"] if mod.cross else [])
-        names = ex.block(env, f"down_blocks.{i}", f"unet.down_blocks.{i}", mod, ins,
-                         lambda n, i=i: [f"down{i}_out"] + [f"down{i}_res{j}" for j in range(n - 1)],
-                         True, file=f"unet/down_blocks.{i}.pt")
-        h = names[0]
-        skips += names[1:]
+        n_res = len(blk.resnets) + (len(blk.downsamplers) if getattr(blk, "downsamplers", None) is not None else 0)
+        outs = [f"down{i}_out"] + [f"down{i}_res{j}" for j in range(n_res)]
+        blocks.append(BlockDef(f"down_blocks.{i}", mod, [h, "temb"] + (["encoder_hidden_states"] if mod.cross else []),
+                               outs, True))
+        h = outs[0]
+        skips += outs[1:]
     if getattr(unet, "mid_block", None) is not None:
         mod = MidBlock(unet.mid_block)
-        ins = [h, "temb"] + (["encoder_hidden_states"] if mod.cross else [])
-        ex.block(env, "mid_block", "unet.mid_block", mod, ins, ["mid_out"], True, file="unet/mid_block.pt")
+        blocks.append(BlockDef("mid_block", mod, [h, "temb"] + (["encoder_hidden_states"] if mod.cross else []),
+                               ["mid_out"], True))
         h = "mid_out"
     for i, blk in enumerate(unet.up_blocks):
         n = len(blk.resnets)
         mine, skips = skips[-n:], skips[:-n]
         mod = UpBlock(blk, n)
-        ins = [h] + mine + ["temb"] + (["encoder_hidden_states"] if mod.cross else [])
-        ex.block(env, f"up_blocks.{i}", f"unet.up_blocks.{i}", mod, ins, [f"up{i}_out"], True,
-                 file=f"unet/up_blocks.{i}.pt")
+        blocks.append(BlockDef(f"up_blocks.{i}", mod,
+                               [h] + mine + ["temb"] + (["encoder_hidden_states"] if mod.cross else []),
+                               [f"up{i}_out"], True))
         h = f"up{i}_out"
-    assert not skips, f"skip tensors left unconsumed: {skips}"
-    ex.block(env, "conv_out", "unet.conv_out", ConvOut(unet), [h], ["noise_pred"], False, file="unet/conv_out.pt")
-    return {"inputs": ["sample", "timestep", "encoder_hidden_states"], "blocks": ex.blocks,
-            "output": "noise_pred", "prediction": "PREDICTION_EPSILON", "timestepInput": "discrete",
-            "timestepScale": 1.0}
+    if skips:
+        raise Refused(f"UNet layout: skip tensors left unconsumed by the up blocks: {skips}")
+    blocks.append(BlockDef("conv_out", ConvOut(unet), [h], ["noise_pred"], False))
+    return blocks
 
 
 @torch.no_grad()
-def export_latent_diffusion(p, out, name, atol=1e-4, height=None, width=None):
-    """Write the package. `p`: namespace with unet, vae, text_encoder, encode(prompts)->ids,
-    tokenizer (spec dict, model type), scheduler_config (dict), source (str), command (str)."""
+def run_blocks(blocks, env, modules=None):
+    """Run BlockDefs over env (eager modules, or the given {name: module}); returns env."""
+    for b in blocks:
+        m = modules[b.name] if modules is not None else b.module
+        outs = as_tuple(m(*[env[i] for i in b.inputs]))
+        if len(outs) != len(b.outputs):
+            raise Refused(f"{b.name}: {len(outs)} outputs, expected {len(b.outputs)} ({b.outputs})")
+        env.update(zip(b.outputs, outs))
+    return env
+
+
+# ------------------------------------------------------------------------------------------ the export
+
+
+def dims_for(t):
+    """Dynamic dimensions of a tensor crossing a component boundary: batch, and height/width of 4-D ones."""
+    return (0, 2, 3) if t.dim() == 4 else (0,)
+
+
+class PackageWriter:
+    """Traces components at one set of inputs, writes their goldens at another, records manifest entries."""
+
+    def __init__(self, pkg, atol):
+        self.E = train_export()
+        self.pkg = pkg
+        self.atol = atol
+        self.components, self.goldens = [], []
+        self.traced = {}
+        os.makedirs(os.path.join(pkg, "golden"), exist_ok=True)
+
+    @torch.no_grad()
+    def component(self, name, module, trace_args, golden_args, in_names, out_names, file=None):
+        file = file or f"{name}.pt"
+        path = os.path.join(self.pkg, file)
+        module = module.eval()
+        # Contiguous inputs, as a golden file gives them back (a strided view may take another kernel path).
+        trace_args = [a.contiguous() for a in trace_args]
+        golden_args = [a.contiguous() for a in golden_args]
+        sha = self.E.trace_save(module, tuple(trace_args), path)
+        self.E.verify_reload(path, module, tuple(trace_args), self.atol)
+        loaded = torch.jit.load(path)
+        outs = as_tuple(loaded(*golden_args))
+        if len(outs) != len(out_names):
+            raise Refused(f"{name}: {len(outs)} outputs, expected {out_names}")
+        arrays = dict(zip(in_names, golden_args))
+        arrays.update({(n + ".out" if n in in_names else n): o for n, o in zip(out_names, outs)})
+        self.E.write_golden(os.path.join(self.pkg, "golden", f"{name}.npz"), arrays)
+        in_specs = [spec(n, a, dims_for(a) if a.dtype != torch.int64 or n == "input_ids" else ())
+                    for n, a in zip(in_names, golden_args)]
+        out_specs = [spec(n, o, dims_for(o)) for n, o in zip(out_names, outs)]
+        self.components.append(self.E.component(name, file, in_specs, out_specs, sha))
+        self.goldens.append(self.E.golden_entry(name, f"golden/{name}.npz"))
+        self.traced[name] = loaded
+        return outs
+
+
+def compare(component, eager_outs, traced_outs, atol, report, where=""):
+    """Max abs difference of a traced component's outputs from eager PyTorch; report keeps the worst per
+    component. Raises Refused above atol."""
+    d = max((max_abs(a, b) for a, b in zip(as_tuple(eager_outs), as_tuple(traced_outs))), default=0.0)
+    report[component] = max(report.get(component, 0.0), d)
+    if not d <= atol:
+        raise Refused(f"{component}{where}: the traced component differs from eager PyTorch by {d:.3e} "
+                      f"> --atol {atol}")
+    return d
+
+
+def graph_inputs(size, batch, latent_c, vae_factor, ehs_shape, pooled_dim, g, sdxl, timesteps=None):
+    w, h = size
+    env = {"sample": torch.randn(batch, latent_c, h // vae_factor, w // vae_factor, generator=g),
+           "timestep": (timesteps if timesteps is not None
+                        else torch.rand(batch, generator=g) * 999.0).to(torch.float32),
+           "encoder_hidden_states": torch.randn(batch, *ehs_shape, generator=g)}
+    if sdxl:
+        env["text_embeds"] = torch.randn(batch, pooled_dim, generator=g)
+        env["time_ids"] = torch.tensor([[h, w, 0, 0, h, w]] * batch, dtype=torch.float32)
+        env["time_ids"][0, :2] += torch.tensor([32.0, -32.0])  # an original size other than the target
+    return env
+
+
+def sampler_default(scheduler_config):
+    cls = scheduler_config.get("_class_name")
+    if cls in sampling.SCHEDULER_SAMPLER:
+        return sampling.SCHEDULER_SAMPLER[cls], None
+    return "ddim", f"the pipeline's scheduler {cls} has no Genloom sampler; defaults.sampler is ddim"
+
+
+@torch.no_grad()
+def export(pipeline_dir, out, *, name=None, description=None, width=None, height=None, max_width=None,
+           max_height=None, buckets=None, atol=1e-4, loader=None, golden=None, command=None):
+    """Export the pipeline folder into the package folder `out`; returns the manifest. `loader` supplies
+    the UNet and VAE (default DiffusersLoader); text encoders load with transformers. `golden`: a
+    sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export."""
+    t_start = time.time()
+    p = Pipeline(pipeline_dir)
+    sizes = Sizes(p, width, height, max_width, max_height, buckets)
+    diffusers = sampling.optional_diffusers()
+    golden = golden or sampling.GoldenOptions()
+    golden.resolve(sizes, p)
     if os.path.exists(os.path.join(out, "manifest.json")):
-        sys.exit(f"error: {out} already holds a package; choose an empty --out")
+        raise Refused(f"{out} already holds a package; choose an empty --out")
+    loader = loader or DiffusersLoader()
+    notes = []
+    sdxl = p.family == "sdxl"
+
+    unet, vae = loader.unet(pipeline_dir), loader.vae(pipeline_dir)
+    n_up = getattr(unet, "num_upsamplers", None)
+    if n_up is not None and int(n_up) != p.num_upsamplers:
+        raise Refused(f"unet has {n_up} upsamplers, its config says {p.num_upsamplers}")
+    encoders, tokenizers = [], []
+    for te_name, tok_name, _ in p.encoders:
+        te = load_text_encoder(os.path.join(pipeline_dir, te_name))
+        encoders.append(te)
+        tokenizers.append(PromptTokenizer(os.path.join(pipeline_dir, tok_name), cfg(te, "max_position_embeddings")))
+    lengths = {t.max_length for t in tokenizers}
+    if len(lengths) != 1:
+        raise Refused(f"the tokenizers pad to different lengths {sorted(lengths)}; their hidden states are "
+                      "concatenated, so they must agree")
+    L = lengths.pop()
+
     os.makedirs(out, exist_ok=True)
-    warnings = []
-    schedule = noise_schedule(p.scheduler_config, warnings)
-    unet, vae, te = p.unet.eval(), p.vae.eval(), p.text_encoder.eval()
-    down = 2 ** (len(cfg(vae, "block_out_channels", [0])) - 1)
-    scale = float(cfg(vae, "scaling_factor", 0.18215))
-    shift = float(cfg(vae, "shift_factor", None) or 0.0)
-    lat_c = int(cfg(unet, "in_channels", 4))
-    H = int(height or cfg(unet, "sample_size", 64) * down)
-    W = int(width or cfg(unet, "sample_size", 64) * down)
-    if H % down or W % down:
-        sys.exit(f"error: {W}x{H} is not a multiple of the VAE downsampling factor {down}")
-    lat_h, lat_w = H // down, W // down
-    check_unet_supported(unet, lat_h, lat_w)
+    w = PackageWriter(out, atol)
+    report = {}
 
-    ex = Exporter(out, atol)
+    # Tokenizers and the scheduler config, as files of the package.
+    tok_specs = []
+    for (te_name, tok_name, _), tok in zip(p.encoders, tokenizers):
+        how = tok.write_tokenizer_json(os.path.join(out, tok_name, "tokenizer.json"))
+        notes.append(f"{tok_name}/tokenizer.json {how}")
+        tok_specs.append(tok.spec(f"{tok_name}/tokenizer.json"))
+    os.makedirs(os.path.join(out, "scheduler"), exist_ok=True)
+    shutil.copyfile(p.scheduler_path, os.path.join(out, "scheduler", "scheduler_config.json"))
+
+    # Text encoders.
     g = torch.Generator().manual_seed(0)
-    ids = p.encode(["a photograph of an astronaut riding a horse", ""])
-    L = int(ids.shape[1])
-    ex.component("text_encoder", TextEncoder(te), (ids,), ["input_ids"], ["last_hidden_state"])
-    ehs = TextEncoder(te)(ids)
+    ids_golden = [tok.encode(golden.prompts)[0] for tok in tokenizers]
+    ids_check = [tok.encode(golden.prompts + [""])[0] for tok in tokenizers]
+    text_specs, ehs_parts, pooled = [], [], None
+    for (te_name, tok_name, arch), te, ids, ids3, tspec in zip(p.encoders, encoders, ids_golden, ids_check,
+                                                                tok_specs):
+        hidden_layer = 2 if sdxl else 1
+        comp = TextEncoderComponent(te, final_norm=not sdxl, pooled=(te_name == p.pooled_from)).eval()
+        check_component(te, comp, ids)
+        n = num_hidden_states(te)
+        hl = torch.tensor([hidden_layer], dtype=torch.int64)
+        outs_names = ["hidden_states"] + (["pooled"] if comp.pooled else [])
+        outs = w.component(te_name, comp, (ids, hl), (ids, hl), ["input_ids", "hidden_layer"], outs_names)
+        for k in range(1, n + 1):
+            kk = torch.tensor([k], dtype=torch.int64)
+            compare(te_name, comp(ids3, kk), w.traced[te_name](ids3, kk), atol, report,
+                    f" (batch 3, hidden_layer {k})")
+        ehs_parts.append(outs[0])
+        if comp.pooled:
+            pooled = outs[1]
+        text_specs.append({"component": te_name, "tokenizer": tspec, "hiddenLayer": hidden_layer,
+                           "numHiddenStates": n})
+    ehs = torch.cat(ehs_parts, dim=-1)
+    cross = cfg(unet, "cross_attention_dim")
+    if cross is not None and not isinstance(cross, (list, tuple)) and int(cross) != ehs.shape[-1]:
+        raise Refused(f"the text encoders give {ehs.shape[-1]} features, the UNet's cross_attention_dim is {cross}")
+
+    # VAE.
+    scale = float(cfg(vae, "scaling_factor", 0.18215))
+    if cfg(vae, "shift_factor", None):
+        notes.append(f"vae shift_factor {cfg(vae, 'shift_factor')} is ignored, as the SD/SDXL pipelines ignore it")
+    lat_c = int(cfg(unet, "in_channels", 4))
+    f = p.vae_factor
+    W, H = sizes.default
+    TW, TH = sizes.trace
+    pix_t = torch.rand(2, 3, TH, TW, generator=g) * 2 - 1
     pix = torch.rand(2, 3, H, W, generator=g) * 2 - 1
-    _, (lat,) = ex.component("vae_encoder", VaeEncoder(vae, shift), (pix,), ["pixels"], ["latent"])
-    ex.component("vae_decoder", VaeDecoder(vae, shift), (lat,), ["latent"], ["pixels"])
-    assert tuple(lat.shape[1:]) == (lat_c, lat_h, lat_w), (lat.shape, lat_c, lat_h, lat_w)
+    enc, dec = VaeEncoder(vae).eval(), VaeDecoder(vae).eval()
+    (lat,) = w.component("vae_encoder", enc, (pix_t,), (pix,), ["pixels"], ["latent"])
+    if tuple(lat.shape[1:]) != (lat_c, H // f, W // f):
+        raise Refused(f"vae_encoder gives latents {tuple(lat.shape[1:])}, expected {(lat_c, H // f, W // f)}")
+    lat_t = enc(pix_t)
+    w.component("vae_decoder", dec, (lat_t,), (lat,), ["latent"], ["pixels"])
+    for cw, ch in sizes.checks:
+        x = torch.rand(3, 3, ch, cw, generator=g) * 2 - 1
+        compare("vae_encoder", enc(x), w.traced["vae_encoder"](x), atol, report, f" at {cw}x{ch}")
+        z = torch.randn(3, lat_c, ch // f, cw // f, generator=g)
+        compare("vae_decoder", dec(z), w.traced["vae_decoder"](z), atol, report, f" at {cw}x{ch}")
 
-    env = {"sample": torch.randn(2, lat_c, lat_h, lat_w, generator=g),
-           "timestep": torch.tensor([981.0, 421.0]), "encoder_hidden_states": ehs}
-    denoiser = export_unet_blocks(ex, unet, env)
+    # UNet blocks: traced at the trace size, goldens at the default size (batch 2), checked at the others.
+    blocks = unet_blocks(unet, sdxl)
+    pooled_dim = pooled.shape[-1] if pooled is not None else 0
+    env_t = graph_inputs(sizes.trace, 2, lat_c, f, ehs.shape[1:], pooled_dim, g, sdxl)
+    run_blocks(blocks, env_t)
+    env = graph_inputs(sizes.default, 2, lat_c, f, ehs.shape[1:], pooled_dim, g, sdxl,
+                       timesteps=torch.tensor([981.0, 421.0]))
+    env["encoder_hidden_states"] = ehs
+    if sdxl:
+        env["text_embeds"] = pooled
+        env["time_ids"] = torch.tensor([[H, W, 0, 0, H, W]] * 2, dtype=torch.float32)
+    run_blocks(blocks, env)
+    for b in blocks:
+        w.component(b.component, b.module, [env_t[i] for i in b.inputs], [env[i] for i in b.inputs], b.inputs,
+                    b.outputs, file=b.file)
+    traced = {b.name: w.traced[b.component] for b in blocks}
+    denoiser = {"inputs": ["sample", "timestep", "encoder_hidden_states"] + (["text_embeds", "time_ids"] if sdxl
+                                                                            else []),
+                "blocks": [w.E.block(b.name, b.component, b.inputs, b.outputs, b.cacheable) for b in blocks],
+                "output": "noise_pred", "prediction": p.prediction, "timestepInput": "discrete",
+                "timestepScale": 1.0}
+    runner = GraphRunner(out, w.components, denoiser)
+    graph_err = {}
+    for size in sizes.checks:
+        env_c = graph_inputs(size, 3, lat_c, f, ehs.shape[1:], pooled_dim, g, sdxl,
+                             timesteps=torch.tensor([999.0, 500.5, 1.0]))
+        graph_in = {k: env_c[k] for k in denoiser["inputs"]}
+        run_blocks(blocks, env_c)
+        for b in blocks:
+            compare(b.component, tuple(env_c[o] for o in b.outputs),
+                    traced[b.name](*[env_c[i] for i in b.inputs]), atol, report, f" at {size_name(size)}")
+        added = {"text_embeds": graph_in["text_embeds"], "time_ids": graph_in["time_ids"]} if sdxl else None
+        ref = unet(graph_in["sample"], graph_in["timestep"], graph_in["encoder_hidden_states"],
+                   added_cond_kwargs=added, return_dict=False)[0]
+        d = max_abs(ref, runner(**graph_in))
+        graph_err[size_name(size)] = d
+        print(f"block graph vs full UNet at {size_name(size)} (batch 3): max abs diff {d:.3e} "
+              f"(output max abs {ref.abs().max().item():.3g})", flush=True)
+        if not d <= atol:
+            raise Refused(f"the exported blocks differ from the full UNet at {size_name(size)} by {d:.3e} "
+                          f"> --atol {atol}")
 
-    # The exported blocks in manifest order against the full eager UNet, at another batch size.
-    runner = GraphRunner(out, ex.components, denoiser)
-    x3 = torch.randn(3, lat_c, lat_h, lat_w, generator=g)
-    t3 = torch.tensor([999.0, 1.0, 437.0])
-    c3 = TextEncoder(te)(p.encode(["", "an oil painting of a lighthouse", "a red cube on a table"]))
-    ref = unet(x3, t3, c3, return_dict=False)[0]
-    got = runner(sample=x3, timestep=t3, encoder_hidden_states=c3)
-    err = max_abs(ref, got)
-    print(f"block graph vs full UNet forward (batch 3): max abs diff {err:.3e} "
-          f"(output max abs {ref.abs().max().item():.3g})", flush=True)
-    if not err <= atol:
-        sys.exit(f"error: exported blocks differ from the full UNet by {err} > --atol {atol}")
-
-    tok_spec, tok_type = p.tokenizer
+    sampler, note = sampler_default(p.scheduler_config)
+    if note:
+        notes.append(note)
+    guidance = 5.0 if sdxl else 7.5
+    text = {"encoders": text_specs, "zeroEmptyNegative": p.zero_empty_negative, "defaultClipSkip": 0}
+    if p.pooled_from:
+        text["pooledFrom"] = p.pooled_from
+    name = name or os.path.basename(os.path.normpath(out))
+    te_classes = ", ".join(f"{n} {type(te).__name__}" for (n, _, _), te in zip(p.encoders, encoders))
     manifest = {
         "format": "genloom/v1", "name": name, "version": "1.0.0", "kind": "MODEL_KIND_LATENT_DIFFUSION",
-        "description": f"{p.source} exported from a diffusers pipeline: {type(te).__name__} text encoder, "
-                       f"{type(unet).__name__} as a block graph (epsilon), {type(vae).__name__} "
-                       f"({W}x{H} pixels -> {lat_c}x{lat_h}x{lat_w} latents).",
-        "components": ex.components, "denoiser": denoiser, "tokenizer": tok_spec,
-        "latent": {"channels": lat_c, "height": lat_h, "width": lat_w, "frames": 1, "scaleFactor": scale,
-                   "downsample": down},
-        "schedule": schedule,
-        "defaults": {"sampler": "ddim", "steps": 50, "guidanceScale": 7.5, "eta": 0.0, "width": W, "height": H,
-                     "strength": 0.75},
+        "description": (description + " " if description else "")
+        + f"{p.class_name} exported from diffusers: {te_classes}; {type(unet).__name__} as a block graph "
+          f"({p.prediction}); {type(vae).__name__} (factor {f}); default {W}x{H}, sizes in multiples of "
+          f"{sizes.multiple_of} up to {size_name(sizes.max)}.",
+        "components": w.components, "denoiser": denoiser,
+        "latent": {"channels": lat_c, "height": H // f, "width": W // f, "frames": 1, "scaleFactor": scale,
+                   "downsample": f},
+        "schedule": {"configFile": "scheduler/scheduler_config.json"},
+        "defaults": {"sampler": sampler, "steps": 50, "guidanceScale": guidance, "eta": 0.0, "width": W,
+                     "height": H, "strength": 0.75, "guidanceRescale": 0.0},
         "supportedSizes": [{"width": W, "height": H}],
-        "goldens": ex.goldens,
+        "goldens": w.goldens,
         "training": {
-            "source": p.source,
-            "command": p.command,
+            "source": os.path.basename(os.path.normpath(pipeline_dir)),
+            "command": command or "genloom_export.stable_diffusion.export()",
             "versions": versions(),
-            "classes": f"unet {type(unet).__name__}, vae {type(vae).__name__}, text_encoder {type(te).__name__}, "
+            "classes": f"pipeline {p.class_name}, unet {type(unet).__name__}, vae {type(vae).__name__}, {te_classes}, "
                        f"scheduler {p.scheduler_config.get('_class_name', '?')}",
             "text_max_length": str(L),
-            "vae_shift_factor": f"{shift} (folded into vae_encoder/vae_decoder)",
-            "blocks_vs_full_max_abs_err": f"{err:.3e}",
-            "tokenizer": tokenizer_note(tok_type),
-            "notes": "; ".join(warnings) if warnings else "none",
+            "trace_size": size_name(sizes.trace),
+            "checked_sizes": ", ".join(size_name(s) for s in sizes.checks) + " (batch 3; text encoders at every "
+                             "hidden_layer)",
+            "components_vs_eager_max_abs": ", ".join(f"{k} {v:.2e}" for k, v in report.items()),
+            "blocks_vs_full_unet_max_abs": ", ".join(f"{k} {v:.2e}" for k, v in graph_err.items()),
         },
+        "text": text,
+        "sizeConstraint": sizes.constraint(),
     }
-    ex.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
-    print(f"wrote {out}: {len(ex.components)} components, {ex.E.package_size(out) / 1e6:.1f} MB", flush=True)
-    for w in warnings + ([tokenizer_note(tok_type)] if tok_type != "WordLevel" else []):
-        print("warning:", w, flush=True)
-    return manifest, err
 
-
-def load_pipeline(folder, variant=None):
-    """Load the pipeline parts with diffusers/transformers (float32, CPU)."""
-    diffusers, transformers = require_hf()
-    kw = {"torch_dtype": torch.float32}
-    if variant:
-        kw["variant"] = variant
-    unet = diffusers.UNet2DConditionModel.from_pretrained(os.path.join(folder, "unet"), **kw)
-    vae = diffusers.AutoencoderKL.from_pretrained(os.path.join(folder, "vae"), **kw)
-    te = load_text_encoder(transformers, os.path.join(folder, "text_encoder"), kw)
-    tok = transformers.AutoTokenizer.from_pretrained(os.path.join(folder, "tokenizer"), use_fast=True)
-    return unet, vae, te, tok
-
-
-def load_text_encoder(transformers, path, kw):
-    arch = (read_json(os.path.join(path, "config.json")).get("architectures") or ["CLIPTextModel"])[0]
-    cls = getattr(transformers, arch)
-    try:  # plain attention traces everywhere; older transformers do not know the argument
-        return cls.from_pretrained(path, attn_implementation="eager", **kw)
-    except TypeError:
-        return cls.from_pretrained(path, **kw)
-
-
-def hf_encoder(tok, max_length):
-    def encode(prompts):
-        return tok(prompts, padding="max_length", max_length=max_length, truncation=True,
-                   return_tensors="pt").input_ids.to(torch.int64)
-    return encode
-
-
-def text_max_length(tok, te):
-    m = getattr(tok, "model_max_length", None)
-    if m is None or m > 100000:
-        m = cfg(te, "max_position_embeddings", 77)
-    return int(m)
-
-
-def main_export(a):
-    torch.set_grad_enabled(False)
-    unet, vae, te, tok = load_pipeline(a.pipeline, a.variant)
-    L = text_max_length(tok, te)
-    out = os.path.abspath(a.out)
-    os.makedirs(out, exist_ok=True)
-    tok_type, lower = write_tokenizer(a.pipeline, out, "tokenizer", tok)
-    p = types.SimpleNamespace(
-        unet=unet, vae=vae, text_encoder=te, encode=hf_encoder(tok, L),
-        tokenizer=(hf_tokenizer_spec(tok, L, lower), tok_type),
-        scheduler_config=read_json(os.path.join(a.pipeline, "scheduler", "scheduler_config.json")),
-        source=os.path.basename(os.path.normpath(a.pipeline)),
-        command="PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion " + " ".join(sys.argv[1:]))
-    export_latent_diffusion(p, out, a.name or os.path.basename(out), a.atol, a.height, a.width)
-
-
-# ------------------------------------------------------------------------------------ self-test stand-ins
-# Small modules with diffusers' attribute names and call signatures (simplified internals).
-
-
-def timestep_embedding(timesteps, dim, flip_sin_to_cos=True, downscale_freq_shift=0.0, max_period=10000):
-    half = dim // 2
-    exponent = -math.log(max_period) * torch.arange(0, half, dtype=torch.float32) / (half - downscale_freq_shift)
-    emb = timesteps[:, None].float() * torch.exp(exponent)[None, :]
-    emb = torch.cat([torch.sin(emb), torch.cos(emb)], dim=-1)
-    if flip_sin_to_cos:
-        emb = torch.cat([emb[:, half:], emb[:, :half]], dim=-1)
-    return emb
-
-
-class Timesteps(nn.Module):
-    def __init__(self, num_channels, flip_sin_to_cos=True, downscale_freq_shift=0.0):
-        super().__init__()
-        self.num_channels, self.flip, self.shift = num_channels, flip_sin_to_cos, downscale_freq_shift
-
-    def forward(self, timesteps):
-        return timestep_embedding(timesteps, self.num_channels, self.flip, self.shift)
-
-
-class TimestepEmbedding(nn.Module):
-    def __init__(self, in_channels, time_embed_dim):
-        super().__init__()
-        self.linear_1 = nn.Linear(in_channels, time_embed_dim)
-        self.act = nn.SiLU()
-        self.linear_2 = nn.Linear(time_embed_dim, time_embed_dim)
-
-    def forward(self, sample, condition=None):
-        return self.linear_2(self.act(self.linear_1(sample)))
-
-
-class ResnetBlock2D(nn.Module):
-    def __init__(self, in_channels, out_channels, temb_channels, groups=8):
-        super().__init__()
-        self.norm1 = nn.GroupNorm(groups, in_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-        self.time_emb_proj = nn.Linear(temb_channels, out_channels)
-        self.norm2 = nn.GroupNorm(groups, out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
-        self.conv_shortcut = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else None
-
-    def forward(self, input_tensor, temb):
-        h = self.conv1(F.silu(self.norm1(input_tensor)))
-        h = h + self.time_emb_proj(F.silu(temb))[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
-        x = self.conv_shortcut(input_tensor) if self.conv_shortcut is not None else input_tensor
-        return x + h
-
-
-class Transformer2DModel(nn.Module):
-    """Cross-attention to encoder_hidden_states (single head), returns a tuple like return_dict=False."""
-
-    def __init__(self, channels, cross_dim, groups=8):
-        super().__init__()
-        self.norm = nn.GroupNorm(groups, channels)
-        self.proj_in = nn.Conv2d(channels, channels, 1)
-        self.to_q = nn.Linear(channels, channels)
-        self.to_k = nn.Linear(cross_dim, channels)
-        self.to_v = nn.Linear(cross_dim, channels)
-        self.proj_out = nn.Conv2d(channels, channels, 1)
-
-    def forward(self, hidden_states, encoder_hidden_states=None, attention_mask=None, cross_attention_kwargs=None,
-                encoder_attention_mask=None, return_dict=True):
-        b, c, h, w = hidden_states.shape
-        x = self.proj_in(self.norm(hidden_states)).reshape(b, c, h * w).transpose(1, 2)
-        q, k, v = self.to_q(x), self.to_k(encoder_hidden_states), self.to_v(encoder_hidden_states)
-        a = torch.softmax(q @ k.transpose(1, 2) / math.sqrt(c), dim=-1) @ v
-        out = hidden_states + self.proj_out(a.transpose(1, 2).reshape(b, c, h, w))
-        return (out,)
-
-
-class Downsample2D(nn.Module):
-    def __init__(self, channels):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
-
-    def forward(self, hidden_states):
-        return self.conv(hidden_states)
-
-
-class Upsample2D(nn.Module):
-    def __init__(self, channels):
-        super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, hidden_states, output_size=None):
-        if output_size is None:
-            hidden_states = F.interpolate(hidden_states, scale_factor=2.0, mode="nearest")
-        else:
-            hidden_states = F.interpolate(hidden_states, size=output_size, mode="nearest")
-        return self.conv(hidden_states)
-
-
-class CrossAttnDownBlock2D(nn.Module):
-    def __init__(self, cin, cout, temb, cross, layers=2, downsample=True):
-        super().__init__()
-        self.has_cross_attention = True
-        self.resnets = nn.ModuleList([ResnetBlock2D(cin if i == 0 else cout, cout, temb) for i in range(layers)])
-        self.attentions = nn.ModuleList([Transformer2DModel(cout, cross) for _ in range(layers)])
-        self.downsamplers = nn.ModuleList([Downsample2D(cout)]) if downsample else None
-
-    def forward(self, hidden_states, temb=None, encoder_hidden_states=None, attention_mask=None,
-                cross_attention_kwargs=None, encoder_attention_mask=None, additional_residuals=None):
-        output_states = ()
-        for resnet, attn in zip(self.resnets, self.attentions):
-            hidden_states = resnet(hidden_states, temb)
-            hidden_states = attn(hidden_states, encoder_hidden_states=encoder_hidden_states, return_dict=False)[0]
-            output_states = output_states + (hidden_states,)
-        if self.downsamplers is not None:
-            for d in self.downsamplers:
-                hidden_states = d(hidden_states)
-            output_states = output_states + (hidden_states,)
-        return hidden_states, output_states
-
-
-class DownBlock2D(nn.Module):
-    def __init__(self, cin, cout, temb, layers=2, downsample=False):
-        super().__init__()
-        self.resnets = nn.ModuleList([ResnetBlock2D(cin if i == 0 else cout, cout, temb) for i in range(layers)])
-        self.downsamplers = nn.ModuleList([Downsample2D(cout)]) if downsample else None
-
-    def forward(self, hidden_states, temb=None, *args, **kwargs):
-        output_states = ()
-        for resnet in self.resnets:
-            hidden_states = resnet(hidden_states, temb)
-            output_states = output_states + (hidden_states,)
-        if self.downsamplers is not None:
-            for d in self.downsamplers:
-                hidden_states = d(hidden_states)
-            output_states = output_states + (hidden_states,)
-        return hidden_states, output_states
-
-
-class UNetMidBlock2DCrossAttn(nn.Module):
-    def __init__(self, c, temb, cross):
-        super().__init__()
-        self.has_cross_attention = True
-        self.resnets = nn.ModuleList([ResnetBlock2D(c, c, temb), ResnetBlock2D(c, c, temb)])
-        self.attentions = nn.ModuleList([Transformer2DModel(c, cross)])
-
-    def forward(self, hidden_states, temb=None, encoder_hidden_states=None, attention_mask=None,
-                cross_attention_kwargs=None, encoder_attention_mask=None):
-        hidden_states = self.resnets[0](hidden_states, temb)
-        hidden_states = self.attentions[0](hidden_states, encoder_hidden_states=encoder_hidden_states,
-                                           return_dict=False)[0]
-        return self.resnets[1](hidden_states, temb)
-
-
-class _UpBase(nn.Module):
-    def __init__(self, cin, prev, cout, temb, layers, upsample, cross=None):
-        super().__init__()
-        self.resnets = nn.ModuleList([
-            ResnetBlock2D((prev if i == 0 else cout) + (cin if i == layers - 1 else cout), cout, temb)
-            for i in range(layers)])
-        self.attentions = nn.ModuleList([Transformer2DModel(cout, cross) for _ in range(layers)]) if cross else None
-        self.upsamplers = nn.ModuleList([Upsample2D(cout)]) if upsample else None
-
-    def run(self, hidden_states, res_hidden_states_tuple, temb, encoder_hidden_states, upsample_size):
-        for i, resnet in enumerate(self.resnets):
-            res = res_hidden_states_tuple[-1]
-            res_hidden_states_tuple = res_hidden_states_tuple[:-1]
-            hidden_states = resnet(torch.cat([hidden_states, res], dim=1), temb)
-            if self.attentions is not None:
-                hidden_states = self.attentions[i](hidden_states, encoder_hidden_states=encoder_hidden_states,
-                                                   return_dict=False)[0]
-        if self.upsamplers is not None:
-            for u in self.upsamplers:
-                hidden_states = u(hidden_states, upsample_size)
-        return hidden_states
-
-
-class UpBlock2D(_UpBase):
-    def forward(self, hidden_states, res_hidden_states_tuple, temb=None, upsample_size=None, *args, **kwargs):
-        return self.run(hidden_states, res_hidden_states_tuple, temb, None, upsample_size)
-
-
-class CrossAttnUpBlock2D(_UpBase):
-    def __init__(self, *a, **k):
-        super().__init__(*a, **k)
-        self.has_cross_attention = True
-
-    def forward(self, hidden_states, res_hidden_states_tuple, temb=None, encoder_hidden_states=None,
-                cross_attention_kwargs=None, upsample_size=None, attention_mask=None, encoder_attention_mask=None):
-        return self.run(hidden_states, res_hidden_states_tuple, temb, encoder_hidden_states, upsample_size)
-
-
-class FakeUNet2DConditionModel(nn.Module):
-    """UNet2DConditionModel's attributes and forward() control flow (diffusers
-    models/unets/unet_2d_condition.py), with two down blocks (cross-attention + downsample, plain),
-    a cross-attention mid block and two up blocks (plain + upsample, cross-attention)."""
-
-    def __init__(self, in_channels=4, ch=(32, 64), cross_dim=24, layers=2, sample_size=16):
-        super().__init__()
-        self.config = {"in_channels": in_channels, "sample_size": sample_size, "center_input_sample": False,
-                       "addition_embed_type": None, "class_embed_type": None, "num_class_embeds": None,
-                       "encoder_hid_dim_type": None, "time_cond_proj_dim": None}
-        temb = ch[0] * 4
-        self.conv_in = nn.Conv2d(in_channels, ch[0], 3, padding=1)
-        self.time_proj = Timesteps(ch[0], True, 0)
-        self.time_embedding = TimestepEmbedding(ch[0], temb)
-        self.time_embed_act = None
-        self.down_blocks = nn.ModuleList([CrossAttnDownBlock2D(ch[0], ch[0], temb, cross_dim, layers, True),
-                                          DownBlock2D(ch[0], ch[1], temb, layers, False)])
-        self.mid_block = UNetMidBlock2DCrossAttn(ch[1], temb, cross_dim)
-        self.up_blocks = nn.ModuleList([UpBlock2D(ch[0], ch[1], ch[1], temb, layers + 1, True),
-                                        CrossAttnUpBlock2D(ch[0], ch[1], ch[0], temb, layers + 1, False, cross_dim)])
-        self.num_upsamplers = 1
-        self.conv_norm_out = nn.GroupNorm(8, ch[0])
-        self.conv_act = nn.SiLU()
-        self.conv_out = nn.Conv2d(ch[0], in_channels, 3, padding=1)
-
-    def forward(self, sample, timestep, encoder_hidden_states, return_dict=True):
-        forward_upsample_size = any(d % (2 ** self.num_upsamplers) for d in sample.shape[-2:])
-        upsample_size = None
-        timesteps = timestep.expand(sample.shape[0])
-        emb = self.time_embedding(self.time_proj(timesteps).to(sample.dtype), None)
-        sample = self.conv_in(sample)
-        down_block_res_samples = (sample,)
-        for blk in self.down_blocks:
-            if getattr(blk, "has_cross_attention", False):
-                sample, res = blk(hidden_states=sample, temb=emb, encoder_hidden_states=encoder_hidden_states)
-            else:
-                sample, res = blk(hidden_states=sample, temb=emb)
-            down_block_res_samples += res
-        sample = self.mid_block(sample, emb, encoder_hidden_states=encoder_hidden_states)
-        for i, blk in enumerate(self.up_blocks):
-            is_final = i == len(self.up_blocks) - 1
-            res = down_block_res_samples[-len(blk.resnets):]
-            down_block_res_samples = down_block_res_samples[:-len(blk.resnets)]
-            if not is_final and forward_upsample_size:
-                upsample_size = down_block_res_samples[-1].shape[2:]
-            if getattr(blk, "has_cross_attention", False):
-                sample = blk(hidden_states=sample, temb=emb, res_hidden_states_tuple=res,
-                             encoder_hidden_states=encoder_hidden_states, upsample_size=upsample_size)
-            else:
-                sample = blk(hidden_states=sample, temb=emb, res_hidden_states_tuple=res, upsample_size=upsample_size)
-        sample = self.conv_out(self.conv_act(self.conv_norm_out(sample)))
-        return (sample,) if not return_dict else types.SimpleNamespace(sample=sample)
-
-
-class DiagonalGaussianDistribution:
-    def __init__(self, parameters):
-        self.mean, self.logvar = torch.chunk(parameters, 2, dim=1)
-
-
-class FakeAutoencoderKL(nn.Module):
-    """AutoencoderKL's encode()/decode() return conventions; downsampling 4 (3 block_out_channels)."""
-
-    def __init__(self, latent_channels=4, scaling_factor=0.18215, shift_factor=None):
-        super().__init__()
-        self.config = {"block_out_channels": [16, 32, 32], "scaling_factor": scaling_factor,
-                       "shift_factor": shift_factor, "latent_channels": latent_channels}
-        self.encoder = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.SiLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.SiLU(),
-                                     nn.Conv2d(32, 2 * latent_channels, 3, padding=1))
-        self.quant_conv = nn.Conv2d(2 * latent_channels, 2 * latent_channels, 1)
-        self.post_quant_conv = nn.Conv2d(latent_channels, latent_channels, 1)
-        self.decoder = nn.Sequential(nn.Conv2d(latent_channels, 32, 3, padding=1), nn.SiLU(),
-                                     nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(32, 16, 3, padding=1),
-                                     nn.SiLU(), nn.Upsample(scale_factor=2.0, mode="nearest"),
-                                     nn.Conv2d(16, 3, 3, padding=1))
-
-    def encode(self, x, return_dict=True):
-        post = DiagonalGaussianDistribution(self.quant_conv(self.encoder(x)))
-        return (post,) if not return_dict else types.SimpleNamespace(latent_dist=post)
-
-    def decode(self, z, return_dict=True):
-        dec = self.decoder(self.post_quant_conv(z))
-        return (dec,) if not return_dict else types.SimpleNamespace(sample=dec)
-
-
-class FakeTextModel(nn.Module):
-    """A transformers-style text model: forward(input_ids) -> (last_hidden_state, pooled)."""
-
-    def __init__(self, vocab, max_len, dim):
-        super().__init__()
-        self.config = {"max_position_embeddings": max_len}
-        self.token_embedding = nn.Embedding(vocab, dim)
-        self.position_embedding = nn.Parameter(torch.randn(1, max_len, dim) * 0.02)
-        self.layer = nn.TransformerEncoderLayer(dim, 2, 2 * dim, dropout=0.0, batch_first=True)
-        self.final_layer_norm = nn.LayerNorm(dim)
-
-    def forward(self, input_ids):
-        h = self.token_embedding(input_ids) + self.position_embedding[:, :input_ids.shape[1]]
-        h = self.final_layer_norm(self.layer(h))
-        return h, h[:, -1]
-
-
-SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
-                  "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": False,
-                  "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None, "clip_sample": False}
-
-SELF_TEST_WORDS = ["a", "photograph", "of", "an", "astronaut", "riding", "horse", "oil", "painting",
-                   "lighthouse", "red", "cube", "on", "table"]
-
-
-def write_fake_bpe_tokenizer(path, words):
-    """A small tokenizer.json in the layout of CLIP's (BPE model, Lowercase normalizer)."""
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for w in words:
-        vocab[w + "</w>"] = len(vocab)
-    tj = {"version": "1.0", "truncation": None, "padding": None,
-          "added_tokens": [{"id": 0, "content": "<|startoftext|>", "special": True, "single_word": False,
-                            "lstrip": False, "rstrip": False, "normalized": True},
-                           {"id": 1, "content": "<|endoftext|>", "special": True, "single_word": False,
-                            "lstrip": False, "rstrip": False, "normalized": True}],
-          "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Lowercase"}]},
-          "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None, "decoder": None,
-          "model": {"type": "BPE", "dropout": None, "unk_token": "<|endoftext|>", "continuing_subword_prefix": "",
-                    "end_of_word_suffix": "</w>", "fuse_unk": False, "vocab": vocab, "merges": []}}
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(tj, f)
-    return vocab
-
-
-def fake_encoder(vocab, max_length, bos=0, eos=1, pad=1):
-    def encode(prompts):
-        rows = []
-        for p in prompts:
-            ids = [bos] + [vocab.get(w + "</w>", eos) for w in p.lower().split()][:max_length - 2] + [eos]
-            rows.append(ids + [pad] * (max_length - len(ids)))
-        return torch.tensor(rows, dtype=torch.int64)
-    return encode
-
-
-def make_fake_pipeline(folder, scheduler_config, words):
-    """Writes the on-disk parts the export reads without diffusers (scheduler config, tokenizer.json)."""
-    os.makedirs(os.path.join(folder, "scheduler"), exist_ok=True)
-    with open(os.path.join(folder, "scheduler", "scheduler_config.json"), "w") as f:
-        json.dump(scheduler_config, f)
-    return write_fake_bpe_tokenizer(os.path.join(folder, "tokenizer", "tokenizer.json"), words)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        h.update(f.read())
-    return h.hexdigest()
-
-
-def check_package_files(pkg, manifest):
-    """Every component's sha256 and golden arrays against the manifest (what the Java loader checks)."""
-    for c in manifest["components"]:
-        assert sha256(os.path.join(pkg, c["file"])) == c["sha256"], c["name"]
-        g = np.load(os.path.join(pkg, "golden", c["name"] + ".npz"))
-        ins = {s["name"] for s in c["inputs"]}
-        for s in c["inputs"]:
-            assert s["name"] in g.files, (c["name"], s["name"])
-        for s in c["outputs"]:
-            key = s["name"] + ".out" if s["name"] in ins else s["name"]
-            assert key in g.files, (c["name"], key, g.files)
-            assert list(g[key].shape[1:]) == s["shape"][1:], (c["name"], key, g[key].shape, s["shape"])
-        m = torch.jit.load(os.path.join(pkg, c["file"]))
-        outs = as_tuple(m(*[torch.from_numpy(g[s["name"]]) for s in c["inputs"]]))
-        for s, o in zip(c["outputs"], outs):
-            key = s["name"] + ".out" if s["name"] in ins else s["name"]
-            assert np.abs(o.detach().numpy() - g[key]).max() <= 1e-5, (c["name"], key)
-
-
-def self_test(keep=None):
-    torch.manual_seed(0)
-    torch.set_num_threads(2)
-    root = keep or tempfile.mkdtemp(prefix="genloom-unet-selftest-")
-    pipe_dir, out = os.path.join(root, "fake-sd-pipeline"), os.path.join(root, "models", "selftest-sd")
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    vocab = make_fake_pipeline(pipe_dir, SD15_SCHEDULER, SELF_TEST_WORDS)
-    L, D = 12, 24
-    os.makedirs(out, exist_ok=True)
-    tok_type, lower = write_tokenizer(pipe_dir, out, "tokenizer")
-    unet = FakeUNet2DConditionModel(cross_dim=D, sample_size=16)
-    p = types.SimpleNamespace(
-        unet=unet, vae=FakeAutoencoderKL(), text_encoder=FakeTextModel(len(vocab), L, D),
-        encode=fake_encoder(vocab, L),
-        tokenizer=({"file": "tokenizer.json", "maxLength": L, "padId": 1, "bosId": 0, "eosId": 1, "unkId": 1,
-                    "lowercase": lower}, tok_type),
-        scheduler_config=read_json(os.path.join(pipe_dir, "scheduler", "scheduler_config.json")),
-        source="self-test stand-in pipeline", command="PYTHONPATH=models/export python3 -m genloom_export.stable_diffusion --self-test")
-    manifest, err = export_latent_diffusion(p, out, "selftest-sd", atol=1e-5)
-    names = [b["name"] for b in manifest["denoiser"]["blocks"]]
-    assert names == ["time_embedding", "conv_in", "down_blocks.0", "down_blocks.1", "mid_block", "up_blocks.0",
-                     "up_blocks.1", "conv_out"], names
-    d0 = manifest["denoiser"]["blocks"][2]
-    assert d0["outputs"] == ["down0_out", "down0_res0", "down0_res1", "down0_res2"], d0
-    u0, u1 = manifest["denoiser"]["blocks"][5], manifest["denoiser"]["blocks"][6]
-    assert u0["inputs"] == ["mid_out", "down0_res2", "down1_res0", "down1_res1", "temb"], u0
-    assert u1["inputs"] == ["up0_out", "h_in", "down0_res0", "down0_res1", "temb", "encoder_hidden_states"], u1
-    assert manifest["schedule"] == {"type": "scaled_linear", "betaStart": 0.00085, "betaEnd": 0.012,
-                                    "numTrainTimesteps": 1000, "stepsOffset": 1, "setAlphaToOne": False}
-    assert manifest["latent"]["height"] == 16 and manifest["latent"]["downsample"] == 4
-    assert tok_type == "BPE" and lower and "WordLevel tokenizer only" in manifest["training"]["tokenizer"]
+    # Sampling goldens with diffusers' own schedulers, replayed with the exported TorchScript.
+    if diffusers is not None:
+        entries, lines = sampling.record_goldens(
+            diffusers, out, manifest, golden, p, unet=unet, vae=vae, encoders=encoders, tokenizers=tokenizers)
+        manifest["goldens"] += entries
+        manifest["training"]["sampling_goldens"] = (
+            f"recorded with diffusers {diffusers.__version__} over the eager modules (prompt ids from "
+            f"{tokenizers[0].source}); exported blocks, text encoders and decoder in the same loop vs eager: "
+            + "; ".join(lines))
+    else:
+        manifest["training"]["sampling_goldens"] = "not recorded: diffusers is not importable"
+        notes.append("no sampling goldens (diffusers is not importable)")
+    manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
+    manifest["training"]["export_seconds"] = f"{time.time() - t_start:.0f}"
+    w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
     check_package_files(out, manifest)
-    # The block graph at a third batch size and new inputs, against the stand-in's full forward.
-    runner = GraphRunner(out, manifest["components"], manifest["denoiser"])
-    x, t, c = torch.randn(5, 4, 16, 16), torch.tensor([0.0, 10.0, 500.0, 998.0, 999.0]), torch.randn(5, L, D)
-    with torch.no_grad():
-        d = max_abs(unet(x, t, c, return_dict=False)[0], runner(sample=x, timestep=t, encoder_hidden_states=c))
-    assert d <= 1e-5, d
-    return C.finish_self_test(out, root, keep,
-                              f" (block graph vs full forward: {err:.2e} at batch 3, {d:.2e} at batch 5)")
+    print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
+    return manifest
 
 
-def main():
+def main(argv=None):
     ap = C.parser(__doc__)
-    ap.add_argument("--pipeline", help="diffusers pipeline folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/)")
-    ap.add_argument("--out", help="package folder to create, e.g. models/my-sd")
+    ap.add_argument("--pipeline", required=True, help="diffusers pipeline folder (model_index.json, unet/, vae/, ...)")
+    ap.add_argument("--out", required=True, help="package folder to create, e.g. models/my-sd")
     ap.add_argument("--name", help="package name (default: the --out folder name)")
-    ap.add_argument("--height", type=int, help="pixel height to trace at (default: unet sample_size * VAE factor)")
-    ap.add_argument("--width", type=int, help="pixel width to trace at (default: unet sample_size * VAE factor)")
+    ap.add_argument("--description", help="text put before the generated description")
+    ap.add_argument("--width", type=int, help="default width (default: unet sample_size x VAE factor)")
+    ap.add_argument("--height", type=int, help="default height (default: unet sample_size x VAE factor)")
+    ap.add_argument("--max-width", type=int, help="sizeConstraint.maxWidth (default: twice the default width, "
+                                                  "rounded down to multipleOf)")
+    ap.add_argument("--max-height", type=int, help="sizeConstraint.maxHeight (default: twice the default height)")
+    ap.add_argument("--buckets", type=parse_sizes, help="aspect-ratio buckets WxH,... (default: SDXL's published "
+                                                       "buckets for an SDXL pipeline at 1024x1024, else none)")
     ap.add_argument("--variant", help="diffusers weight variant to load, e.g. fp16 (weights are cast to float32)")
-    ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference allowed between the exported "
-                                                             "blocks and the full UNet, and reload vs eager")
-    C.add_self_test_args(ap, "export small stand-in modules and check them")
-    C.run(ap, ("pipeline", "out"), main_export, self_test)
+    ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference allowed between traced components "
+                                                             "and eager PyTorch, and the block graph and the UNet")
+    ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own choice)")
+    sampling.add_golden_args(ap)
+    a = ap.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    torch.set_grad_enabled(False)
+    try:
+        if sampling.optional_diffusers() is None:
+            raise Refused("this export needs the Python package diffusers (pip install diffusers transformers)")
+        export(a.pipeline, os.path.abspath(a.out), name=a.name, description=a.description, width=a.width,
+               height=a.height, max_width=a.max_width, max_height=a.max_height, buckets=a.buckets, atol=a.atol,
+               loader=DiffusersLoader(a.variant), golden=sampling.GoldenOptions.from_args(a),
+               command="python3 -m genloom_export.stable_diffusion " + " ".join(sys.argv[1:] if argv is None
+                                                                                else argv))
+    except Refused as e:
+        sys.exit(f"error: {e}")
 
 
 if __name__ == "__main__":
