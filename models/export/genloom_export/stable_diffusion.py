@@ -707,8 +707,6 @@ def main(argv=None):
         torch.set_num_threads(a.threads)
     torch.set_grad_enabled(False)
     try:
-        if sampling.optional_diffusers() is None:
-            raise Refused("this export needs the Python package diffusers (pip install diffusers transformers)")
         export(a.pipeline, os.path.abspath(a.out), name=a.name, description=a.description, width=a.width,
                height=a.height, max_width=a.max_width, max_height=a.max_height, buckets=a.buckets, atol=a.atol,
                loader=DiffusersLoader(a.variant), golden=sampling.GoldenOptions.from_args(a),
