@@ -46,6 +46,7 @@ than the Java runtime's libtorch, DJL pytorch-native 2.7.1):
 """
 import argparse
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -710,8 +711,8 @@ def main(argv=None):
         export(a.pipeline, os.path.abspath(a.out), name=a.name, description=a.description, width=a.width,
                height=a.height, max_width=a.max_width, max_height=a.max_height, buckets=a.buckets, atol=a.atol,
                loader=DiffusersLoader(a.variant), golden=sampling.GoldenOptions.from_args(a),
-               command="python3 -m genloom_export.stable_diffusion " + " ".join(sys.argv[1:] if argv is None
-                                                                                else argv))
+               command="python3 -m genloom_export.stable_diffusion " + shlex.join(sys.argv[1:] if argv is None
+                                                                                   else argv))
     except Refused as e:
         sys.exit(f"error: {e}")
 

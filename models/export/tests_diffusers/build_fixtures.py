@@ -162,9 +162,9 @@ def write_pipeline(diffusers, kind, d):
 
 def export_command(kind, pipeline):
     f = FIXTURES[kind]
-    desc = (f"Random-weight conformance fixture: a tiny, seeded {f['shape']}-shaped configuration of the real "
-            "diffusers classes with stand-in CLIP text encoders; its images are noise. It exists to check the "
-            "runtime's text conditioning, samplers and block graph against diffusers' own sampling loop.")
+    desc = (f"Random-weight conformance fixture: a tiny, seeded configuration of the real diffusers classes shaped "
+            f"like {f['shape']}, with stand-in CLIP text encoders; its images are noise. It exists to check the "
+            "runtime's tokenizers, text conditioning, samplers and block graph against diffusers' own sampling loop.")
     return ([sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", pipeline, "--out",
              os.path.join("models", f["out"]), "--name", f["out"], "--description", desc] + COMMON_ARGS + f["args"])
 
