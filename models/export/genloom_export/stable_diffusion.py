@@ -492,7 +492,8 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
            max_height=None, buckets=None, atol=1e-4, loader=None, golden=None, command=None):
     """Export the pipeline folder into the package folder `out`; returns the manifest. `loader` supplies
     the UNet and VAE (default DiffusersLoader); text encoders load with transformers. `golden`: a
-    sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export."""
+    sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export; a
+    package folder it created is removed again when the export fails."""
     t_start = time.time()
     p = Pipeline(pipeline_dir)
     sizes = Sizes(p, width, height, max_width, max_height, buckets)
@@ -502,9 +503,6 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
     if os.path.exists(os.path.join(out, "manifest.json")):
         raise Refused(f"{out} already holds a package; choose an empty --out")
     loader = loader or DiffusersLoader()
-    notes = []
-    sdxl = p.family == "sdxl"
-
     unet, vae = loader.unet(pipeline_dir), loader.vae(pipeline_dir)
     n_up = getattr(unet, "num_upsamplers", None)
     if n_up is not None and int(n_up) != p.num_upsamplers:
@@ -514,81 +512,127 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
         te = load_text_encoder(os.path.join(pipeline_dir, te_name))
         encoders.append(te)
         tokenizers.append(PromptTokenizer(os.path.join(pipeline_dir, tok_name), cfg(te, "max_position_embeddings")))
-    lengths = {t.max_length for t in tokenizers}
-    if len(lengths) != 1:
-        raise Refused(f"the tokenizers pad to different lengths {sorted(lengths)}; their hidden states are "
-                      "concatenated, so they must agree")
-    L = lengths.pop()
+    if len({t.max_length for t in tokenizers}) != 1:
+        raise Refused(f"the tokenizers pad to different lengths {sorted({t.max_length for t in tokenizers})}; "
+                      "their hidden states are concatenated, so they must agree")
 
-    os.makedirs(out, exist_ok=True)
-    w = PackageWriter(out, atol)
-    report = {}
+    created = not os.path.exists(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+        w = PackageWriter(out, atol)
+        notes, report = [], {}
+        g = torch.Generator().manual_seed(0)
+        text, ehs, pooled = export_text(w, p, encoders, tokenizers, golden.prompts, notes, report)
+        cross = cfg(unet, "cross_attention_dim")
+        if cross is not None and not isinstance(cross, (list, tuple)) and int(cross) != ehs.shape[-1]:
+            raise Refused(f"the text encoders give {ehs.shape[-1]} features, the UNet's cross_attention_dim is "
+                          f"{cross}")
+        os.makedirs(os.path.join(out, "scheduler"), exist_ok=True)
+        shutil.copyfile(p.scheduler_path, os.path.join(out, "scheduler", "scheduler_config.json"))
+        latent = export_vae(w, p, sizes, vae, int(cfg(unet, "in_channels", 4)), g, notes, report)
+        denoiser, graph_err = export_unet(w, p, sizes, unet, latent, ehs, pooled, g, report)
+        manifest = build_manifest(p, sizes, w, text, latent, denoiser, notes,
+                                  name=name or os.path.basename(os.path.normpath(out)), description=description,
+                                  classes=(unet, vae, encoders), tokenizers=tokenizers)
+        manifest["training"].update({
+            "source": os.path.basename(os.path.normpath(pipeline_dir)),
+            "command": command or "genloom_export.stable_diffusion.export()",
+            "trace_size": size_name(sizes.trace),
+            "checked_sizes": ", ".join(size_name(s) for s in sizes.checks)
+                             + " (batch 3; text encoders at every hidden_layer)",
+            "components_vs_eager_max_abs": ", ".join(f"{k} {v:.2e}" for k, v in report.items()),
+            "blocks_vs_full_unet_max_abs": ", ".join(f"{k} {v:.2e}" for k, v in graph_err.items())})
 
-    # Tokenizers and the scheduler config, as files of the package.
-    tok_specs = []
-    for (te_name, tok_name, _), tok in zip(p.encoders, tokenizers):
-        how = tok.write_tokenizer_json(os.path.join(out, tok_name, "tokenizer.json"))
+        # Sampling goldens with diffusers' own schedulers, replayed with the exported TorchScript.
+        if diffusers is not None:
+            entries, lines = sampling.record_goldens(diffusers, out, manifest, golden, p, unet=unet, vae=vae,
+                                                     encoders=encoders, tokenizers=tokenizers)
+            manifest["goldens"] += entries
+            manifest["training"]["sampling_goldens"] = (
+                f"recorded with diffusers {diffusers.__version__} over the eager modules (prompt ids from "
+                f"{tokenizers[0].source}); exported blocks, text encoders and decoder in the same loop vs eager: "
+                + "; ".join(lines))
+        else:
+            manifest["training"]["sampling_goldens"] = "not recorded: diffusers is not importable"
+            notes.append("no sampling goldens (diffusers is not importable)")
+        manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
+        manifest["training"]["export_seconds"] = f"{time.time() - t_start:.0f}"
+        w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
+        check_package_files(out, manifest)
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
+    return manifest
+
+
+def export_text(w, p, encoders, tokenizers, prompts, notes, report):
+    """Tokenizer files and text encoder components; returns (manifest `text`, the golden prompts'
+    encoder_hidden_states, their pooled embedding or None)."""
+    sdxl = p.family == "sdxl"
+    specs, ehs, pooled = [], [], None
+    for (te_name, tok_name, _), te, tok in zip(p.encoders, encoders, tokenizers):
+        how = tok.write_tokenizer_json(os.path.join(w.pkg, tok_name, "tokenizer.json"))
         notes.append(f"{tok_name}/tokenizer.json {how}")
-        tok_specs.append(tok.spec(f"{tok_name}/tokenizer.json"))
-    os.makedirs(os.path.join(out, "scheduler"), exist_ok=True)
-    shutil.copyfile(p.scheduler_path, os.path.join(out, "scheduler", "scheduler_config.json"))
-
-    # Text encoders.
-    g = torch.Generator().manual_seed(0)
-    ids_golden = [tok.encode(golden.prompts)[0] for tok in tokenizers]
-    ids_check = [tok.encode(golden.prompts + [""])[0] for tok in tokenizers]
-    text_specs, ehs_parts, pooled = [], [], None
-    for (te_name, tok_name, arch), te, ids, ids3, tspec in zip(p.encoders, encoders, ids_golden, ids_check,
-                                                                tok_specs):
         hidden_layer = 2 if sdxl else 1
         comp = TextEncoderComponent(te, final_norm=not sdxl, pooled=(te_name == p.pooled_from)).eval()
+        ids = tok.encode(prompts)[0]
         check_component(te, comp, ids)
-        n = num_hidden_states(te)
         hl = torch.tensor([hidden_layer], dtype=torch.int64)
-        outs_names = ["hidden_states"] + (["pooled"] if comp.pooled else [])
-        outs = w.component(te_name, comp, (ids, hl), (ids, hl), ["input_ids", "hidden_layer"], outs_names)
-        for k in range(1, n + 1):
+        outs = w.component(te_name, comp, (ids, hl), (ids, hl), ["input_ids", "hidden_layer"],
+                           ["hidden_states"] + (["pooled"] if comp.pooled else []))
+        ids3 = tok.encode(list(prompts) + [""])[0]
+        for k in range(1, comp.n + 1):
             kk = torch.tensor([k], dtype=torch.int64)
-            compare(te_name, comp(ids3, kk), w.traced[te_name](ids3, kk), atol, report,
+            compare(te_name, comp(ids3, kk), w.traced[te_name](ids3, kk), w.atol, report,
                     f" (batch 3, hidden_layer {k})")
-        ehs_parts.append(outs[0])
+        ehs.append(outs[0])
         if comp.pooled:
             pooled = outs[1]
-        text_specs.append({"component": te_name, "tokenizer": tspec, "hiddenLayer": hidden_layer,
-                           "numHiddenStates": n})
-    ehs = torch.cat(ehs_parts, dim=-1)
-    cross = cfg(unet, "cross_attention_dim")
-    if cross is not None and not isinstance(cross, (list, tuple)) and int(cross) != ehs.shape[-1]:
-        raise Refused(f"the text encoders give {ehs.shape[-1]} features, the UNet's cross_attention_dim is {cross}")
+        specs.append({"component": te_name, "tokenizer": tok.spec(f"{tok_name}/tokenizer.json"),
+                      "hiddenLayer": hidden_layer, "numHiddenStates": comp.n})
+    text = {"encoders": specs, "zeroEmptyNegative": p.zero_empty_negative, "defaultClipSkip": 0}
+    if p.pooled_from:
+        text["pooledFrom"] = p.pooled_from
+    return text, torch.cat(ehs, dim=-1), pooled
 
-    # VAE.
-    scale = float(cfg(vae, "scaling_factor", 0.18215))
+
+def export_vae(w, p, sizes, vae, latent_channels, g, notes, report):
+    """vae_encoder and vae_decoder, traced at the trace size and checked at the others; returns the
+    manifest `latent`."""
     if cfg(vae, "shift_factor", None):
         notes.append(f"vae shift_factor {cfg(vae, 'shift_factor')} is ignored, as the SD/SDXL pipelines ignore it")
-    lat_c = int(cfg(unet, "in_channels", 4))
     f = p.vae_factor
-    W, H = sizes.default
-    TW, TH = sizes.trace
+    (W, H), (TW, TH) = sizes.default, sizes.trace
     pix_t = torch.rand(2, 3, TH, TW, generator=g) * 2 - 1
     pix = torch.rand(2, 3, H, W, generator=g) * 2 - 1
     enc, dec = VaeEncoder(vae).eval(), VaeDecoder(vae).eval()
     (lat,) = w.component("vae_encoder", enc, (pix_t,), (pix,), ["pixels"], ["latent"])
-    if tuple(lat.shape[1:]) != (lat_c, H // f, W // f):
-        raise Refused(f"vae_encoder gives latents {tuple(lat.shape[1:])}, expected {(lat_c, H // f, W // f)}")
-    lat_t = enc(pix_t)
-    w.component("vae_decoder", dec, (lat_t,), (lat,), ["latent"], ["pixels"])
+    if tuple(lat.shape[1:]) != (latent_channels, H // f, W // f):
+        raise Refused(f"vae_encoder gives latents {tuple(lat.shape[1:])}, expected "
+                      f"{(latent_channels, H // f, W // f)}")
+    w.component("vae_decoder", dec, (enc(pix_t),), (lat,), ["latent"], ["pixels"])
     for cw, ch in sizes.checks:
         x = torch.rand(3, 3, ch, cw, generator=g) * 2 - 1
-        compare("vae_encoder", enc(x), w.traced["vae_encoder"](x), atol, report, f" at {cw}x{ch}")
-        z = torch.randn(3, lat_c, ch // f, cw // f, generator=g)
-        compare("vae_decoder", dec(z), w.traced["vae_decoder"](z), atol, report, f" at {cw}x{ch}")
+        compare("vae_encoder", enc(x), w.traced["vae_encoder"](x), w.atol, report, f" at {cw}x{ch}")
+        z = torch.randn(3, latent_channels, ch // f, cw // f, generator=g)
+        compare("vae_decoder", dec(z), w.traced["vae_decoder"](z), w.atol, report, f" at {cw}x{ch}")
+    return {"channels": latent_channels, "height": H // f, "width": W // f, "frames": 1,
+            "scaleFactor": float(cfg(vae, "scaling_factor", 0.18215)), "downsample": f}
 
-    # UNet blocks: traced at the trace size, goldens at the default size (batch 2), checked at the others.
+
+def export_unet(w, p, sizes, unet, latent, ehs, pooled, g, report):
+    """The UNet's blocks, traced at the trace size, goldens at the default size (batch 2), every block and
+    the whole graph (against the full UNet) checked at the other sizes; returns (manifest `denoiser`,
+    {size: graph max abs difference})."""
+    sdxl = p.family == "sdxl"
+    f, c = latent["downsample"], latent["channels"]
+    W, H = sizes.default
     blocks = unet_blocks(unet, sdxl)
     pooled_dim = pooled.shape[-1] if pooled is not None else 0
-    env_t = graph_inputs(sizes.trace, 2, lat_c, f, ehs.shape[1:], pooled_dim, g, sdxl)
-    run_blocks(blocks, env_t)
-    env = graph_inputs(sizes.default, 2, lat_c, f, ehs.shape[1:], pooled_dim, g, sdxl,
+    env_t = run_blocks(blocks, graph_inputs(sizes.trace, 2, c, f, ehs.shape[1:], pooled_dim, g, sdxl))
+    env = graph_inputs(sizes.default, 2, c, f, ehs.shape[1:], pooled_dim, g, sdxl,
                        timesteps=torch.tensor([981.0, 421.0]))
     env["encoder_hidden_states"] = ehs
     if sdxl:
@@ -598,22 +642,21 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
     for b in blocks:
         w.component(b.component, b.module, [env_t[i] for i in b.inputs], [env[i] for i in b.inputs], b.inputs,
                     b.outputs, file=b.file)
-    traced = {b.name: w.traced[b.component] for b in blocks}
     denoiser = {"inputs": ["sample", "timestep", "encoder_hidden_states"] + (["text_embeds", "time_ids"] if sdxl
                                                                             else []),
                 "blocks": [w.E.block(b.name, b.component, b.inputs, b.outputs, b.cacheable) for b in blocks],
                 "output": "noise_pred", "prediction": p.prediction, "timestepInput": "discrete",
                 "timestepScale": 1.0}
-    runner = GraphRunner(out, w.components, denoiser)
+    runner = GraphRunner(w.pkg, w.components, denoiser)
     graph_err = {}
     for size in sizes.checks:
-        env_c = graph_inputs(size, 3, lat_c, f, ehs.shape[1:], pooled_dim, g, sdxl,
+        env_c = graph_inputs(size, 3, c, f, ehs.shape[1:], pooled_dim, g, sdxl,
                              timesteps=torch.tensor([999.0, 500.5, 1.0]))
         graph_in = {k: env_c[k] for k in denoiser["inputs"]}
         run_blocks(blocks, env_c)
         for b in blocks:
             compare(b.component, tuple(env_c[o] for o in b.outputs),
-                    traced[b.name](*[env_c[i] for i in b.inputs]), atol, report, f" at {size_name(size)}")
+                    w.traced[b.component](*[env_c[i] for i in b.inputs]), w.atol, report, f" at {size_name(size)}")
         added = {"text_embeds": graph_in["text_embeds"], "time_ids": graph_in["time_ids"]} if sdxl else None
         ref = unet(graph_in["sample"], graph_in["timestep"], graph_in["encoder_hidden_states"],
                    added_cond_kwargs=added, return_dict=False)[0]
@@ -621,68 +664,40 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
         graph_err[size_name(size)] = d
         print(f"block graph vs full UNet at {size_name(size)} (batch 3): max abs diff {d:.3e} "
               f"(output max abs {ref.abs().max().item():.3g})", flush=True)
-        if not d <= atol:
+        if not d <= w.atol:
             raise Refused(f"the exported blocks differ from the full UNet at {size_name(size)} by {d:.3e} "
-                          f"> --atol {atol}")
+                          f"> --atol {w.atol}")
+    return denoiser, graph_err
 
+
+def build_manifest(p, sizes, w, text, latent, denoiser, notes, *, name, description, classes, tokenizers):
+    unet, vae, encoders = classes
     sampler, note = sampler_default(p.scheduler_config)
     if note:
         notes.append(note)
-    guidance = 5.0 if sdxl else 7.5
-    text = {"encoders": text_specs, "zeroEmptyNegative": p.zero_empty_negative, "defaultClipSkip": 0}
-    if p.pooled_from:
-        text["pooledFrom"] = p.pooled_from
-    name = name or os.path.basename(os.path.normpath(out))
+    W, H = sizes.default
     te_classes = ", ".join(f"{n} {type(te).__name__}" for (n, _, _), te in zip(p.encoders, encoders))
-    manifest = {
+    return {
         "format": "genloom/v1", "name": name, "version": "1.0.0", "kind": "MODEL_KIND_LATENT_DIFFUSION",
         "description": (description + " " if description else "")
         + f"{p.class_name} exported from diffusers: {te_classes}; {type(unet).__name__} as a block graph "
-          f"({p.prediction}); {type(vae).__name__} (factor {f}); default {W}x{H}, sizes in multiples of "
-          f"{sizes.multiple_of} up to {size_name(sizes.max)}.",
-        "components": w.components, "denoiser": denoiser,
-        "latent": {"channels": lat_c, "height": H // f, "width": W // f, "frames": 1, "scaleFactor": scale,
-                   "downsample": f},
+          f"({p.prediction}); {type(vae).__name__} (factor {p.vae_factor}); default {W}x{H}, sizes in multiples "
+          f"of {sizes.multiple_of} up to {size_name(sizes.max)}.",
+        "components": w.components, "denoiser": denoiser, "latent": latent,
         "schedule": {"configFile": "scheduler/scheduler_config.json"},
-        "defaults": {"sampler": sampler, "steps": 50, "guidanceScale": guidance, "eta": 0.0, "width": W,
-                     "height": H, "strength": 0.75, "guidanceRescale": 0.0},
+        "defaults": {"sampler": sampler, "steps": 50, "guidanceScale": 5.0 if p.family == "sdxl" else 7.5,
+                     "eta": 0.0, "width": W, "height": H, "strength": 0.75, "guidanceRescale": 0.0},
         "supportedSizes": [{"width": W, "height": H}],
         "goldens": w.goldens,
         "training": {
-            "source": os.path.basename(os.path.normpath(pipeline_dir)),
-            "command": command or "genloom_export.stable_diffusion.export()",
             "versions": versions(),
             "classes": f"pipeline {p.class_name}, unet {type(unet).__name__}, vae {type(vae).__name__}, {te_classes}, "
                        f"scheduler {p.scheduler_config.get('_class_name', '?')}",
-            "text_max_length": str(L),
-            "trace_size": size_name(sizes.trace),
-            "checked_sizes": ", ".join(size_name(s) for s in sizes.checks) + " (batch 3; text encoders at every "
-                             "hidden_layer)",
-            "components_vs_eager_max_abs": ", ".join(f"{k} {v:.2e}" for k, v in report.items()),
-            "blocks_vs_full_unet_max_abs": ", ".join(f"{k} {v:.2e}" for k, v in graph_err.items()),
+            "text_max_length": str(tokenizers[0].max_length),
         },
         "text": text,
         "sizeConstraint": sizes.constraint(),
     }
-
-    # Sampling goldens with diffusers' own schedulers, replayed with the exported TorchScript.
-    if diffusers is not None:
-        entries, lines = sampling.record_goldens(
-            diffusers, out, manifest, golden, p, unet=unet, vae=vae, encoders=encoders, tokenizers=tokenizers)
-        manifest["goldens"] += entries
-        manifest["training"]["sampling_goldens"] = (
-            f"recorded with diffusers {diffusers.__version__} over the eager modules (prompt ids from "
-            f"{tokenizers[0].source}); exported blocks, text encoders and decoder in the same loop vs eager: "
-            + "; ".join(lines))
-    else:
-        manifest["training"]["sampling_goldens"] = "not recorded: diffusers is not importable"
-        notes.append("no sampling goldens (diffusers is not importable)")
-    manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
-    manifest["training"]["export_seconds"] = f"{time.time() - t_start:.0f}"
-    w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
-    check_package_files(out, manifest)
-    print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
-    return manifest
 
 
 def main(argv=None):

@@ -37,6 +37,8 @@ CONFIG_CASES = [
     ("sdxl", {"vae": {"latents_mean": [0.0] * 4, "latents_std": [1.0] * 4}}, "latents_mean"),
     ("sd15", {"scheduler": {"thresholding": True}}, "thresholding"),
     ("sd15", {"scheduler": {"prediction_type": "flow_prediction"}}, "prediction_type='flow_prediction'"),
+    # found after the text encoders are written: the half-written package folder is removed again
+    ("sd15", {"unet": {"cross_attention_dim": 16}}, "cross_attention_dim is 16"),
 ]
 
 
