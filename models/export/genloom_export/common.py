@@ -1,9 +1,13 @@
 """Helpers shared by the exporters: config access, tensor specs, VAE wrappers, the block-graph runner,
 refusals, and the package helpers of models/train/genloom_models/export.py."""
 import importlib
+import io
 import json
 import os
+import pickle
+import shutil
 import sys
+import tempfile
 
 import numpy as np
 import torch
@@ -120,6 +124,67 @@ class GraphRunner:
             assert len(r) == len(b["outputs"]), (b["name"], len(r), len(b["outputs"]))
             env.update(zip(b["outputs"], r))
         return env[self.output]
+
+
+def _build_intlist():
+    return importlib.import_module("torch.jit._pickle").build_intlist
+
+
+class _IntList(list):
+    """A list the TorchScript debug pickle builds with torch.jit._pickle.build_intlist, pickled the same way."""
+
+    def __reduce__(self):
+        return _build_intlist(), (list(self),)
+
+
+class _DebugUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) == ("torch.jit._pickle", "build_intlist"):
+            return _IntList
+        raise pickle.UnpicklingError(f"unexpected global {module}.{name} in a TorchScript debug record")
+
+
+def _strip_debug_record(obj):
+    """The debug record with every source text emptied, or None when its layout is not the one this knows:
+    ("FORMAT_WITH_STRING_TABLE", strings, ((code offset, ((string indices, file index, line), start, end),
+    debug handle), ...)), a source text being the concatenation of the indexed strings."""
+    if not (isinstance(obj, tuple) and len(obj) == 3 and obj[0] == "FORMAT_WITH_STRING_TABLE"):
+        return None
+    empty = _IntList()
+    entries = tuple((offset, ((empty, 0, 0), 0, 0), handle) for offset, _, handle in obj[2])
+    return obj[0], ("",), entries
+
+
+def strip_debug_sources(path):
+    """Rewrite a saved TorchScript file without the Python call stacks torch.jit.trace records for every op
+    (the `*.debug_pkl` records: file names and lines of the exporting machine, e.g. its absolute paths).
+    Error messages keep the traceback in the file's own serialized code. Every other record is copied
+    unchanged, through PyTorch's own archive writer, under the same archive name. Returns the number of
+    debug records left as they were because their layout is unknown."""
+    reader = torch._C.PyTorchFileReader(path)
+    records, unknown = [], 0
+    for name in reader.get_all_records():
+        data = reader.get_record(name)
+        if name.endswith(".debug_pkl"):
+            obj = _strip_debug_record(_DebugUnpickler(io.BytesIO(data)).load())
+            if obj is None:
+                unknown += 1
+            else:
+                data = pickle.dumps(obj, protocol=2)
+        records.append((name, data))
+    del reader
+    tmp_dir = tempfile.mkdtemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".strip-")
+    try:
+        tmp = os.path.join(tmp_dir, os.path.basename(path))  # the archive is named after the file
+        writer = torch._C.PyTorchFileWriter(tmp)
+        for name, data in records:
+            writer.write_record(name, data, len(data))
+        writer.write_end_of_file()
+        del writer
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return unknown
 
 
 def golden_key(name, input_names):

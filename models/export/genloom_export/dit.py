@@ -50,8 +50,8 @@ import torch
 import torch.nn as nn
 
 from . import cli as C
-from .common import GraphRunner, VaeDecoder, VaeEncoder, as_tuple, cfg, max_abs, read_json, spec, train_export, \
-    versions
+from .common import GraphRunner, VaeDecoder, VaeEncoder, as_tuple, cfg, max_abs, read_json, strip_debug_sources, \
+    spec, train_export, versions
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -163,6 +163,8 @@ class Exporter:
                                        [spec(n, a) for n, a in zip(in_names, args)],
                                        [spec(n, o) for n, o in zip(names, outs)],
                                        file=file, atol=self.atol)
+        strip_debug_sources(os.path.join(self.pkg, c["file"]))
+        c["sha256"] = self.E.sha256_file(os.path.join(self.pkg, c["file"]))
         self.components.append(c)
         self.goldens.append(g)
         return names, outs

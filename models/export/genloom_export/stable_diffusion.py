@@ -49,18 +49,15 @@ import os
 import shlex
 import shutil
 import sys
-import time
 
-import numpy as np
 import torch
 import torch.nn as nn
 
 from . import cli as C
 from . import sampling
-from .common import (F32, GraphRunner, Refused, VaeDecoder, VaeEncoder, as_tuple, cfg, check_package_files,
-                     max_abs, read_json, spec, train_export, versions)
-from .text import PromptTokenizer, TextEncoderComponent, check_component, load_text_encoder, num_hidden_states, \
-    text_encoder_arch
+from .common import (GraphRunner, Refused, VaeDecoder, VaeEncoder, as_tuple, cfg, check_package_files, max_abs,
+                     read_json, strip_debug_sources, spec, train_export, versions)
+from .text import PromptTokenizer, TextEncoderComponent, check_component, load_text_encoder, text_encoder_arch
 
 FAMILIES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
 PREDICTIONS = {"epsilon": "PREDICTION_EPSILON", "v_prediction": "PREDICTION_V", "sample": "PREDICTION_SAMPLE"}
@@ -438,7 +435,9 @@ class PackageWriter:
         # Contiguous inputs, as a golden file gives them back (a strided view may take another kernel path).
         trace_args = [a.contiguous() for a in trace_args]
         golden_args = [a.contiguous() for a in golden_args]
-        sha = self.E.trace_save(module, tuple(trace_args), path)
+        self.E.trace_save(module, tuple(trace_args), path)
+        strip_debug_sources(path)
+        sha = self.E.sha256_file(path)
         self.E.verify_reload(path, module, tuple(trace_args), self.atol)
         loaded = torch.jit.load(path)
         outs = as_tuple(loaded(*golden_args))
@@ -494,7 +493,6 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
     the UNet and VAE (default DiffusersLoader); text encoders load with transformers. `golden`: a
     sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export; a
     package folder it created is removed again when the export fails."""
-    t_start = time.time()
     p = Pipeline(pipeline_dir)
     sizes = Sizes(p, width, height, max_width, max_height, buckets)
     diffusers = sampling.optional_diffusers()
@@ -556,7 +554,6 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
             manifest["training"]["sampling_goldens"] = "not recorded: diffusers is not importable"
             notes.append("no sampling goldens (diffusers is not importable)")
         manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
-        manifest["training"]["export_seconds"] = f"{time.time() - t_start:.0f}"
         w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
         check_package_files(out, manifest)
     except BaseException:
