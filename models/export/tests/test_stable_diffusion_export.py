@@ -9,21 +9,25 @@ import pytest
 import torch
 
 import standin_pipelines as sp
+from genloom_export import sampling
 from genloom_export import stable_diffusion as S
 from genloom_export.common import GraphRunner, check_package_files, max_abs, train_export
 
 
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
-    """kind -> (pipeline folder, package folder, manifest, loader) for the three stand-in pipelines."""
+    """kind -> (pipeline folder, package folder, manifest, loader) for the three stand-in pipelines, exported
+    as without diffusers (no sampling goldens), whatever this machine has installed."""
     root = tmp_path_factory.mktemp("sd")
     out = {}
-    for kind in ("sd15", "sd2v", "sdxl"):
-        pipe = sp.build(str(root), kind)
-        loader = sp.StandinLoader()
-        pkg = str(root / f"pkg-{kind}")
-        manifest = S.export(pipe, pkg, loader=loader)
-        out[kind] = (pipe, pkg, manifest, loader)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sampling, "optional_diffusers", lambda: None)
+        for kind in ("sd15", "sd2v", "sdxl"):
+            pipe = sp.build(str(root), kind)
+            loader = sp.StandinLoader()
+            pkg = str(root / f"pkg-{kind}")
+            manifest = S.export(pipe, pkg, loader=loader)
+            out[kind] = (pipe, pkg, manifest, loader)
     return out
 
 
