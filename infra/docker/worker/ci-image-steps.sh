@@ -21,6 +21,7 @@ trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$stage"' EXIT
 PYTORCH_VERSION=2.7.1 bash infra/docker/worker/assemble.sh cli/target "$stage" cpu
 mkdir -p "$stage/models"
 for d in models/*/; do
+  case "$d" in models/fixture-*) continue ;; esac  # conformance fixtures stay out of the image (.dockerignore)
   if [ -f "$d/manifest.json" ]; then cp -r "$d" "$stage/models/"; fi
 done
 echo "image-steps: staged $(ls "$stage/models" | wc -l) model packages, libtorch $(ls "$stage/opt/libtorch/lib" | wc -l) files"

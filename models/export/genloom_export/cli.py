@@ -1,5 +1,5 @@
-"""Command-line glue shared by the export scripts: the parser, the --self-test / --keep flags,
-the choice between a real export and the self-test, and the self-test's clean-up."""
+"""Command-line glue shared by the exporters: the parser, the --self-test / --keep flags of exporters that
+have a self-test, the choice between a real export and the self-test, and the self-test's clean-up."""
 import argparse
 import shutil
 
@@ -15,14 +15,16 @@ def add_self_test_args(ap, what):
     ap.add_argument("--keep", help="with --self-test: write under this folder instead of a temporary one")
 
 
-def run(ap, required, export, self_test):
-    """Parse; run `self_test(keep)` with --self-test, else check the `required` options and export."""
+def run(ap, required, export, self_test=None):
+    """Parse; run `self_test(keep)` with --self-test (when the exporter has one), else check the `required`
+    options and export."""
     a = ap.parse_args()
-    if a.self_test:
+    if self_test is not None and a.self_test:
         self_test(a.keep)
         return
     if any(getattr(a, r) is None for r in required):
-        ap.error(" and ".join("--" + r for r in required) + " are required (or --self-test)")
+        ap.error(" and ".join("--" + r for r in required) + " are required"
+                 + (" (or --self-test)" if self_test is not None else ""))
     export(a)
 
 

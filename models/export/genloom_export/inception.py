@@ -17,14 +17,14 @@ Inception weights do not.
 Real export (needs torch, torchvision and the pytorch_fid package; nothing is downloaded -- give the
 weights file pytorch-fid would fetch, pt_inception-2015-12-05-6726825d.pth, as a local path):
 
-  python3 models/export/export_inception.py --weights PATH/pt_inception-2015-12-05-6726825d.pth \\
+  PYTHONPATH=models/export python3 -m genloom_export.inception --weights PATH/pt_inception-2015-12-05-6726825d.pth \\
       --out models/inception-fid
 
 It checks the traced module against pytorch-fid's own InceptionV3 (resize and normalisation on) on
 random images of several sizes, reloads the file, writes golden/features.npz (batch 2) and a
 manifest validated against model.proto.
 
-  python3 models/export/export_inception.py --self-test [--keep DIR]
+  PYTHONPATH=models/export python3 -m genloom_export.inception --self-test [--keep DIR]
 
 --self-test needs torch and torchvision only: it builds torchvision's inception_v3 architecture with
 random weights (weights=None, init_weights=False; nothing downloaded), arranges it in pytorch-fid's
@@ -43,10 +43,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-import export_cli as C
+from . import cli as C
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TRAIN_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "models", "train")
+TRAIN_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "models", "train")
 EXPECTED_WEIGHTS_PREFIX = "6726825d"  # sha256 prefix in pytorch-fid's weights file name
 
 
@@ -188,7 +188,7 @@ def main_export(a):
                     a.name or os.path.basename(out), a.input_size,
                     f"pytorch-fid {getattr(fid, '__version__', '?')} FID Inception, weights "
                     f"{os.path.basename(a.weights)} (sha256 {digest})",
-                    "python3 models/export/export_inception.py " + " ".join(sys.argv[1:]), a.atol)
+                    "PYTHONPATH=models/export python3 -m genloom_export.inception " + " ".join(sys.argv[1:]), a.atol)
 
 
 def self_test(keep=None):
@@ -218,7 +218,7 @@ def self_test(keep=None):
         shutil.rmtree(out)
     m = export_features(blocks, reference, out, "inception-selftest", None,
                         "self-test: torchvision inception_v3 architecture, random weights (not FID Inception)",
-                        "python3 models/export/export_inception.py --self-test", 1e-4)
+                        "PYTHONPATH=models/export python3 -m genloom_export.inception --self-test", 1e-4)
     c = m["components"][0]
     assert sha256(os.path.join(out, c["file"])) == c["sha256"]
     gz = np.load(os.path.join(out, "golden", "features.npz"))

@@ -1,0 +1,198 @@
+"""The committed conformance fixtures (models/fixture-sd15, fixture-sd2-v, fixture-sdxl), checked without
+diffusers: the manifest contract, sha256s and component goldens, the sampling golden files and sidecars,
+and an independent replay of every DDIM golden -- DDIM written here from its formulas (Song et al. 2021,
+with diffusers' timestep and final-alpha conventions), the package's own TorchScript blocks, text encoders
+combined as the manifest's `text` says -- which must land on the recorded final latents."""
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from genloom_export.common import GraphRunner, check_package_files, train_export
+from genloom_export.sampling import package_text
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+FIXTURES = ["fixture-sd15", "fixture-sd2-v", "fixture-sdxl"]
+SIDECAR_KEYS = {"sampler", "scheduler", "steps", "guidance_scale", "guidance_rescale", "eta", "clip_skip", "width",
+                "height", "prompts", "negative_prompts", "truncated_tokens", "diffusers_version"}
+SCHEDULERS = {"ddim": "DDIMScheduler", "dpmpp2m": "DPMSolverMultistepScheduler", "euler": "EulerDiscreteScheduler",
+              "euler_a": "EulerAncestralDiscreteScheduler"}
+
+
+def load(name):
+    pkg = os.path.join(REPO, "models", name)
+    with open(os.path.join(pkg, "manifest.json")) as f:
+        return pkg, json.load(f)
+
+
+def sampling_goldens(manifest):
+    return [g for g in manifest["goldens"] if g["subject"].startswith("sampling/")]
+
+
+def read_golden(pkg, entry):
+    arrays = np.load(os.path.join(pkg, entry["file"]))
+    with open(os.path.join(pkg, entry["file"][:-len(".npz")] + ".json")) as f:
+        return arrays, json.load(f)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_manifest_and_components(name):
+    pkg, m = load(name)
+    train_export().validate_manifest(m)
+    check_package_files(pkg, m)
+    assert m["name"] == name
+    assert m["description"].startswith("Random-weight conformance fixture")
+    assert m["schedule"] == {"configFile": "scheduler/scheduler_config.json"}
+    assert m["sizeConstraint"]["multipleOf"] == 32
+    assert (m["sizeConstraint"]["minWidth"], m["sizeConstraint"]["maxWidth"]) == (32, 128)
+    assert (m["sizeConstraint"]["minHeight"], m["sizeConstraint"]["maxHeight"]) == (32, 128)
+    assert m["supportedSizes"] == [{"width": 64, "height": 64}]
+    assert m["latent"]["height"] == m["latent"]["width"] == 8 and m["latent"]["downsample"] == 8
+    assert "tokenizer" not in m
+    for enc in m["text"]["encoders"]:
+        assert os.path.isfile(os.path.join(pkg, enc["tokenizer"]["file"]))
+    assert "/" not in m["training"]["source"]
+
+
+def test_fixture_specifics():
+    _, sd15 = load("fixture-sd15")
+    _, sd2 = load("fixture-sd2-v")
+    _, xl = load("fixture-sdxl")
+    with open(os.path.join(REPO, "models", "fixture-sd15", "scheduler", "scheduler_config.json")) as f:
+        assert json.load(f) == {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                                "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": False,
+                                "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None,
+                                "clip_sample": False}
+    with open(os.path.join(REPO, "models", "fixture-sd2-v", "scheduler", "scheduler_config.json")) as f:
+        c = json.load(f)
+        assert c["prediction_type"] == "v_prediction" and c["rescale_betas_zero_snr"] is True
+        assert c["timestep_spacing"] == "trailing"
+    with open(os.path.join(REPO, "models", "fixture-sdxl", "scheduler", "scheduler_config.json")) as f:
+        c = json.load(f)
+        assert c["_class_name"] == "EulerDiscreteScheduler" and c["use_karras_sigmas"] is True
+        assert c["timestep_spacing"] == "leading" and c["interpolation_type"] == "linear"
+    assert sd15["denoiser"]["prediction"] == "PREDICTION_EPSILON" and sd15["defaults"]["sampler"] == "ddim"
+    assert sd2["denoiser"]["prediction"] == "PREDICTION_V"
+    assert xl["denoiser"]["prediction"] == "PREDICTION_EPSILON" and xl["defaults"]["sampler"] == "euler"
+    assert sd15["text"]["encoders"][0]["tokenizer"]["padId"] == sd15["text"]["encoders"][0]["tokenizer"]["eosId"]
+    assert sd2["text"]["encoders"][0]["tokenizer"]["padId"] != sd2["text"]["encoders"][0]["tokenizer"]["eosId"]
+    assert [e["hiddenLayer"] for e in xl["text"]["encoders"]] == [2, 2]
+    assert xl["text"]["pooledFrom"] == "text_encoder_2" and xl["text"]["zeroEmptyNegative"] is True
+    assert xl["latent"]["scaleFactor"] == 0.13025
+    assert xl["denoiser"]["inputs"][-2:] == ["text_embeds", "time_ids"]
+    assert [(b["width"], b["height"]) for b in xl["sizeConstraint"]["buckets"]] == [
+        (64, 64), (96, 64), (64, 96), (128, 64), (64, 128)]
+    subjects = {g["subject"] for g in sampling_goldens(sd15)}
+    assert subjects == {f"sampling/{s}/{w}" for s in SCHEDULERS for w in ("64x64", "96x64")} | {
+        "sampling/ddim/64x64/eta0.3"}
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_sampling_golden_files(name):
+    pkg, m = load(name)
+    entries = sampling_goldens(m)
+    assert len(entries) >= 8
+    n_enc = len(m["text"]["encoders"])
+    toks = [e["tokenizer"] for e in m["text"]["encoders"]]
+    for entry in entries:
+        g, side = read_golden(pkg, entry)
+        _, sampler, size = entry["subject"].split("/")[:3]
+        assert set(side) == SIDECAR_KEYS, entry
+        assert side["sampler"] == sampler and side["scheduler"] == SCHEDULERS[sampler]
+        assert f"{side['width']}x{side['height']}" == size
+        assert side["steps"] == 6 and side["guidance_scale"] == 5.0 and side["clip_skip"] == 0
+        assert side["guidance_rescale"] == (0.7 if name == "fixture-sd2-v" else 0.0)
+        assert side["eta"] == (0.3 if entry["subject"].endswith("eta0.3") else 0.0)
+        B, W, H, f = len(side["prompts"]), side["width"], side["height"], 8
+        assert B == 2 and len(side["negative_prompts"]) == 2 and len(side["truncated_tokens"]) == 2
+        assert side["truncated_tokens"][0] == 0 and side["truncated_tokens"][1] > 0, "one prompt is over-long"
+        shapes = {"init_noise": (B, 4, H // f, W // f), "timesteps": (6,), "latent_final": (B, 4, H // f, W // f),
+                  "pixels": (B, 3, H, W)}
+        drawn = sampler in ("euler", "euler_a") or side["eta"] > 0
+        if drawn:
+            shapes["step_noise"] = (6, B, 4, H // f, W // f)
+        for k in range(n_enc):
+            shapes[f"input_ids_{k}"] = shapes[f"uncond_ids_{k}"] = (B, 77)
+        assert {k: g[k].shape for k in g.files} == shapes, entry
+        for k in g.files:
+            assert g[k].dtype == (np.int64 if "_ids_" in k else np.float32), (entry, k)
+        for k, tok in enumerate(toks):
+            ids, un = g[f"input_ids_{k}"], g[f"uncond_ids_{k}"]
+            assert (ids[:, 0] == tok["bosId"]).all() and ids[1, 76] == tok["eosId"]
+            assert un[0, :2].tolist() == [tok["bosId"], tok["eosId"]] and set(un[0, 2:]) == {tok["padId"]}
+        assert np.isfinite(g["pixels"]).all() and np.abs(g["latent_final"]).max() > 0
+
+
+def alphas_cumprod(config):
+    """alphas_cumprod of a scaled_linear schedule, with zero-terminal-SNR rescaling (Lin et al. 2024, Algorithm 1)
+    when the config asks for it."""
+    assert config.get("beta_schedule") == "scaled_linear"
+    n = config["num_train_timesteps"]
+    betas = np.linspace(math.sqrt(config["beta_start"]), math.sqrt(config["beta_end"]), n) ** 2
+    ac = np.cumprod(1.0 - betas)
+    if config.get("rescale_betas_zero_snr"):
+        s = np.sqrt(ac)
+        s0, sT = s[0], s[-1]
+        s = (s - sT) * s0 / (s0 - sT)
+        ac = s ** 2
+    return ac
+
+
+def ddim_replay(pkg, m, g, side):
+    """Replays a DDIM sampling golden with the package's TorchScript files; returns the final latents."""
+    with open(os.path.join(pkg, m["schedule"]["configFile"])) as f:
+        config = json.load(f)
+    ac = alphas_cumprod(config)
+    final = 1.0 if config.get("set_alpha_to_one", True) else ac[0]
+    steps = side["steps"]
+    ids = [torch.from_numpy(g[f"input_ids_{k}"]) for k in range(len(m["text"]["encoders"]))]
+    un = [torch.from_numpy(g[f"uncond_ids_{k}"]) for k in range(len(m["text"]["encoders"]))]
+    cond, uncond, pooled_c, pooled_u = package_text(pkg, m, ids, un, side["negative_prompts"])
+    runner = GraphRunner(pkg, m["components"], m["denoiser"])
+    v_pred = m["denoiser"]["prediction"] == "PREDICTION_V"
+    x = torch.from_numpy(g["init_noise"]).double()  # DDIM's init_noise_sigma is 1
+    B = x.shape[0]
+    noise = torch.from_numpy(g["step_noise"]).double() if "step_noise" in g.files else None
+    for i, t in enumerate(g["timesteps"].astype(np.int64)):
+        inputs = {"sample": torch.cat([x, x]).float(), "timestep": torch.full((2 * B,), float(t)),
+                  "encoder_hidden_states": torch.cat([uncond, cond])}
+        if "text_embeds" in m["denoiser"]["inputs"]:
+            tid = torch.tensor([[side["height"], side["width"], 0, 0, side["height"], side["width"]]] * (2 * B),
+                               dtype=torch.float32)
+            inputs.update(text_embeds=torch.cat([pooled_u, pooled_c]), time_ids=tid)
+        out_u, out_c = runner(**inputs).double().chunk(2)
+        out = out_u + side["guidance_scale"] * (out_c - out_u)
+        phi = side["guidance_rescale"]
+        if phi > 0:  # Lin et al. 2024, section 3.4
+            dims = tuple(range(1, out.dim()))
+            rescaled = out * out_c.std(dim=dims, keepdim=True) / out.std(dim=dims, keepdim=True)
+            out = phi * rescaled + (1 - phi) * out
+        prev = t - config["num_train_timesteps"] // steps
+        a_t, a_prev = ac[t], (ac[prev] if prev >= 0 else final)
+        if v_pred:
+            x0 = math.sqrt(a_t) * x - math.sqrt(1 - a_t) * out
+            eps = math.sqrt(a_t) * out + math.sqrt(1 - a_t) * x
+        else:
+            x0 = (x - math.sqrt(1 - a_t) * out) / math.sqrt(a_t)
+            eps = out
+        sigma = side["eta"] * math.sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev))
+        x = math.sqrt(a_prev) * x0 + math.sqrt(1 - a_prev - sigma ** 2) * eps
+        if sigma > 0:
+            x = x + sigma * noise[i]
+    return x
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_ddim_goldens_replay(name):
+    pkg, m = load(name)
+    entries = [e for e in sampling_goldens(m) if e["subject"].startswith("sampling/ddim/")]
+    assert entries
+    for entry in entries:
+        g, side = read_golden(pkg, entry)
+        x = ddim_replay(pkg, m, g, side)
+        want = torch.from_numpy(g["latent_final"]).double()
+        d = (x - want).abs().max().item()
+        assert d <= 1e-4 * max(1.0, want.abs().max().item()), (entry["subject"], d)

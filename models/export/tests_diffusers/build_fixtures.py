@@ -1,0 +1,212 @@
+#!/usr/bin/env python3
+"""Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd2-v and
+models/fixture-sdxl.
+
+Each fixture is a tiny, seeded configuration of the real diffusers classes (UNet2DConditionModel with
+three levels, AutoencoderKL with four, so sizes are multiples of 32 and the default is 64x64), with
+text encoders from tests/standins/transformers (small CLIP-style causal transformers with
+transformers' CLIPTextModel / CLIPTextModelWithProjection interface) and the fixture tokenizers of
+tests/data. The script writes each diffusers pipeline folder into a temporary folder, then runs the
+exporter command line on it exactly as a user would:
+
+  python3 -m genloom_export.stable_diffusion --pipeline <name>-pipeline --out models/fixture-<name> ...
+
+(run from a temporary folder whose `models` links to the repository's models/ folder, so the
+recorded command names no machine paths). The weights are random: the images are noise. The
+packages exist so that the Java runtime can be checked against diffusers' own sampling loop.
+
+Needs diffusers (with torch, numpy, regex) importable; run from anywhere:
+
+  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl] [--keep DIR]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXPORT = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(EXPORT))
+STANDINS = os.path.join(EXPORT, "tests", "standins")
+DATA = os.path.join(EXPORT, "tests", "data")
+for _p in (EXPORT, STANDINS):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import torch  # noqa: E402
+import transformers  # noqa: E402  (tests/standins/transformers)
+
+SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                  "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": False,
+                  "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None, "clip_sample": False}
+# SD 2.1 (768-v) ships this DDIM config; the fixture adds zero-terminal-SNR betas and trailing spacing.
+SD2V_SCHEDULER = {"_class_name": "DDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                  "beta_start": 0.00085, "clip_sample": False, "num_train_timesteps": 1000,
+                  "prediction_type": "v_prediction", "set_alpha_to_one": False, "skip_prk_steps": True,
+                  "steps_offset": 1, "trained_betas": None, "rescale_betas_zero_snr": True,
+                  "timestep_spacing": "trailing"}
+# SDXL base ships this Euler config, with use_karras_sigmas false; the fixture turns Karras sigmas on.
+SDXL_SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                  "beta_start": 0.00085, "clip_sample": False, "interpolation_type": "linear",
+                  "num_train_timesteps": 1000, "prediction_type": "epsilon", "sample_max_value": 1.0,
+                  "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
+                  "timestep_spacing": "leading", "trained_betas": None, "use_karras_sigmas": True}
+
+COMMON_ARGS = ["--golden-sizes", "64x64,96x64", "--golden-steps", "6", "--golden-guidance", "5", "--threads", "2"]
+FIXTURES = {
+    "sd15": {"out": "fixture-sd15", "shape": "SD 1.5",
+             "args": ["--golden-extra", "ddim:eta=0.3"]},
+    "sd2-v": {"out": "fixture-sd2-v", "shape": "SD 2.x 768-v (v-prediction, zero terminal SNR, trailing spacing)",
+              "args": ["--golden-guidance-rescale", "0.7"]},
+    "sdxl": {"out": "fixture-sdxl", "shape": "SDXL base (two text encoders, text_time conditioning, Karras sigmas)",
+             "args": ["--buckets", "64x64,96x64,64x96,128x64,64x128"]},
+}
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def copy_tokenizer(name, dst):
+    """Copy tests/data/<name>; returns (vocab size, bos id, eos id, pad id)."""
+    shutil.copytree(os.path.join(DATA, name), dst)
+    sys.path.insert(0, EXPORT)
+    from genloom_export.clip_tokenizer import read_tokenizer_settings
+    s = read_tokenizer_settings(dst)
+    with open(os.path.join(dst, "vocab.json")) as f:
+        n = len(json.load(f))
+    return n, s["bos_id"], s["eos_id"], s["pad_id"]
+
+
+def text_encoder(folder, cls, tok, hidden, layers, heads, act, seed, projection=None):
+    vocab, bos, eos, pad = tok
+    torch.manual_seed(seed)
+    config = transformers.CLIPTextConfig(vocab_size=vocab, hidden_size=hidden, intermediate_size=2 * hidden,
+                                         projection_dim=projection or hidden, num_hidden_layers=layers,
+                                         num_attention_heads=heads, max_position_embeddings=77, hidden_act=act,
+                                         bos_token_id=bos, eos_token_id=eos, pad_token_id=pad)
+    cls(config).save_pretrained(folder)
+
+
+def vae(diffusers, folder, scaling_factor, seed):
+    torch.manual_seed(seed)
+    m = diffusers.AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4,
+                                down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                                block_out_channels=(8, 16, 16, 16), layers_per_block=1, norm_num_groups=8,
+                                sample_size=64, scaling_factor=scaling_factor)
+    m.save_pretrained(folder, safe_serialization=False)
+
+
+def unet(diffusers, folder, seed, **kw):
+    torch.manual_seed(seed)
+    m = diffusers.UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
+                                       block_out_channels=(16, 32, 32), norm_num_groups=8, **kw)
+    m.save_pretrained(folder, safe_serialization=False)
+
+
+def model_index(kind, scheduler):
+    idx = {"_class_name": "StableDiffusionXLPipeline" if kind == "sdxl" else "StableDiffusionPipeline",
+           "_diffusers_version": "0.30.3", "scheduler": ["diffusers", scheduler],
+           "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+           "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"]}
+    if kind == "sdxl":
+        idx.update(text_encoder_2=["transformers", "CLIPTextModelWithProjection"],
+                   tokenizer_2=["transformers", "CLIPTokenizer"], force_zeros_for_empty_prompt=True)
+    else:
+        idx.update(safety_checker=[None, None], feature_extractor=[None, None], requires_safety_checker=False)
+    return idx
+
+
+def write_pipeline(diffusers, kind, d):
+    """The tiny pipeline folder of one fixture (seeded)."""
+    if kind == "sd15":
+        tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
+        text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 32, 2, 2, "quick_gelu", 11)
+        unet(diffusers, os.path.join(d, "unet"), 12, cross_attention_dim=32, attention_head_dim=4,
+             down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
+        vae(diffusers, os.path.join(d, "vae"), 0.18215, 13)
+        sched = SD15_SCHEDULER
+    elif kind == "sd2-v":
+        tok = copy_tokenizer("clip-sd2", os.path.join(d, "tokenizer"))
+        text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 32, 2, 2, "gelu", 21)
+        unet(diffusers, os.path.join(d, "unet"), 22, cross_attention_dim=32, attention_head_dim=(2, 4, 4),
+             use_linear_projection=True, upcast_attention=True,
+             down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+             up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
+        vae(diffusers, os.path.join(d, "vae"), 0.18215, 23)
+        sched = SD2V_SCHEDULER
+    else:
+        tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
+        tok2 = copy_tokenizer("clip-sd2", os.path.join(d, "tokenizer_2"))
+        text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 16, 2, 2, "quick_gelu", 31)
+        text_encoder(os.path.join(d, "text_encoder_2"), transformers.CLIPTextModelWithProjection, tok2, 32, 3, 2,
+                     "gelu", 32, projection=32)
+        time_dim = 8
+        unet(diffusers, os.path.join(d, "unet"), 33, cross_attention_dim=48, attention_head_dim=(2, 4, 4),
+             use_linear_projection=True, transformer_layers_per_block=(1, 1, 2), addition_embed_type="text_time",
+             addition_time_embed_dim=time_dim, projection_class_embeddings_input_dim=6 * time_dim + 32,
+             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+             up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"))
+        vae(diffusers, os.path.join(d, "vae"), 0.13025, 34)
+        sched = SDXL_SCHEDULER
+    write_json(os.path.join(d, "scheduler", "scheduler_config.json"), sched)
+    write_json(os.path.join(d, "model_index.json"), model_index(kind, sched["_class_name"]))
+
+
+def export_command(kind, pipeline):
+    f = FIXTURES[kind]
+    desc = (f"Random-weight conformance fixture: a tiny, seeded configuration of the real diffusers classes shaped "
+            f"like {f['shape']}, with stand-in CLIP text encoders; its images are noise. It exists to check the "
+            "runtime's tokenizers, text conditioning, samplers and block graph against diffusers' own sampling loop.")
+    return ([sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", pipeline, "--out",
+             os.path.join("models", f["out"]), "--name", f["out"], "--description", desc] + COMMON_ARGS + f["args"])
+
+
+def build(kinds, keep=None):
+    import diffusers
+    work = keep or tempfile.mkdtemp(prefix="genloom-fixtures-")
+    os.makedirs(work, exist_ok=True)
+    link = os.path.join(work, "models")
+    if not os.path.exists(link):
+        os.symlink(os.path.join(REPO, "models"), link)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([EXPORT, STANDINS] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                                              if p])
+    try:
+        for kind in kinds:
+            pipeline = f"{kind}-pipeline"
+            if os.path.exists(os.path.join(work, pipeline)):
+                shutil.rmtree(os.path.join(work, pipeline))
+            write_pipeline(diffusers, kind, os.path.join(work, pipeline))
+            out = os.path.join(REPO, "models", FIXTURES[kind]["out"])
+            if os.path.exists(out):
+                shutil.rmtree(out)
+            cmd = export_command(kind, pipeline)
+            print("+", " ".join(cmd[1:]), flush=True)
+            subprocess.run(cmd, cwd=work, env=env, check=True)
+    finally:
+        if keep is None:
+            shutil.rmtree(work)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", default=",".join(FIXTURES), help="comma-separated fixtures (default: all)")
+    ap.add_argument("--keep", help="write the pipeline folders here and keep them")
+    a = ap.parse_args()
+    kinds = [k for k in a.only.split(",") if k]
+    for k in kinds:
+        if k not in FIXTURES:
+            ap.error(f"unknown fixture {k!r} (known: {', '.join(FIXTURES)})")
+    build(kinds, a.keep)
+
+
+if __name__ == "__main__":
+    main()
