@@ -273,7 +273,8 @@ public final class LatentDiffusion implements Generator, Calibratable {
             latent.getChannels(),
             height / latent.getDownsample(),
             width / latent.getDownsample());
-    boolean guided = spec.guidanceScale() != 1f;
+    // As diffusers' pipelines decide: guidance runs only for a scale above 1.
+    boolean guided = spec.guidanceScale() > 1f;
     TextConditioner.Conditioning conditioning =
         text.encode(scope, prompts, guided, spec.clipSkip());
     int rows = guided ? 2 * batch : batch;

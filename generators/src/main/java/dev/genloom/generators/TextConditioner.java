@@ -233,13 +233,21 @@ final class TextConditioner implements AutoCloseable {
     NDArray pooledRows = null;
     for (int k = 0; k < encoders.size(); k++) {
       Encoder encoder = encoders.get(k);
-      long[][] rows =
-          guided ? PromptBatch.guidedRows(prompts.cond(k), prompts.uncond(k)) : prompts.cond(k);
-      NDList inputs = new NDList(PromptBatch.ids(scope, rows));
-      if (encoder.numHiddenStates() > 0) {
-        inputs.add(scope.create(new long[] {encoder.hiddenLayer() + clipSkip}, new Shape(1)));
+      NDList outputs;
+      if (guided && clipSkip > 0) {
+        // diffusers' encode_prompt applies clip_skip to the prompt only: the negative prompt keeps
+        // the encoder's usual layer (SD: last_hidden_state, SDXL: hidden_states[-2]).
+        NDList uncond = run(encoder, scope, prompts.uncond(k), 0);
+        NDList cond = run(encoder, scope, prompts.cond(k), clipSkip);
+        outputs = new NDList();
+        for (int o = 0; o < cond.size(); o++) {
+          outputs.add(uncond.get(o).concat(cond.get(o), 0));
+        }
+      } else {
+        long[][] rows =
+            guided ? PromptBatch.guidedRows(prompts.cond(k), prompts.uncond(k)) : prompts.cond(k);
+        outputs = run(encoder, scope, rows, clipSkip);
       }
-      NDList outputs = encoder.component().forward(inputs);
       hidden.add(outputs.get(encoder.hiddenOutput()));
       if (encoder.pooledOutput() >= 0) {
         pooledRows = outputs.get(encoder.pooledOutput());
@@ -275,6 +283,14 @@ final class TextConditioner implements AutoCloseable {
       }
     }
     return new Conditioning(states, pooledRows);
+  }
+
+  private static NDList run(Encoder encoder, NDManager scope, long[][] rows, int clipSkip) {
+    NDList inputs = new NDList(PromptBatch.ids(scope, rows));
+    if (encoder.numHiddenStates() > 0) {
+      inputs.add(scope.create(new long[] {encoder.hiddenLayer() + clipSkip}, new Shape(1)));
+    }
+    return encoder.component().forward(inputs);
   }
 
   @Override

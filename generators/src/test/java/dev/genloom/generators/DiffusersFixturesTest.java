@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -114,6 +116,23 @@ class DiffusersFixturesTest {
               IllegalArgumentException.class,
               () -> generator.validate(spec.toBuilder().refuseTruncation(true).build()));
       assertTrue(refused.getMessage().startsWith("prompt: needs "), refused.getMessage());
+    }
+  }
+
+  @Test
+  void clipSkipChangesThePromptRowsOnlyAsDiffusersDoes() {
+    try (LatentDiffusion ldm =
+            (LatentDiffusion) Generators.open(pkg("fixture-sd15"), Device.cpu());
+        NDManager scope = NDManager.newBaseManager()) {
+      GenerationSpec spec =
+          ldm.defaults("a red cube on a table", 1).toBuilder().negativePrompt("blurry").build();
+      PromptBatch prompts = PromptBatch.of(ldm.text().tokenizers(), List.of(spec));
+      NDArray plain = ldm.text().encode(scope, prompts, true, 0).hiddenStates();
+      NDArray skipped = ldm.text().encode(scope, prompts, true, 1).hiddenStates();
+      assertEquals(0f, skipped.get(0).sub(plain.get(0)).abs().max().getFloat(), "negative row");
+      assertTrue(skipped.get(1).sub(plain.get(1)).abs().max().getFloat() > 1e-3, "prompt row");
+      NDArray unguided = ldm.text().encode(scope, prompts, false, 1).hiddenStates();
+      assertEquals(0f, unguided.get(0).sub(skipped.get(1)).abs().max().getFloat());
     }
   }
 
