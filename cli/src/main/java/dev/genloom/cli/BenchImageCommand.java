@@ -41,11 +41,7 @@ final class BenchImageCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, paramLabel = "NAME", description = "Model package.")
   String model;
 
-  @Option(names = "--width", paramLabel = "PX", description = "Width (default: the package's).")
-  Integer width;
-
-  @Option(names = "--height", paramLabel = "PX", description = "Height (default: the package's).")
-  Integer height;
+  @Mixin SizeOptions size;
 
   @Option(names = "--steps", paramLabel = "N", description = "Denoising steps.")
   Integer steps;
@@ -93,12 +89,6 @@ final class BenchImageCommand implements Callable<Integer> {
     try (Generator generator = Generators.open(pkg, Generators.device("cpu"))) {
       double loadSeconds = (System.nanoTime() - loadStart) / 1e9;
       GenerationSpec.Builder b = generator.defaults(prompt, 0).toBuilder();
-      if ((width == null) != (height == null)) {
-        throw new UserException("width: give --width and --height together");
-      }
-      if (width != null) {
-        b.size(width, height);
-      }
       if (steps != null) {
         b.steps(steps);
       }
@@ -110,6 +100,7 @@ final class BenchImageCommand implements Callable<Integer> {
       }
       GenerationSpec settings;
       try {
+        size.apply(b, pkg.manifest());
         settings = b.build();
         generator.validate(settings);
       } catch (IllegalArgumentException e) {

@@ -7,7 +7,6 @@ import dev.genloom.generators.GeneratedMedia;
 import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
-import dev.genloom.generators.ImageSizes;
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
@@ -80,25 +79,7 @@ final class GenerateCommand implements Callable<Integer> {
           "ddim, dpmpp2m, euler, euler_a or ar, built from the package's scheduler config.")
   String sampler;
 
-  @Option(
-      names = "--width",
-      paramLabel = "PX",
-      description = "Image width in pixels (with --height; default: the package's).")
-  Integer width;
-
-  @Option(
-      names = "--height",
-      paramLabel = "PX",
-      description = "Image height in pixels (with --width; default: the package's).")
-  Integer height;
-
-  @Option(
-      names = "--aspect-ratio",
-      paramLabel = "W:H",
-      description =
-          "Instead of --width and --height: the package's aspect-ratio bucket nearest W:H"
-              + " (SDXL-style packages).")
-  String aspectRatio;
+  @Mixin SizeOptions size;
 
   @Option(
       names = "--guidance-rescale",
@@ -258,20 +239,7 @@ final class GenerateCommand implements Callable<Integer> {
   private GenerationSpec build(
       GenerationSpec defaults, Optional<dev.genloom.generators.RgbImage> ref, ModelPackage pkg) {
     GenerationSpec.Builder b = defaults.toBuilder().reference(ref).cache(CacheSpec.parse(cache));
-    if ((width == null) != (height == null)) {
-      throw new IllegalArgumentException("width: give --width and --height together");
-    }
-    if (aspectRatio != null) {
-      if (width != null) {
-        throw new IllegalArgumentException(
-            "aspect-ratio: give either --aspect-ratio or --width and --height");
-      }
-      var bucket = ImageSizes.bucket(pkg.manifest(), aspectRatio);
-      b.size(bucket.getWidth(), bucket.getHeight());
-    }
-    if (width != null) {
-      b.size(width, height);
-    }
+    size.apply(b, pkg.manifest());
     if (guidanceRescale != null) {
       b.guidanceRescale(guidanceRescale);
     }

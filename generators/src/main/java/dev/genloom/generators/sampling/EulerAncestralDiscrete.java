@@ -11,51 +11,26 @@ import java.util.function.Supplier;
  * plus {@code sigma_up} times fresh noise. Every step draws one noise tensor, the last one too
  * (where sigma_up is 0), as diffusers' {@code randn_tensor} call does, so recorded draws line up.
  */
-public final class EulerAncestralDiscrete implements Sampler {
-  private final float[] timesteps;
-  private final float[] sigmas;
-  private final float initNoiseSigma;
-  private final PredictionType prediction;
+public final class EulerAncestralDiscrete extends EulerSchedule {
+  private EulerAncestralDiscrete(
+      float[] timesteps, float[] sigmas, String spacing, PredictionType prediction) {
+    super(timesteps, sigmas, spacing, prediction);
+  }
 
-  EulerAncestralDiscrete(SchedulerConfig.Params p, int steps) {
+  static EulerAncestralDiscrete of(SchedulerConfig.Params p, int steps) {
     DiffusionSchedule schedule = DiffusionSchedule.of(p, true);
     int n = p.integer("num_train_timesteps");
     Samplers.checkSteps(steps, n);
     // diffusers raises NotImplementedError for "sample"
-    this.prediction = PredictionType.of(p, false, false);
+    PredictionType prediction = PredictionType.of(p, false, false);
     String spacing = p.string("timestep_spacing");
-    this.timesteps = EulerDiscrete.spacedTimesteps(p, spacing, n, steps);
+    float[] timesteps = EulerDiscrete.spacedTimesteps(p, spacing, n, steps);
     float[] train = schedule.trainSigmas();
-    this.sigmas = new float[steps + 1];
+    float[] sigmas = new float[steps + 1];
     for (int i = 0; i < steps; i++) {
       sigmas[i] = (float) Numpy.interp(timesteps[i], train);
     }
-    this.initNoiseSigma = EulerDiscrete.initNoiseSigma(sigmas, spacing);
-  }
-
-  @Override
-  public int steps() {
-    return timesteps.length;
-  }
-
-  public float sigma(int i) {
-    return sigmas[i];
-  }
-
-  @Override
-  public float modelTimestep(int i) {
-    return timesteps[i];
-  }
-
-  @Override
-  public double initNoiseSigma() {
-    return initNoiseSigma;
-  }
-
-  @Override
-  public NDArray scaleModelInput(NDArray sample, int i) {
-    float sigma = sigmas[i];
-    return sample.div((float) Math.sqrt(sigma * sigma + 1f));
+    return new EulerAncestralDiscrete(timesteps, sigmas, spacing, prediction);
   }
 
   @Override
@@ -64,14 +39,9 @@ public final class EulerAncestralDiscrete implements Sampler {
   }
 
   @Override
-  public NDArray addNoise(NDArray clean, NDArray noise, int i) {
-    return clean.add(noise.mul(sigmas[i]));
-  }
-
-  @Override
   public NDArray step(int i, NDArray modelOutput, NDArray sample, Supplier<NDArray> noise) {
     float sigma = sigmas[i];
-    NDArray x0 = EulerDiscrete.x0(prediction, modelOutput, sample, sigma);
+    NDArray x0 = x0(modelOutput, sample, i);
     float from2 = sigma * sigma;
     float to = sigmas[i + 1];
     float to2 = to * to;

@@ -14,17 +14,17 @@ import java.util.function.Supplier;
  * <p>diffusers draws a noise tensor in every step and, with s_churn 0, multiplies it by nothing;
  * this sampler draws none.
  */
-public final class EulerDiscrete implements Sampler {
-  private final float[] timesteps;
-  private final float[] sigmas;
-  private final float initNoiseSigma;
-  private final PredictionType prediction;
+public final class EulerDiscrete extends EulerSchedule {
+  private EulerDiscrete(
+      float[] timesteps, float[] sigmas, String spacing, PredictionType prediction) {
+    super(timesteps, sigmas, spacing, prediction);
+  }
 
-  EulerDiscrete(SchedulerConfig.Params p, int steps) {
+  static EulerDiscrete of(SchedulerConfig.Params p, int steps) {
     DiffusionSchedule schedule = DiffusionSchedule.of(p, true);
     int n = p.integer("num_train_timesteps");
     Samplers.checkSteps(steps, n);
-    this.prediction = PredictionType.of(p, true, true);
+    PredictionType prediction = PredictionType.of(p, true, true);
     if (!p.string("interpolation_type").equals("linear")) {
       throw p.refuse("interpolation_type", "linear");
     }
@@ -57,7 +57,7 @@ public final class EulerDiscrete implements Sampler {
       }
       s = k;
     }
-    this.sigmas = new float[steps + 1];
+    float[] sigmas = new float[steps + 1];
     for (int i = 0; i < steps; i++) {
       sigmas[i] = (float) s[i];
     }
@@ -67,8 +67,7 @@ public final class EulerDiscrete implements Sampler {
         ts[i] = 0.25f * (float) Math.log(sigmas[i]);
       }
     }
-    this.timesteps = ts;
-    this.initNoiseSigma = initNoiseSigma(sigmas, spacing);
+    return new EulerDiscrete(ts, sigmas, spacing, prediction);
   }
 
   /**
@@ -116,51 +115,9 @@ public final class EulerDiscrete implements Sampler {
   }
 
   @Override
-  public int steps() {
-    return timesteps.length;
-  }
-
-  public float sigma(int i) {
-    return sigmas[i];
-  }
-
-  @Override
-  public float modelTimestep(int i) {
-    return timesteps[i];
-  }
-
-  @Override
-  public double initNoiseSigma() {
-    return initNoiseSigma;
-  }
-
-  @Override
-  public NDArray scaleModelInput(NDArray sample, int i) {
-    float sigma = sigmas[i];
-    return sample.div((float) Math.sqrt(sigma * sigma + 1f));
-  }
-
-  @Override
-  public NDArray addNoise(NDArray clean, NDArray noise, int i) {
-    return clean.add(noise.mul(sigmas[i]));
-  }
-
-  /** diffusers' {@code pred_original_sample} of the Euler schedulers. */
-  static NDArray x0(PredictionType prediction, NDArray modelOutput, NDArray sample, float sigma) {
-    return switch (prediction) {
-      case EPSILON -> sample.sub(modelOutput.mul(sigma));
-      case SAMPLE -> modelOutput;
-      default -> {
-        float s2 = sigma * sigma + 1f;
-        yield modelOutput.mul(-sigma / (float) Math.sqrt(s2)).add(sample.div(s2));
-      }
-    };
-  }
-
-  @Override
   public NDArray step(int i, NDArray modelOutput, NDArray sample, Supplier<NDArray> noise) {
     float sigma = sigmas[i];
-    NDArray x0 = x0(prediction, modelOutput, sample, sigma);
+    NDArray x0 = x0(modelOutput, sample, i);
     NDArray derivative = sample.sub(x0).div(sigma);
     float dt = sigmas[i + 1] - sigma;
     return sample.add(derivative.mul(dt));

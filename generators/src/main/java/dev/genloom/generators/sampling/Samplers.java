@@ -35,8 +35,8 @@ public final class Samplers {
     return switch (cls) {
       case SchedulerConfig.DDIM -> new DdimSampler(p, steps, eta);
       case SchedulerConfig.DPM -> new DpmSolverMultistep(p, steps);
-      case SchedulerConfig.EULER -> new EulerDiscrete(p, steps);
-      case SchedulerConfig.EULER_ANCESTRAL -> new EulerAncestralDiscrete(p, steps);
+      case SchedulerConfig.EULER -> EulerDiscrete.of(p, steps);
+      case SchedulerConfig.EULER_ANCESTRAL -> EulerAncestralDiscrete.of(p, steps);
       default -> new FlowMatchEulerDiscrete(p, steps, mu);
     };
   }
