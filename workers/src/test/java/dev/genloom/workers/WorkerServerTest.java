@@ -17,6 +17,7 @@ import dev.genloom.proto.v1.ModelKind;
 import dev.genloom.proto.v1.OutputOptions;
 import dev.genloom.proto.v1.PromptOverflow;
 import dev.genloom.proto.v1.ReferenceImage;
+import dev.genloom.proto.v1.Sampler;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -168,6 +169,48 @@ class WorkerServerTest {
         assertThrows(StatusRuntimeException.class, () -> collect(stub.generate(request.build())));
     assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
     assertTrue(e.getStatus().getDescription().startsWith(field), e.getStatus().getDescription());
+  }
+
+  @Test
+  void anExportedPackageServesRequestedSizesAndAspectRatios() throws Exception {
+    var stub = start(WorkerOptions.defaults());
+    GenerateRequest base =
+        GenerateRequest.newBuilder()
+            .setModel("fixture-sdxl")
+            .setPrompt("a lighthouse at dusk")
+            .setSteps(2)
+            .setSeed(4)
+            .setSampler(Sampler.SAMPLER_EULER_ANCESTRAL)
+            .setGuidanceRescale(0.5f)
+            .setClipSkip(1)
+            .build();
+    var sized = last(collect(stub.generate(base.toBuilder().setWidth(96).setHeight(64).build())));
+    assertEquals(96, sized.getResult().getMedia(0).getWidth());
+    assertEquals(64, sized.getResult().getMedia(0).getHeight());
+    var bucket = last(collect(stub.generate(base.toBuilder().setAspectRatio("2:1").build())));
+    assertEquals(128, bucket.getResult().getMedia(0).getWidth());
+    assertEquals(64, bucket.getResult().getMedia(0).getHeight());
+    var summary =
+        stub.getModel(GetModelRequest.newBuilder().setName("fixture-sdxl").build()).getSummary();
+    assertEquals(32, summary.getSizeConstraint().getMultipleOf());
+    assertEquals(5, summary.getSizeConstraint().getBucketsCount());
+    record Bad(String field, GenerateRequest request) {}
+    for (Bad bad :
+        List.of(
+            new Bad("width", base.toBuilder().setWidth(100).setHeight(64).build()),
+            new Bad("aspect_ratio", base.toBuilder().setAspectRatio("wide").build()),
+            new Bad(
+                "aspect_ratio",
+                base.toBuilder().setAspectRatio("2:1").setWidth(64).setHeight(64).build()),
+            new Bad("guidance_rescale", base.toBuilder().setGuidanceRescale(2f).build()),
+            new Bad("clip_skip", base.toBuilder().setClipSkip(7).build()),
+            new Bad("sampler", base.toBuilder().setSampler(Sampler.SAMPLER_AR).build()))) {
+      StatusRuntimeException e =
+          assertThrows(StatusRuntimeException.class, () -> collect(stub.generate(bad.request())));
+      assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+      assertTrue(
+          e.getStatus().getDescription().startsWith(bad.field()), e.getStatus().getDescription());
+    }
   }
 
   @Test
