@@ -34,15 +34,26 @@ public final class BlockChangeRecorder implements GraphExecutor.BlockObserver {
     if (!block.cacheable()) {
       return;
     }
-    NDArray current = outputs.get(0);
+    // The executor closes the outputs after the step, so the recorder keeps its own copy.
+    NDArray current = outputs.get(0).duplicate();
     NDArray before = previous.put(block.name(), current);
     sums.computeIfAbsent(block.name(), k -> new double[steps]);
     counts.computeIfAbsent(block.name(), k -> new int[steps]);
     if (before == null || step == 0) {
       return;
     }
-    double norm = current.abs().sum().getFloat();
-    double change = current.sub(before).abs().sum().getFloat() / Math.max(norm, 1e-12);
+    double norm;
+    try (NDArray abs = current.abs();
+        NDArray sum = abs.sum()) {
+      norm = sum.getFloat();
+    }
+    double change;
+    try (NDArray diff = current.sub(before);
+        NDArray abs = diff.abs();
+        NDArray sum = abs.sum()) {
+      change = sum.getFloat() / Math.max(norm, 1e-12);
+    }
+    before.close();
     sums.get(block.name())[step] += change;
     counts.get(block.name())[step]++;
   }

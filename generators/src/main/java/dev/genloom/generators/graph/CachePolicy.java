@@ -17,7 +17,8 @@ public interface CachePolicy {
 
   /**
    * Called after the first block of stack {@code group} ran at {@code step}; returning true skips
-   * the remaining blocks of the stack and applies their cached residual.
+   * the remaining blocks of the stack and applies their cached residual. {@code firstResidual} is
+   * valid during the call only: a policy that compares it with a later step's keeps a copy.
    */
   default boolean skipStackTail(int step, int totalSteps, String group, NDArray firstResidual) {
     return false;
@@ -26,6 +27,25 @@ public interface CachePolicy {
   /** Policy name for logs and results. */
   String describe();
 
+  /**
+   * Whether this policy ever reuses a block's earlier outputs; when not, the executor keeps no
+   * outputs from step to step.
+   */
+  default boolean reuses() {
+    return true;
+  }
+
   /** Computes everything. */
-  CachePolicy NONE = () -> "none";
+  CachePolicy NONE =
+      new CachePolicy() {
+        @Override
+        public String describe() {
+          return "none";
+        }
+
+        @Override
+        public boolean reuses() {
+          return false;
+        }
+      };
 }

@@ -3,9 +3,12 @@ package dev.genloom.generators.graph;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Runs a denoiser's blocks in order over named tensors, step after step of one generation, and
@@ -21,8 +24,13 @@ import java.util.Map;
  * and its first output is the indicator; when the policy skips, every later cacheable block rebinds
  * its cached outputs, so the blocks after them see the previous step's features.
  *
+ * <p>Memory stays bounded over a generation: at the end of each step every tensor the blocks
+ * produced is closed, but for the graph output and the outputs a policy may reuse (kept only for
+ * cacheable blocks, and only when the policy reuses anything). A replaced cache entry is closed.
+ * Observers and policies get tensors valid for the call only.
+ *
  * <p>Not thread-safe: one executor per generation. Cached tensors belong to the NDManager of the
- * tensors the blocks produce; closing that manager after the generation frees them.
+ * tensors the blocks produce; closing that manager after the generation frees the rest.
  */
 public final class GraphExecutor {
   private final List<GraphBlock> blocks;
@@ -40,7 +48,10 @@ public final class GraphExecutor {
   /** The stack name stack policies see for the cacheable blocks of a graph without stacks. */
   public static final String CACHEABLE_STACK = "cacheable";
 
-  /** Receives every computed block's outputs, e.g. for cache calibration. */
+  /**
+   * Receives every computed block's outputs, e.g. for cache calibration. The outputs are valid only
+   * during the call: an observer that needs them later keeps a copy.
+   */
   @FunctionalInterface
   public interface BlockObserver {
     void computed(int step, GraphBlock block, NDList outputs);
@@ -75,6 +86,8 @@ public final class GraphExecutor {
   /** Runs every block once for {@code step} on the graph inputs; returns the graph output. */
   public NDArray run(int step, int totalSteps, Map<String, NDArray> graphInputs) {
     Map<String, NDArray> env = new HashMap<>(graphInputs);
+    List<NDArray> produced = new ArrayList<>();
+    boolean caching = policy.reuses();
     String skippingGroup = null;
     boolean skippingCacheable = false;
     Map<String, NDArray> stackStarts = new HashMap<>();
@@ -90,7 +103,9 @@ public final class GraphExecutor {
         skips++;
         if (i == range[1]) {
           NDArray start = stackStarts.get(skippingGroup);
-          env.put(block.outputs().get(0), start.add(cachedTails.get(skippingGroup)));
+          NDArray tail = start.add(cachedTails.get(skippingGroup));
+          produced.add(tail);
+          env.put(block.outputs().get(0), tail);
           skippingGroup = null;
         }
         continue;
@@ -112,20 +127,26 @@ public final class GraphExecutor {
                   + block.outputs().size());
         }
         evaluations++;
+        produced.addAll(outputs);
         observer.computed(step, block, outputs);
-        cachedOutputs.put(i, outputs);
-        if (block.inResidualStack()) {
-          cachedResiduals.put(i, outputs.get(0).sub(inputs.get(0)));
+        if (caching && block.cacheable()) {
+          close(cachedOutputs.put(i, outputs));
+          if (block.inResidualStack()) {
+            close(cachedResiduals.put(i, outputs.get(0).sub(inputs.get(0))));
+          }
         }
       } else {
         skips++;
-        outputs =
-            block.inResidualStack()
-                ? new NDList(inputs.get(0).add(cachedResiduals.get(i)))
-                : cachedOutputs.get(i);
+        if (block.inResidualStack()) {
+          NDArray reused = inputs.get(0).add(cachedResiduals.get(i));
+          produced.add(reused);
+          outputs = new NDList(reused);
+        } else {
+          outputs = cachedOutputs.get(i);
+        }
       }
       bind(env, block, outputs);
-      if (i == firstCacheable && compute) {
+      if (i == firstCacheable && compute && caching) {
         skippingCacheable =
             policy.skipStackTail(step, totalSteps, CACHEABLE_STACK, outputs.get(0)) && allCached();
       }
@@ -136,11 +157,12 @@ public final class GraphExecutor {
         if (i == range[0] && compute) {
           NDArray residual = outputs.get(0).sub(inputs.get(0));
           boolean skip = policy.skipStackTail(step, totalSteps, block.group(), residual);
+          residual.close();
           if (skip && cachedTails.containsKey(block.group())) {
             skippingGroup = block.group();
           }
-        } else if (i == range[1]) {
-          cachedTails.put(block.group(), outputs.get(0).sub(stackStarts.get(block.group())));
+        } else if (i == range[1] && caching) {
+          close(cachedTails.put(block.group(), outputs.get(0).sub(stackStarts.get(block.group()))));
         }
       }
     }
@@ -148,7 +170,34 @@ public final class GraphExecutor {
     if (result == null) {
       throw new IllegalStateException("no block produced the graph output '" + output + "'");
     }
+    release(produced, result, graphInputs.values());
     return result;
+  }
+
+  /** Closes this step's tensors that neither the caller, the caches nor a policy still hold. */
+  private void release(
+      List<NDArray> produced, NDArray result, java.util.Collection<NDArray> graphInputs) {
+    Set<NDArray> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+    kept.add(result);
+    kept.addAll(graphInputs);
+    cachedOutputs.values().forEach(kept::addAll);
+    for (NDArray array : produced) {
+      if (kept.add(array)) {
+        array.close();
+      }
+    }
+  }
+
+  private static void close(NDList replaced) {
+    if (replaced != null) {
+      replaced.close();
+    }
+  }
+
+  private static void close(NDArray replaced) {
+    if (replaced != null) {
+      replaced.close();
+    }
   }
 
   /** Whether every cacheable block has outputs from an earlier step. */

@@ -28,20 +28,34 @@ public final class TeaCache implements CachePolicy {
   @Override
   public boolean skipStackTail(int step, int totalSteps, String group, NDArray firstResidual) {
     NDArray previous = previousResidual;
-    previousResidual = firstResidual;
-    if (previous == null || step == 0 || step == totalSteps - 1) {
+    previousResidual = firstResidual.duplicate();
+    try {
+      if (previous == null || step == 0 || step == totalSteps - 1) {
+        accumulated = 0;
+        return false;
+      }
+      double denominator;
+      try (NDArray abs = previous.abs();
+          NDArray mean = abs.mean()) {
+        denominator = mean.getFloat();
+      }
+      double change;
+      try (NDArray diff = firstResidual.sub(previous);
+          NDArray abs = diff.abs();
+          NDArray mean = abs.mean()) {
+        change = mean.getFloat() / Math.max(denominator, 1e-12);
+      }
+      accumulated += change;
+      if (accumulated < threshold) {
+        return true;
+      }
       accumulated = 0;
       return false;
+    } finally {
+      if (previous != null) {
+        previous.close();
+      }
     }
-    double denominator = previous.abs().mean().getFloat();
-    double change =
-        firstResidual.sub(previous).abs().mean().getFloat() / Math.max(denominator, 1e-12);
-    accumulated += change;
-    if (accumulated < threshold) {
-      return true;
-    }
-    accumulated = 0;
-    return false;
   }
 
   @Override

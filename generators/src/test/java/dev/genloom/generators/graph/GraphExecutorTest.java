@@ -200,6 +200,56 @@ class GraphExecutorTest {
     assertTrue(executor.skips() >= 1);
   }
 
+  /** The UNet-shaped graph with every block's outputs recorded, to see which are released. */
+  private static List<GraphBlock> recorded(List<NDArray> outputs) {
+    List<GraphBlock> blocks = new ArrayList<>();
+    for (GraphBlock block : unet(new ArrayList<>())) {
+      blocks.add(
+          new GraphBlock(
+              block.name(),
+              block.inputs(),
+              block.outputs(),
+              block.cacheable(),
+              block.group(),
+              in -> {
+                NDList out = block.runner().run(in);
+                outputs.addAll(out);
+                return out;
+              }));
+    }
+    return blocks;
+  }
+
+  @Test
+  void intermediateTensorsAreReleasedAfterEachStep() {
+    List<NDArray> outputs = new ArrayList<>();
+    GraphExecutor uncached =
+        new GraphExecutor(
+            recorded(outputs), "out", CachePolicy.NONE, GraphExecutor.BlockObserver.NONE);
+    for (int step = 0; step < 3; step++) {
+      outputs.clear();
+      Map<String, NDArray> inputs = new LinkedHashMap<>();
+      inputs.put("x", manager.create(new float[] {1}));
+      inputs.put("t", manager.create(new float[] {1}));
+      NDArray out = uncached.run(step, 3, inputs);
+      assertEquals(30, out.getFloat(0), 1e-6);
+      assertEquals(5, outputs.size());
+      for (NDArray a : outputs) {
+        assertEquals(a != out, a.isReleased(), "only the graph output survives the step");
+      }
+      assertTrue(!inputs.get("x").isReleased(), "graph inputs belong to the caller");
+    }
+    outputs.clear();
+    GraphExecutor fora =
+        new GraphExecutor(
+            recorded(outputs), "out", new ForaCache(2), GraphExecutor.BlockObserver.NONE);
+    run(fora, 0, 3, 1, 1);
+    long kept = outputs.stream().filter(a -> !a.isReleased()).count();
+    // conv_out's output (the graph output) and the three outputs of the two cacheable blocks.
+    assertEquals(4, kept);
+    assertEquals(30, run(fora, 1, 3, 5, 5), 1e-6);
+  }
+
   @Test
   void scheduledCacheFollowsPerBlockMasksAndCalibrationDerivesThem() {
     Map<String, double[]> changes = new LinkedHashMap<>();
