@@ -307,6 +307,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             .setNumFrames(config.getNumFrames())
             .setWidth(config.getWidth())
             .setHeight(config.getHeight())
+            .setAspectRatio(config.getAspectRatio())
             .setPromptOverflow(config.getPromptOverflow());
     if (config.hasGuidanceScale()) {
       request.setGuidanceScale(config.getGuidanceScale());

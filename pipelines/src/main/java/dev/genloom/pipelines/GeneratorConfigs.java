@@ -13,10 +13,11 @@ import java.util.Locale;
 
 /**
  * Parses a comparison grid: {@code {"models": [...], "cache": ["none", "auto"], "steps": [20, 50],
- * "samplers": ["ddim"], "sizes": ["512x512", "768x512"]}}; every combination becomes one {@link
- * GeneratorConfig}. Omitted axes use the model's defaults. A file may also hold a list of such
- * grids, each with an optional {@code "label"} that replaces the model name at the start of its
- * configuration ids (so two grids over one model stay apart).
+ * "samplers": ["ddim"], "sizes": ["512x512", "768x512", "16:9"]}}; every combination becomes one
+ * {@link GeneratorConfig}. A size is WIDTHxHEIGHT in pixels or W:H, an aspect ratio the model
+ * resolves to its nearest bucket. Omitted axes use the model's defaults. A file may also hold a
+ * list of such grids, each with an optional {@code "label"} that replaces the model name at the
+ * start of its configuration ids (so two grids over one model stay apart).
  */
 public final class GeneratorConfigs {
   private GeneratorConfigs() {}
@@ -85,16 +86,18 @@ public final class GeneratorConfigs {
         throw new IllegalArgumentException("grid: steps must be integers, got '" + s + "'");
       }
     }
-    List<int[]> sizes = new ArrayList<>();
-    for (String s : orDefault(strings(root, "sizes", source), "")) {
-      sizes.add(s.isEmpty() ? new int[] {0, 0} : size(s));
+    List<String> sizes = orDefault(strings(root, "sizes", source), "");
+    for (String s : sizes) {
+      if (!s.isEmpty() && !s.contains(":")) {
+        size(s);
+      }
     }
     List<GeneratorConfig> configs = new ArrayList<>();
     for (String model : models) {
       for (String sampler : samplers) {
         for (int step : steps) {
           for (String cache : caches) {
-            for (int[] size : sizes) {
+            for (String size : sizes) {
               GeneratorConfig.Builder config =
                   GeneratorConfig.newBuilder().setModel(model).setSteps(step);
               StringBuilder id = new StringBuilder(label.isEmpty() ? model : label);
@@ -109,9 +112,13 @@ public final class GeneratorConfigs {
                 config.setCachePolicy(cache(cache));
                 id.append('_').append(cache.replace(':', '-'));
               }
-              if (size[0] > 0) {
-                config.setWidth(size[0]).setHeight(size[1]);
-                id.append('_').append(size[0]).append('x').append(size[1]);
+              if (size.contains(":")) {
+                config.setAspectRatio(aspectRatio(size));
+                id.append('_').append(config.getAspectRatio().replace(':', '-'));
+              } else if (!size.isEmpty()) {
+                int[] wh = size(size);
+                config.setWidth(wh[0]).setHeight(wh[1]);
+                id.append('_').append(wh[0]).append('x').append(wh[1]);
               }
               configs.add(config.setId(id.toString()).build());
             }
@@ -120,6 +127,26 @@ public final class GeneratorConfigs {
       }
     }
     return configs;
+  }
+
+  /** "W:H" with two positive numbers, as written (whitespace removed). */
+  static String aspectRatio(String text) {
+    String ratio = text.replaceAll("\\s", "");
+    String[] parts = ratio.split(":");
+    try {
+      if (parts.length == 2
+          && Double.parseDouble(parts[0]) > 0
+          && Double.parseDouble(parts[1]) > 0
+          && ratio.matches("[0-9.]+:[0-9.]+")) {
+        return ratio;
+      }
+    } catch (NumberFormatException e) {
+      // fall through to the error below
+    }
+    throw new IllegalArgumentException(
+        "grid: sizes must hold aspect ratios as W:H with positive numbers such as 16:9, got '"
+            + text
+            + "'");
   }
 
   /** "WxH" in pixels, both positive. */

@@ -15,23 +15,35 @@ import java.util.List;
  * @param seeds seeds for this item (0: the launch's {@code --seeds})
  * @param width image width in pixels (0: keep the configuration's)
  * @param height image height in pixels (0: keep the configuration's)
+ * @param aspectRatio "W:H" instead of a size ("": keep the configuration's)
  */
 public record ItemOverrides(
-    List<String> configs, int steps, double guidanceScale, int seeds, int width, int height)
+    List<String> configs,
+    int steps,
+    double guidanceScale,
+    int seeds,
+    int width,
+    int height,
+    String aspectRatio)
     implements Serializable {
-  public static final ItemOverrides NONE = new ItemOverrides(List.of(), 0, Double.NaN, 0, 0, 0);
+  public static final ItemOverrides NONE = new ItemOverrides(List.of(), 0, Double.NaN, 0, 0, 0, "");
 
   public ItemOverrides {
     configs = List.copyOf(configs);
+    aspectRatio = aspectRatio == null ? "" : aspectRatio;
     if ((width == 0) != (height == 0)) {
       throw new IllegalArgumentException(
           "field \"width\" and field \"height\" must be given together");
+    }
+    if (!aspectRatio.isEmpty() && width != 0) {
+      throw new IllegalArgumentException(
+          "field \"aspect_ratio\" replaces \"width\" and \"height\"; give one or the other");
     }
   }
 
   /** An override of steps, guidance and seeds only. */
   public ItemOverrides(List<String> configs, int steps, double guidanceScale, int seeds) {
-    this(configs, steps, guidanceScale, seeds, 0, 0);
+    this(configs, steps, guidanceScale, seeds, 0, 0, "");
   }
 
   /** Whether the item runs under the configuration with this id. */
@@ -41,7 +53,7 @@ public record ItemOverrides(
 
   /** The configuration with this item's overrides applied (the id is kept, for grouping). */
   public GeneratorConfig apply(GeneratorConfig config) {
-    if (steps == 0 && Double.isNaN(guidanceScale) && width == 0) {
+    if (steps == 0 && Double.isNaN(guidanceScale) && width == 0 && aspectRatio.isEmpty()) {
       return config;
     }
     GeneratorConfig.Builder builder = config.toBuilder();
@@ -52,7 +64,10 @@ public record ItemOverrides(
       builder.setGuidanceScale((float) guidanceScale);
     }
     if (width != 0) {
-      builder.setWidth(width).setHeight(height);
+      builder.setWidth(width).setHeight(height).clearAspectRatio();
+    }
+    if (!aspectRatio.isEmpty()) {
+      builder.setAspectRatio(aspectRatio).clearWidth().clearHeight();
     }
     return builder.build();
   }

@@ -10,7 +10,8 @@ import java.util.Locale;
  * The prompt file formats: plain text (one prompt per line), JSONL (an object per line with {@code
  * prompt} and optional {@code negative_prompt}, {@code reference_image}, {@code id}, and the
  * per-item {@code configs}, {@code steps}, {@code guidance_scale}, {@code seeds}, {@code width} and
- * {@code height}) and PartiPrompts-style TSV (a header row naming a {@code Prompt} column).
+ * {@code height} or {@code aspect_ratio}) and PartiPrompts-style TSV (a header row naming a {@code
+ * Prompt} column).
  */
 public enum PromptFormat {
   TEXT,
@@ -107,7 +108,18 @@ public enum PromptFormat {
     }
     int width = optionalInt(node, "width", 1, 16_384);
     int height = optionalInt(node, "height", 1, 16_384);
-    return new ItemOverrides(configs, steps, guidance, seeds, width, height);
+    String aspectRatio = optionalText(node, "aspect_ratio");
+    if (!aspectRatio.isEmpty()) {
+      try {
+        aspectRatio = GeneratorConfigs.aspectRatio(aspectRatio);
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "field \"aspect_ratio\" must be W:H with positive numbers such as 16:9, got '"
+                + aspectRatio
+                + "'");
+      }
+    }
+    return new ItemOverrides(configs, steps, guidance, seeds, width, height, aspectRatio);
   }
 
   private static int optionalInt(JsonNode node, String field, int min, int max) {

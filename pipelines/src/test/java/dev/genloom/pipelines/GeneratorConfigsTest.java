@@ -62,15 +62,19 @@ class GeneratorConfigsTest {
     List<GeneratorConfig> configs =
         GeneratorConfigs.parse(
             "{\"models\": [\"fixture-sd15\"], \"samplers\": [\"euler_a\"],"
-                + " \"sizes\": [\"64x64\", \"96X64\"]}",
+                + " \"sizes\": [\"64x64\", \"96X64\", \"16:9\"]}",
             "grid.json");
     assertEquals(
-        List.of("fixture-sd15_euler_a_64x64", "fixture-sd15_euler_a_96x64"),
+        List.of(
+            "fixture-sd15_euler_a_64x64",
+            "fixture-sd15_euler_a_96x64",
+            "fixture-sd15_euler_a_16-9"),
         configs.stream().map(GeneratorConfig::getId).toList());
+    assertEquals("16:9", configs.get(2).getAspectRatio());
     assertEquals(Sampler.SAMPLER_EULER_ANCESTRAL, configs.get(0).getSampler());
     assertEquals(96, configs.get(1).getWidth());
     assertEquals(64, configs.get(1).getHeight());
-    for (String bad : List.of("64", "64x", "0x64", "axb", "64x64x3")) {
+    for (String bad : List.of("64", "64x", "0x64", "axb", "64x64x3", "0:1", "a:b", "1:2:3")) {
       IllegalArgumentException e =
           assertThrows(
               IllegalArgumentException.class,
@@ -89,14 +93,25 @@ class GeneratorConfigsTest {
   @Test
   void itemOverridesReplaceTheSize() {
     GeneratorConfig config = GeneratorConfig.newBuilder().setId("a").setModel("m").build();
-    GeneratorConfig applied = new ItemOverrides(List.of(), 0, Double.NaN, 0, 96, 64).apply(config);
+    GeneratorConfig applied =
+        new ItemOverrides(List.of(), 0, Double.NaN, 0, 96, 64, "").apply(config);
     assertEquals(96, applied.getWidth());
     assertEquals(64, applied.getHeight());
     IllegalArgumentException half =
         assertThrows(
             IllegalArgumentException.class,
-            () -> new ItemOverrides(List.of(), 0, Double.NaN, 0, 96, 0));
+            () -> new ItemOverrides(List.of(), 0, Double.NaN, 0, 96, 0, ""));
     assertTrue(half.getMessage().contains("\"width\""), half.getMessage());
+    GeneratorConfig bucket =
+        new ItemOverrides(List.of(), 0, Double.NaN, 0, 0, 0, "16:9")
+            .apply(config.toBuilder().setWidth(64).setHeight(64).build());
+    assertEquals("16:9", bucket.getAspectRatio());
+    assertEquals(0, bucket.getWidth());
+    IllegalArgumentException both =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> new ItemOverrides(List.of(), 0, Double.NaN, 0, 96, 64, "16:9"));
+    assertTrue(both.getMessage().contains("\"aspect_ratio\""), both.getMessage());
   }
 
   @Test
