@@ -162,6 +162,10 @@ public final class LatentDiffusion implements Generator, Calibratable {
     return text;
   }
 
+  LoadedComponents components() {
+    return components;
+  }
+
   @Override
   public GenerationSpec defaults(String prompt, long seed) {
     ModelManifest manifest = pkg.manifest();

@@ -2,41 +2,56 @@ package dev.genloom.generators;
 
 import ai.djl.Device;
 import dev.genloom.proto.v1.Component;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
-/** Every TorchScript component of one package, loaded once on one device and shared. */
+/**
+ * The TorchScript components of one package on one device, each loaded once, when first asked for,
+ * and shared: a component a request never needs (the VAE encoder of a text-to-image run) is never
+ * loaded. Thread-safe.
+ */
 public final class LoadedComponents implements AutoCloseable {
   private final ModelPackage pkg;
-  private final Map<String, TorchComponent> components;
+  private final Device device;
+  private final Map<String, Component> specs;
+  private final Map<String, TorchComponent> loaded = new LinkedHashMap<>();
+  private boolean closed;
 
-  private LoadedComponents(ModelPackage pkg, Map<String, TorchComponent> components) {
+  private LoadedComponents(ModelPackage pkg, Device device, Map<String, Component> specs) {
     this.pkg = pkg;
-    this.components = components;
+    this.device = device;
+    this.specs = specs;
   }
 
-  /** Loads all components; if one fails, those already loaded are closed and the error names it. */
+  /** The package's components, none loaded yet. */
   public static LoadedComponents load(ModelPackage pkg, Device device) {
-    Map<String, TorchComponent> loaded = new LinkedHashMap<>();
-    try {
-      for (Component spec : pkg.manifest().getComponentsList()) {
-        loaded.put(spec.getName(), TorchComponent.load(pkg, spec, device));
-      }
-    } catch (RuntimeException e) {
-      loaded.values().forEach(TorchComponent::close);
-      throw e;
+    Map<String, Component> specs = new LinkedHashMap<>();
+    for (Component spec : pkg.manifest().getComponentsList()) {
+      specs.put(spec.getName(), spec);
     }
-    return new LoadedComponents(pkg, loaded);
+    return new LoadedComponents(pkg, device, specs);
   }
 
   public ModelPackage pkg() {
     return pkg;
   }
 
-  /** The named component; a package without it fails naming its manifest. */
-  public TorchComponent get(String name) {
-    TorchComponent component = components.get(name);
-    if (component == null) {
+  /**
+   * The named component, loaded on first use; a package without it fails naming its manifest, and a
+   * file that does not load fails naming the file.
+   */
+  public synchronized TorchComponent get(String name) {
+    if (closed) {
+      throw new IllegalStateException(pkg.name() + ": the components are closed");
+    }
+    TorchComponent component = loaded.get(name);
+    if (component != null) {
+      return component;
+    }
+    Component spec = specs.get(name);
+    if (spec == null) {
       throw new ModelPackageException(
           pkg.root().resolve(ModelPackage.MANIFEST_FILE)
               + ": a "
@@ -45,15 +60,25 @@ public final class LoadedComponents implements AutoCloseable {
               + name
               + "'");
     }
+    component = TorchComponent.load(pkg, spec, device);
+    loaded.put(name, component);
     return component;
   }
 
+  /** Whether the manifest lists the component (loaded or not). */
   public boolean has(String name) {
-    return components.containsKey(name);
+    return specs.containsKey(name);
+  }
+
+  /** Names of the components loaded so far, in load order. */
+  public synchronized List<String> loadedNames() {
+    return new ArrayList<>(loaded.keySet());
   }
 
   @Override
-  public void close() {
-    components.values().forEach(TorchComponent::close);
+  public synchronized void close() {
+    closed = true;
+    loaded.values().forEach(TorchComponent::close);
+    loaded.clear();
   }
 }

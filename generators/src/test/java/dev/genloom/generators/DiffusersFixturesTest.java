@@ -78,6 +78,9 @@ class DiffusersFixturesTest {
       GeneratedMedia media = generator.generate(List.of(spec), ProgressListener.NONE).get(0);
       assertEquals(96, media.frames().get(0).width());
       assertEquals(64, media.frames().get(0).height());
+      assertTrue(
+          !((LatentDiffusion) generator).components().loadedNames().contains("vae_encoder"),
+          "text-to-image never loads the VAE encoder");
       IllegalArgumentException odd =
           assertThrows(
               IllegalArgumentException.class,
