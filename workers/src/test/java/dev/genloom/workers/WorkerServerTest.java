@@ -51,7 +51,12 @@ class WorkerServerTest {
 
   private GenerationServiceGrpc.GenerationServiceBlockingStub start(WorkerOptions options)
       throws Exception {
-    Path models = ShippedModels.folder(temp, "tiny-ldm", "shapes-features");
+    return start(options, "tiny-ldm", "shapes-features");
+  }
+
+  private GenerationServiceGrpc.GenerationServiceBlockingStub start(
+      WorkerOptions options, String... packages) throws Exception {
+    Path models = ShippedModels.folder(temp, packages);
     String name = InProcessServerBuilder.generateName();
     server =
         WorkerServer.start(
@@ -173,7 +178,7 @@ class WorkerServerTest {
 
   @Test
   void anExportedPackageServesRequestedSizesAndAspectRatios() throws Exception {
-    var stub = start(WorkerOptions.defaults());
+    var stub = start(WorkerOptions.defaults(), "fixture-sdxl");
     GenerateRequest base =
         GenerateRequest.newBuilder()
             .setModel("fixture-sdxl")
