@@ -170,6 +170,13 @@ class RatingAppTest {
       driver.findElement(By.cssSelector("input[name=axis_text_faithfulness][value=tie]")).click();
       driver.findElement(By.id("send")).click();
       record("alice", first, "left", "tie");
+      // the click submits a form: wait for the next page instead of reading the one still shown
+      waitFor(
+          driver,
+          () -> {
+            String shown = itemOf(driver.getPageSource());
+            return shown != null && !shown.equals(first);
+          });
       String second = itemOf(driver.getPageSource());
       assertTrue(second != null && !second.equals(first), "next item after submitting");
       new Actions(driver).sendKeys("b").sendKeys("b").sendKeys(Keys.ENTER).perform();
