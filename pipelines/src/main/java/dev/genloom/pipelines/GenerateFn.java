@@ -60,8 +60,10 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private final Counter failed = Metrics.counter("genloom", "failed");
   private final Counter retries = Metrics.counter("genloom", "retries");
   private final Counter truncated = Metrics.counter("genloom", "truncated");
+  private final Counter skipped = Metrics.counter("genloom", "skipped");
 
   private final WorkerSecurity security;
+  private final ItemRecords records;
   private transient WorkerPool pool;
   private transient ExecutorService executor;
   private transient Semaphore inFlight;
@@ -81,6 +83,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     this.maxAttempts = maxAttempts;
     this.deadlineSeconds = deadlineSeconds;
     this.initialBackoffMillis = initialBackoffMillis;
+    this.records = new ItemRecords(out);
   }
 
   @Setup
@@ -105,7 +108,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   }
 
   /** The outcome of one item, produced on a call thread and emitted on the bundle thread. */
-  private record Outcome(RunRecord record, DeadLetter deadLetter, int retries) {}
+  private record Outcome(RunRecord record, DeadLetter deadLetter, int retries, boolean skipped) {}
 
   /** A call under way, with the window and timestamp its outputs belong to. */
   private record Pending(
@@ -173,7 +176,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   /** Metrics belong to the bundle thread (Beam tracks metrics per bundle thread). */
   private void count(Outcome outcome) {
     retries.inc(outcome.retries());
-    if (outcome.deadLetter() != null) {
+    if (outcome.skipped()) {
+      skipped.inc();
+    } else if (outcome.deadLetter() != null) {
       failed.inc();
     } else {
       generated.inc();
@@ -185,6 +190,15 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
 
   private Outcome generate(WorkItem item) {
     long start = System.nanoTime();
+    try {
+      // finished by an earlier run of this launch, or by an earlier attempt of this bundle
+      var earlier = records.finished(item.requestId());
+      if (earlier.isPresent()) {
+        return new Outcome(earlier.get(), null, 0, true);
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot read the record of " + item.requestId(), e);
+    }
     GeneratorConfig config = item.generatorConfig();
     RunRecord.Builder record =
         RunRecord.newBuilder()
@@ -201,7 +215,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     try {
       request = request(item, config);
     } catch (IllegalArgumentException e) {
-      return failure(record, item, e.getMessage(), start);
+      return failure(record, item, e.getMessage(), start, 0);
     }
     StatusRuntimeException last = null;
     for (int attempt = 0; attempt < maxAttempts; attempt++) {
@@ -222,7 +236,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
         if (result.getMediaCount() > 0) {
           record.setWidth(result.getMedia(0).getWidth()).setHeight(result.getMedia(0).getHeight());
         }
-        return new Outcome(record.build(), null, attempt);
+        RunRecord done = record.build();
+        records.write(done);
+        return new Outcome(done, null, attempt, false);
       } catch (StatusRuntimeException e) {
         last = e;
         Status.Code code = e.getStatus().getCode();
@@ -232,14 +248,16 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             && code != Status.Code.CANCELLED
             && code != Status.Code.RESOURCE_EXHAUSTED
             && code != Status.Code.DEADLINE_EXCEEDED) {
-          return failure(record, item, code + ": " + e.getStatus().getDescription(), start);
+          return failure(
+              record, item, code + ": " + e.getStatus().getDescription(), start, attempt);
         }
         if (code == Status.Code.UNAVAILABLE || code == Status.Code.CANCELLED) {
           pool.markDown(worker);
         }
         backoff(attempt);
       } catch (IOException e) {
-        return failure(record, item, "writing media failed: " + e.getMessage(), start);
+        return failure(
+            record, item, "writing media or record failed: " + e.getMessage(), start, attempt);
       }
     }
     return failure(
@@ -251,10 +269,12 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             + last.getStatus().getCode()
             + ": "
             + last.getStatus().getDescription(),
-        start);
+        start,
+        maxAttempts - 1);
   }
 
-  private Outcome failure(RunRecord.Builder record, WorkItem item, String error, long start) {
+  private Outcome failure(
+      RunRecord.Builder record, WorkItem item, String error, long start, int retried) {
     RunRecord failedRecord =
         record
             .setStatus("failed")
@@ -268,7 +288,8 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             item.item().line(),
             describe(item),
             error + " (request " + item.requestId() + ")"),
-        0);
+        retried,
+        false);
   }
 
   private static String describe(WorkItem item) {
@@ -367,7 +388,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             relative, org.apache.beam.sdk.io.fs.ResolveOptions.StandardResolveOptions.RESOLVE_FILE);
     ResourceId temp =
         outDir.resolve(
-            "media/.tmp-" + requestId + "-" + java.util.UUID.randomUUID(),
+            "media/" + ItemRecords.TEMPORARY + requestId + "-" + java.util.UUID.randomUUID(),
             org.apache.beam.sdk.io.fs.ResolveOptions.StandardResolveOptions.RESOLVE_FILE);
     try (OutputStream os = Channels.newOutputStream(FileSystems.create(temp, MimeTypes.BINARY))) {
       result.getMedia(0).getData().writeTo(os);

@@ -12,7 +12,6 @@ import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.coders.KvCoder;
@@ -24,22 +23,21 @@ import org.apache.beam.sdk.io.fs.EmptyMatchTreatment;
 import org.apache.beam.sdk.io.fs.MatchResult;
 import org.apache.beam.sdk.io.fs.ResolveOptions;
 import org.apache.beam.sdk.io.fs.ResourceId;
+import org.apache.beam.sdk.metrics.Counter;
+import org.apache.beam.sdk.metrics.Metrics;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
-import org.apache.beam.sdk.transforms.Combine;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.Flatten;
+import org.apache.beam.sdk.transforms.GroupByKey;
 import org.apache.beam.sdk.transforms.GroupIntoBatches;
 import org.apache.beam.sdk.transforms.MapElements;
 import org.apache.beam.sdk.transforms.ParDo;
 import org.apache.beam.sdk.transforms.SerializableFunction;
-import org.apache.beam.sdk.transforms.Values;
-import org.apache.beam.sdk.transforms.View;
 import org.apache.beam.sdk.transforms.WithKeys;
 import org.apache.beam.sdk.values.KV;
 import org.apache.beam.sdk.values.PCollection;
 import org.apache.beam.sdk.values.PCollectionList;
 import org.apache.beam.sdk.values.PCollectionTuple;
-import org.apache.beam.sdk.values.PCollectionView;
 import org.apache.beam.sdk.values.TupleTag;
 import org.apache.beam.sdk.values.TupleTagList;
 import org.apache.beam.sdk.values.TypeDescriptors;
@@ -47,8 +45,9 @@ import org.apache.beam.sdk.values.TypeDescriptors;
 /**
  * The batch generation job: prompts x seeds x generator configurations, fanned out to a worker
  * fleet over gRPC, with media named by deterministic request ids, one {@code manifest.jsonl} line
- * per item and one {@code dead-letter.jsonl} line per failed input. Re-running the same launch
- * skips items whose media and manifest line already exist.
+ * per item and one {@code dead-letter.jsonl} line per failed input or item. Each finished item's
+ * record is written beside its media as it lands ({@link ItemRecords}); re-running the same launch
+ * after a crash skips every item whose record and media exist.
  */
 public final class GeneratePipeline {
   public static final String MANIFEST = "manifest.jsonl";
@@ -70,6 +69,16 @@ public final class GeneratePipeline {
   public static PipelineResult run(GeneratePipelineOptions options) {
     Pipeline pipeline = Pipeline.create(options);
     build(pipeline, options);
+    try {
+      ItemRecords.removeTemporaries(options.getOut());
+    } catch (IOException e) {
+      throw new IllegalArgumentException(
+          "out: cannot remove the temporary files of an earlier run in "
+              + options.getOut()
+              + ": "
+              + e.getMessage(),
+          e);
+    }
     return pipeline.run();
   }
 
@@ -113,6 +122,7 @@ public final class GeneratePipeline {
         || options.getMaxAttempts() < 1) {
       throw new IllegalArgumentException("max-in-flight, batch size and attempts must be >= 1");
     }
+    checkPaths(options);
     WorkerPool.parse(options.getWorkers());
     WorkerSecurity.from(options); // checks the combination before anything runs
     List<GeneratorConfig> configs = configs(options);
@@ -120,18 +130,6 @@ public final class GeneratePipeline {
     configs.forEach(c -> serializedConfigs.add(c.toByteArray()));
 
     PCollectionTuple inputs = pipeline.apply("ReadPrompts", ReadPrompts.from(options.getPrompts()));
-
-    // Items finished by an earlier run of the same launch: their manifest lines are kept as they
-    // are.
-    String manifestPath = outPath(options, MANIFEST);
-    PCollection<KV<String, String>> previous =
-        pipeline
-            .apply(
-                "PreviousManifest",
-                TextIO.read().from(manifestPath).withEmptyMatchTreatment(EmptyMatchTreatment.ALLOW))
-            .apply("KeepFinished", ParDo.of(new FinishedFn(options.getOut())))
-            .setCoder(KvCoder.of(StringUtf8Coder.of(), StringUtf8Coder.of()));
-    PCollectionView<Map<String, String>> finished = previous.apply("FinishedIds", View.asMap());
 
     PCollection<PromptItem> items = inputs.get(ReadPrompts.ITEMS);
     if (options.getReferenceDir() != null && !options.getReferenceDir().isBlank()) {
@@ -143,11 +141,21 @@ public final class GeneratePipeline {
     PCollectionTuple expanded =
         items.apply(
             "Expand",
-            ParDo.of(new ExpandFn(serializedConfigs, options.getSeeds(), finished))
-                .withSideInputs(finished)
+            ParDo.of(new ExpandFn(serializedConfigs, options.getSeeds()))
                 .withOutputTags(ExpandFn.WORK, TupleTagList.of(ExpandFn.UNMATCHED)));
+    // Items finished by an earlier run are not skipped here: GenerateFn finds their records, so a
+    // rerun and a retried bundle take the same path.
     PCollection<WorkItem> work =
-        expanded.get(ExpandFn.WORK).setCoder(SerializableCoder.of(WorkItem.class));
+        expanded
+            .get(ExpandFn.WORK)
+            .setCoder(SerializableCoder.of(WorkItem.class))
+            .apply(
+                "KeyByRequest",
+                WithKeys.of((SerializableFunction<WorkItem, String>) WorkItem::requestId))
+            .setCoder(KvCoder.of(StringUtf8Coder.of(), SerializableCoder.of(WorkItem.class)))
+            .apply("SameRequest", GroupByKey.create())
+            .apply("MergeDuplicates", ParDo.of(new MergeDuplicatesFn()))
+            .setCoder(SerializableCoder.of(WorkItem.class));
 
     PCollectionTuple results =
         work.apply(
@@ -170,20 +178,11 @@ public final class GeneratePipeline {
                             WorkerSecurity.from(options)))
                     .withOutputTags(GenerateFn.RECORDS, TupleTagList.of(GenerateFn.FAILURES)));
 
-    PCollection<KV<String, String>> fresh =
-        results
-            .get(GenerateFn.RECORDS)
-            .setCoder(SerializableCoder.of(RunRecord.class))
-            .apply(
-                "RecordLines",
-                MapElements.into(
-                        TypeDescriptors.kvs(TypeDescriptors.strings(), TypeDescriptors.strings()))
-                    .via(r -> KV.of(r.getRequestId(), ProtoJson.printRecord(r))));
-    PCollectionList.of(previous)
-        .and(fresh)
-        .apply("AllLines", Flatten.pCollections())
-        .apply("OneLinePerRequest", Combine.perKey(new PreferOk()))
-        .apply("Lines", Values.create())
+    results
+        .get(GenerateFn.RECORDS)
+        .setCoder(SerializableCoder.of(RunRecord.class))
+        .apply(
+            "RecordLines", MapElements.into(TypeDescriptors.strings()).via(ProtoJson::printRecord))
         .apply(
             "WriteManifest",
             TextIO.write()
@@ -194,9 +193,16 @@ public final class GeneratePipeline {
 
     PCollection<DeadLetter> failures =
         results.get(GenerateFn.FAILURES).setCoder(SerializableCoder.of(DeadLetter.class));
-    PCollectionList.of(
-            inputs.get(ReadPrompts.DEAD_LETTERS).setCoder(SerializableCoder.of(DeadLetter.class)))
-        .and(expanded.get(ExpandFn.UNMATCHED).setCoder(SerializableCoder.of(DeadLetter.class)))
+    PCollection<DeadLetter> rejected =
+        PCollectionList.of(
+                inputs
+                    .get(ReadPrompts.DEAD_LETTERS)
+                    .setCoder(SerializableCoder.of(DeadLetter.class)))
+            .and(expanded.get(ExpandFn.UNMATCHED).setCoder(SerializableCoder.of(DeadLetter.class)))
+            .apply("RejectedInputs", Flatten.pCollections())
+            .apply("CountRejected", ParDo.of(new CountFn<DeadLetter>("rejected")))
+            .setCoder(SerializableCoder.of(DeadLetter.class));
+    PCollectionList.of(rejected)
         .and(failures)
         .apply("AllDeadLetters", Flatten.pCollections())
         .apply(
@@ -209,6 +215,51 @@ public final class GeneratePipeline {
                 .withSuffix(".jsonl")
                 .withoutSharding()
                 .withShardNameTemplate(""));
+  }
+
+  /**
+   * Refuses, before anything runs, a prompt pattern that matches nothing, a folder or empty files
+   * given as the prompts, and an output path that is a file.
+   */
+  static void checkPaths(GeneratePipelineOptions options) {
+    String prompts = options.getPrompts();
+    if (prompts == null || prompts.isBlank()) {
+      throw new IllegalArgumentException("prompts: a file or pattern is required");
+    }
+    if (isLocal(prompts) && java.nio.file.Files.isDirectory(java.nio.file.Path.of(prompts))) {
+      throw new IllegalArgumentException(
+          "prompts: " + prompts + " is a folder; give a prompt file (.txt, .jsonl or .tsv)");
+    }
+    MatchResult match;
+    try {
+      match = FileSystems.match(prompts, EmptyMatchTreatment.ALLOW);
+    } catch (IOException | IllegalArgumentException e) {
+      throw new IllegalArgumentException("prompts: cannot read " + prompts + ": " + e.getMessage());
+    }
+    List<MatchResult.Metadata> files;
+    try {
+      files = match.status() == MatchResult.Status.OK ? match.metadata() : List.of();
+    } catch (IOException e) {
+      throw new IllegalArgumentException("prompts: cannot read " + prompts + ": " + e.getMessage());
+    }
+    if (files.isEmpty()) {
+      throw new IllegalArgumentException("prompts: no file matches " + prompts);
+    }
+    if (files.stream().allMatch(m -> m.sizeBytes() == 0)) {
+      throw new IllegalArgumentException("prompts: " + prompts + " is empty");
+    }
+    String out = options.getOut();
+    if (out == null || out.isBlank()) {
+      throw new IllegalArgumentException("out: an output folder is required");
+    }
+    if (isLocal(out) && java.nio.file.Files.isRegularFile(java.nio.file.Path.of(out))) {
+      throw new IllegalArgumentException("out: " + out + " is a file; give a folder");
+    }
+  }
+
+  /** Whether a path names the local file system (no {@code scheme://} prefix). */
+  static boolean isLocal(String spec) {
+    return !spec.matches("^[A-Za-z][A-Za-z0-9+.-]*://.*");
   }
 
   static String deadLetterJson(DeadLetter letter) {
@@ -224,8 +275,7 @@ public final class GeneratePipeline {
 
   /**
    * Expands a prompt into one work item per seed and configuration it selects, with its overrides
-   * applied, skipping finished ones. An item that selects no configuration of the launch goes to
-   * the dead letters.
+   * applied. An item that selects no configuration of the launch goes to the dead letters.
    */
   static final class ExpandFn extends DoFn<PromptItem, WorkItem> {
     private static final long serialVersionUID = 1L;
@@ -233,18 +283,15 @@ public final class GeneratePipeline {
     static final TupleTag<DeadLetter> UNMATCHED = new TupleTag<>() {};
     private final List<byte[]> configs;
     private final int seeds;
-    private final PCollectionView<Map<String, String>> finished;
 
-    ExpandFn(List<byte[]> configs, int seeds, PCollectionView<Map<String, String>> finished) {
+    ExpandFn(List<byte[]> configs, int seeds) {
       this.configs = configs;
       this.seeds = seeds;
-      this.finished = finished;
     }
 
     @ProcessElement
-    public void process(@Element PromptItem item, MultiOutputReceiver out, ProcessContext context)
+    public void process(@Element PromptItem item, MultiOutputReceiver out)
         throws com.google.protobuf.InvalidProtocolBufferException {
-      Map<String, String> done = context.sideInput(finished);
       ItemOverrides overrides = item.overrides();
       List<String> ids = new ArrayList<>();
       int selected = 0;
@@ -257,10 +304,7 @@ public final class GeneratePipeline {
         selected++;
         GeneratorConfig effective = overrides.apply(config);
         for (int seed = 0; seed < overrides.seedsOr(seeds); seed++) {
-          WorkItem work = WorkItem.of(item, seed, effective);
-          if (!done.containsKey(work.requestId())) {
-            out.get(WORK).output(work);
-          }
+          out.get(WORK).output(WorkItem.of(item, seed, effective));
         }
       }
       if (selected == 0) {
@@ -278,59 +322,53 @@ public final class GeneratePipeline {
     }
   }
 
-  /** Keeps manifest lines of items that finished with their media on disk. */
-  static final class FinishedFn extends DoFn<String, KV<String, String>> {
+  /**
+   * One work item per request id. Items with the same prompt, negative prompt, reference, seed and
+   * configuration (two lines of a prompt file with the same text, say) are one generation; the one
+   * from the earliest source line is kept and the others are counted as {@code merged}.
+   */
+  static final class MergeDuplicatesFn extends DoFn<KV<String, Iterable<WorkItem>>, WorkItem> {
     private static final long serialVersionUID = 1L;
-    private final String out;
-
-    FinishedFn(String out) {
-      this.out = out;
-    }
+    private final Counter merged = Metrics.counter("genloom", "merged");
 
     @ProcessElement
-    public void process(@Element String line, OutputReceiver<KV<String, String>> receiver)
-        throws IOException {
-      if (line.isBlank()) {
-        return;
+    public void process(
+        @Element KV<String, Iterable<WorkItem>> same, OutputReceiver<WorkItem> out) {
+      WorkItem first = null;
+      long count = 0;
+      for (WorkItem item : same.getValue()) {
+        count++;
+        if (first == null || order(item, first) < 0) {
+          first = item;
+        }
       }
-      RunRecord record;
-      try {
-        record = ProtoJson.parseRecord(line, MANIFEST);
-      } catch (IllegalArgumentException e) {
-        return; // an unreadable line is regenerated, not trusted
+      merged.inc(count - 1);
+      out.output(first);
+    }
+
+    private static int order(WorkItem a, WorkItem b) {
+      int bySource = a.item().source().compareTo(b.item().source());
+      if (bySource != 0) {
+        return bySource;
       }
-      if (!"ok".equals(record.getStatus()) || record.getMedia().isEmpty()) {
-        return;
-      }
-      ResourceId media =
-          FileSystems.matchNewResource(out, true)
-              .resolve(record.getMedia(), ResolveOptions.StandardResolveOptions.RESOLVE_FILE);
-      MatchResult match = FileSystems.match(media.toString(), EmptyMatchTreatment.ALLOW);
-      if (match.status() == MatchResult.Status.OK && !match.metadata().isEmpty()) {
-        receiver.output(KV.of(record.getRequestId(), line));
-      }
+      int byLine = Long.compare(a.item().line(), b.item().line());
+      return byLine != 0 ? byLine : a.item().id().compareTo(b.item().id());
     }
   }
 
-  /** One line per request id: an ok line wins over a failed one; ties keep the smallest line. */
-  static final class PreferOk implements SerializableFunction<Iterable<String>, String> {
+  /** Passes elements through and counts them under {@code genloom/NAME}. */
+  static final class CountFn<T> extends DoFn<T, T> {
     private static final long serialVersionUID = 1L;
+    private final Counter counter;
 
-    @Override
-    public String apply(Iterable<String> lines) {
-      String best = null;
-      for (String line : lines) {
-        if (best == null
-            || rank(line) > rank(best)
-            || (rank(line) == rank(best) && line.compareTo(best) < 0)) {
-          best = line;
-        }
-      }
-      return best;
+    CountFn(String name) {
+      this.counter = Metrics.counter("genloom", name);
     }
 
-    private static int rank(String line) {
-      return line.contains("\"status\":\"ok\"") ? 1 : 0;
+    @ProcessElement
+    public void process(@Element T element, OutputReceiver<T> out) {
+      counter.inc();
+      out.output(element);
     }
   }
 }

@@ -64,7 +64,15 @@ public final class GeneratorConfigs {
     return configs;
   }
 
+  private static final KnownKeys GRID_KEYS =
+      new KnownKeys("grid", List.of("label", "models", "cache", "steps", "samplers", "sizes"));
+
   private static List<GeneratorConfig> parseGrid(JsonNode root, String source) {
+    try {
+      GRID_KEYS.check(root);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(e.getMessage() + " (in " + source + ")", e);
+    }
     JsonNode labelNode = root.get("label");
     String label = labelNode == null || labelNode.isNull() ? "" : labelNode.asText().strip();
     if (!label.isEmpty() && !label.matches("[A-Za-z0-9._-]+")) {
@@ -79,12 +87,22 @@ public final class GeneratorConfigs {
     List<String> caches = orDefault(strings(root, "cache", source), "");
     List<String> samplers = orDefault(strings(root, "samplers", source), "");
     List<Integer> steps = new ArrayList<>();
-    for (String s : orDefault(strings(root, "steps", source), "0")) {
+    for (String s : strings(root, "steps", source)) {
+      int step;
       try {
-        steps.add(Integer.parseInt(s));
+        step = Integer.parseInt(s);
       } catch (NumberFormatException e) {
         throw new IllegalArgumentException("grid: steps must be integers, got '" + s + "'");
       }
+      if (step < 1 || step > 1000) {
+        throw new IllegalArgumentException(
+            "grid: steps must be in 1..1000 (leave \"steps\" out for the model's default), got "
+                + step);
+      }
+      steps.add(step);
+    }
+    if (steps.isEmpty()) {
+      steps.add(0); // the model's default
     }
     List<String> sizes = orDefault(strings(root, "sizes", source), "");
     for (String s : sizes) {

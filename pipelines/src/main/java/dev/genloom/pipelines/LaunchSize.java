@@ -36,11 +36,8 @@ public final class LaunchSize {
             total[0]++;
           }
         };
-    try {
-      List<String> text = Files.readAllLines(file);
-      for (int i = 0; i < text.size(); i++) {
-        lines.accept(i + 1, text.get(i), sink);
-      }
+    try (var in = Files.newInputStream(file)) {
+      lines.readAll(in, sink);
     } catch (IOException e) {
       return -1;
     }

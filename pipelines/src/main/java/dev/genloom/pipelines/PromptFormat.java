@@ -19,6 +19,21 @@ public enum PromptFormat {
   TSV;
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final KnownKeys ITEM_KEYS =
+      new KnownKeys(
+          "item",
+          List.of(
+              "prompt",
+              "id",
+              "negative_prompt",
+              "reference_image",
+              "configs",
+              "steps",
+              "seeds",
+              "guidance_scale",
+              "width",
+              "height",
+              "aspect_ratio"));
 
   /** Picks the format from the file name: {@code .jsonl}/{@code .json}, {@code .tsv}, else text. */
   public static PromptFormat forFile(String name) {
@@ -67,6 +82,7 @@ public enum PromptFormat {
     if (node == null || !node.isObject()) {
       throw new IllegalArgumentException("expected a JSON object with a \"prompt\" field");
     }
+    ITEM_KEYS.check(node);
     JsonNode prompt = node.get("prompt");
     if (prompt == null || !prompt.isTextual() || prompt.asText().isBlank()) {
       throw new IllegalArgumentException("field \"prompt\" is missing or not a non-empty string");

@@ -1,10 +1,8 @@
 package dev.genloom.pipelines;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
+import java.io.InputStream;
 import java.nio.channels.Channels;
-import java.nio.charset.StandardCharsets;
 import org.apache.beam.sdk.io.FileIO;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.PTransform;
@@ -68,14 +66,8 @@ public final class ReadPrompts extends PTransform<PBegin, PCollectionTuple> {
               out.get(DEAD_LETTERS).output(new DeadLetter(source, line, text, error));
             }
           };
-      try (BufferedReader reader =
-          new BufferedReader(
-              new InputStreamReader(
-                  Channels.newInputStream(file.open()), StandardCharsets.UTF_8))) {
-        long lineNumber = 0;
-        for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-          lines.accept(++lineNumber, line, sink);
-        }
+      try (InputStream in = Channels.newInputStream(file.open())) {
+        lines.readAll(in, sink);
       }
     }
   }

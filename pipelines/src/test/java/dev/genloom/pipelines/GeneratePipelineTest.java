@@ -290,4 +290,117 @@ class GeneratePipelineTest {
       assertEquals(24, media.count());
     }
   }
+
+  static long counter(PipelineResult result, String name) {
+    long sum = 0;
+    for (var c :
+        result
+            .metrics()
+            .queryMetrics(
+                org.apache.beam.sdk.metrics.MetricsFilter.builder()
+                    .addNameFilter(
+                        org.apache.beam.sdk.metrics.MetricNameFilter.named("genloom", name))
+                    .build())
+            .getCounters()) {
+      sum += c.getAttempted();
+    }
+    return sum;
+  }
+
+  @Test
+  void aRunKilledBeforeItsManifestResumesFromTheItemRecords() throws Exception {
+    Path out = temp.resolve("out");
+    Path prompts = temp.resolve("prompts.txt");
+    Files.writeString(
+        prompts, "a red circle on a blue background\na green square on a white background\n");
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 1)) {
+      PipelineResult first =
+          GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"));
+      first.waitUntilFinish();
+      assertEquals(4, counter(first, "generated"));
+      // What a driver killed mid-run leaves: records and media of finished items, no manifest,
+      // and half-written temporaries.
+      Files.delete(out.resolve(GeneratePipeline.MANIFEST));
+      try (var records = Files.list(out.resolve(ItemRecords.FOLDER))) {
+        assertEquals(4, records.count(), "one record per finished item");
+      }
+      Files.writeString(out.resolve("media/.tmp-0123-half"), "partial");
+      Files.writeString(out.resolve("records/.tmp-0123-half"), "{");
+      Files.createDirectories(out.resolve(".temp-beam-0123"));
+      Files.writeString(out.resolve(".temp-beam-0123/shard"), "partial manifest");
+      FileTime stamp = FileTime.fromMillis(1_000_000_000_000L);
+      List<Path> media;
+      try (var files = Files.list(out.resolve("media"))) {
+        media = files.filter(f -> !f.getFileName().toString().startsWith(".")).toList();
+      }
+      for (Path file : media) {
+        Files.setLastModifiedTime(file, stamp);
+      }
+      PipelineResult second =
+          GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"));
+      assertEquals(PipelineResult.State.DONE, second.waitUntilFinish());
+      assertEquals(0, counter(second, "generated"));
+      assertEquals(4, counter(second, "skipped"));
+      for (Path file : media) {
+        assertEquals(stamp, Files.getLastModifiedTime(file), "not regenerated: " + file);
+      }
+    }
+    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    assertEquals(4, manifest.size());
+    assertEquals(4, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
+    try (var all = Files.walk(out)) {
+      List<String> temporaries =
+          all.map(f -> out.relativize(f).toString())
+              .filter(f -> f.contains(".tmp-") || f.contains(".temp-beam"))
+              .toList();
+      assertEquals(List.of(), temporaries, "temporary files left");
+    }
+  }
+
+  @Test
+  void itemsWithTheSameContentAreGeneratedOnceAndCountedAsMerged() throws Exception {
+    Path out = temp.resolve("out");
+    Path prompts = temp.resolve("prompts.jsonl");
+    Files.writeString(
+        prompts,
+        "{\"prompt\": \"a red circle on a blue background\", \"id\": \"x\"}\n"
+            + "{\"prompt\": \"a red circle on a blue background\", \"id\": \"y\"}\n"
+            + "{\"prompt\": \"a green square on a white background\"}\n");
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 1)) {
+      PipelineResult result =
+          GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"));
+      assertEquals(PipelineResult.State.DONE, result.waitUntilFinish());
+      assertEquals(4, counter(result, "generated"));
+      assertEquals(2, counter(result, "merged"), "x and y share a request id for both seeds");
+    }
+    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    assertEquals(4, manifest.size());
+    for (JsonNode line : manifest) {
+      if (line.get("prompt").asText().startsWith("a red")) {
+        assertEquals("x", line.get("item_id").asText(), "the first line's item is kept");
+      }
+    }
+  }
+
+  @Test
+  void aFolderAnEmptyFileOrAFileAsOutIsRefusedBeforeTheRun() throws Exception {
+    Path empty = Files.writeString(temp.resolve("empty.txt"), "");
+    Path prompts = Files.writeString(temp.resolve("p.txt"), "a red circle\n");
+    Path file = Files.writeString(temp.resolve("out.txt"), "not a folder");
+    String[][] cases = {
+      {temp.toString(), temp.resolve("o").toString(), "is a folder"},
+      {empty.toString(), temp.resolve("o").toString(), "is empty"},
+      {temp.resolve("missing.txt").toString(), temp.resolve("o").toString(), "no file matches"},
+      {prompts.toString(), file.toString(), "out: " + file + " is a file"},
+    };
+    for (String[] c : cases) {
+      IllegalArgumentException e =
+          org.junit.jupiter.api.Assertions.assertThrows(
+              IllegalArgumentException.class,
+              () ->
+                  GeneratePipeline.run(
+                      options(Path.of(c[0]), Path.of(c[1]), "127.0.0.1:1", "DirectRunner")));
+      assertTrue(e.getMessage().contains(c[2]), e.getMessage());
+    }
+  }
 }

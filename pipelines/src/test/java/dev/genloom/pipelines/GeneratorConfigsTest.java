@@ -129,4 +129,29 @@ class GeneratorConfigsTest {
     assertEquals(config, ItemOverrides.NONE.apply(config));
     assertEquals(4, ItemOverrides.NONE.seedsOr(4));
   }
+
+  @Test
+  void unknownGridKeysAndZeroStepsAreRefusedByName() {
+    IllegalArgumentException typo =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> GeneratorConfigs.parse("{\"models\": [\"m\"], \"step\": [20]}", "g.json"));
+    assertTrue(typo.getMessage().contains("unknown key \"step\""), typo.getMessage());
+    assertTrue(typo.getMessage().contains("did you mean \"steps\"?"), typo.getMessage());
+    assertTrue(typo.getMessage().contains("g.json"), typo.getMessage());
+    IllegalArgumentException unknown =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GeneratorConfigs.parse(
+                    "[{\"models\": [\"m\"]}, {\"models\": [\"m\"], \"label\": \"b\","
+                        + " \"unknown_field\": 1}]",
+                    "g.json"));
+    assertTrue(unknown.getMessage().contains("\"unknown_field\""), unknown.getMessage());
+    IllegalArgumentException zero =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> GeneratorConfigs.parse("{\"models\": [\"m\"], \"steps\": [0]}", "g.json"));
+    assertTrue(zero.getMessage().contains("steps must be in 1..1000"), zero.getMessage());
+  }
 }

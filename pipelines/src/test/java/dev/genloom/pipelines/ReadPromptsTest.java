@@ -1,5 +1,6 @@
 package dev.genloom.pipelines;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.apache.beam.sdk.Pipeline;
@@ -107,6 +108,58 @@ class ReadPromptsTest {
                   byLine.get(3L).contains("\"configs\" must be a list"), byLine.get(3L));
               org.junit.jupiter.api.Assertions.assertTrue(
                   byLine.get(4L).contains("\"guidance_scale\""), byLine.get(4L));
+              return null;
+            });
+    p.run().waitUntilFinish();
+  }
+
+  @Test
+  void binaryLinesUnknownKeysAndControlCharactersAreDeadLetteredWithTheReason() throws Exception {
+    Path binary = dir.resolve("random.txt");
+    byte[] bytes = new byte[4096];
+    new java.util.Random(7).nextBytes(bytes);
+    byte[] good = "a red circle on a blue background\n".getBytes(StandardCharsets.UTF_8);
+    byte[] all = new byte[good.length + bytes.length];
+    System.arraycopy(good, 0, all, 0, good.length);
+    System.arraycopy(bytes, 0, all, good.length, bytes.length);
+    Files.write(binary, all);
+    Path jsonl = dir.resolve("items.jsonl");
+    Files.writeString(
+        jsonl,
+        "{\"prompt\": \"a green square\", \"step\": 3}\n"
+            + "{\"prompt\": \"a blue square\", \"unknown_field\": true}\n"
+            + "{\"prompt\": \"a red square\"}\n");
+    Pipeline p = pipeline();
+    PCollectionTuple text = p.apply("Binary", ReadPrompts.from(binary.toString()));
+    PCollectionTuple items = p.apply("Items", ReadPrompts.from(jsonl.toString()));
+    PAssert.that(text.get(ReadPrompts.ITEMS))
+        .containsInAnyOrder(
+            new PromptItem(binary.toString(), 1, "", "a red circle on a blue background", "", ""));
+    PAssert.that(text.get(ReadPrompts.DEAD_LETTERS))
+        .satisfies(
+            letters -> {
+              int count = 0;
+              for (DeadLetter letter : letters) {
+                count++;
+                org.junit.jupiter.api.Assertions.assertTrue(
+                    letter.error().contains("not valid UTF-8")
+                        || letter.error().contains("control character"),
+                    letter.error());
+              }
+              org.junit.jupiter.api.Assertions.assertTrue(count > 0, "random bytes dead-lettered");
+              return null;
+            });
+    PAssert.that(items.get(ReadPrompts.DEAD_LETTERS))
+        .satisfies(
+            letters -> {
+              java.util.Map<Long, String> byLine = new java.util.TreeMap<>();
+              letters.forEach(l -> byLine.put(l.line(), l.error()));
+              org.junit.jupiter.api.Assertions.assertEquals(
+                  java.util.List.of(1L, 2L), java.util.List.copyOf(byLine.keySet()));
+              org.junit.jupiter.api.Assertions.assertTrue(
+                  byLine.get(1L).contains("did you mean \"steps\"?"), byLine.get(1L));
+              org.junit.jupiter.api.Assertions.assertTrue(
+                  byLine.get(2L).contains("unknown key \"unknown_field\""), byLine.get(2L));
               return null;
             });
     p.run().waitUntilFinish();
