@@ -80,8 +80,8 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
   @Option(
       names = "--reference",
       paramLabel = "NPZ",
-      description = "Real-image shapes-features statistics (default: ${DEFAULT-VALUE}).",
-      defaultValue = "models/shapes-features/reference_stats.npz")
+      description =
+          "Real-image shapes-features statistics (default: the shipped models/shapes-features/reference_stats.npz).")
   Path reference;
 
   @Option(
@@ -113,8 +113,9 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
         Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version());
     try (FeatureNetwork features =
         FeatureNetwork.open(require(repository, "shapes-features"), Device.cpu())) {
-      GaussianStats real = StatsFiles.load(reference);
-      List<String> prompts = readPrompts(Path.of("examples/calibration-prompts.txt"));
+      GaussianStats real =
+          StatsFiles.load(Home.orShipped(reference, "models/shapes-features/reference_stats.npz"));
+      List<String> prompts = readPrompts(Home.resolve("examples/calibration-prompts.txt"));
       if (wants("throughput") || wants("ldm-cache")) {
         try (Generator ldm = Generators.open(require(repository, "tiny-ldm"), Device.cpu())) {
           if (wants("throughput")) {
@@ -132,7 +133,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
         try (Generator dit = Generators.open(require(repository, "tiny-dit-video"), Device.cpu())) {
           results.set(
               "dit_cache",
-              ditCache(dit, readPrompts(Path.of("examples/video-prompts.txt")), features));
+              ditCache(dit, readPrompts(Home.resolve("examples/video-prompts.txt")), features));
         }
       }
       if (wants("ar")) {

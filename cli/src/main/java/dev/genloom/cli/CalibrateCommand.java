@@ -60,8 +60,8 @@ final class CalibrateCommand implements Callable<Integer> {
   @Option(
       names = "--prompts",
       paramLabel = "FILE",
-      description = "Calibration prompts, one per line (default: ${DEFAULT-VALUE}).",
-      defaultValue = "examples/calibration-prompts.txt")
+      description =
+          "Calibration prompts, one per line (default: the shipped examples/calibration-prompts.txt).")
   Path prompts;
 
   @Option(
@@ -114,6 +114,7 @@ final class CalibrateCommand implements Callable<Integer> {
     } catch (ModelPackageException e) {
       throw new UserException(e.getMessage());
     }
+    Path prompts = Home.orShipped(this.prompts, "examples/calibration-prompts.txt");
     if (!Files.isReadable(prompts)) {
       throw new UserException("prompts: cannot read " + prompts);
     }

@@ -51,15 +51,14 @@ final class DemoCommand implements Callable<Integer> {
   @Option(
       names = "--prompts",
       paramLabel = "FILE",
-      description = "Prompt set, JSONL with per-item configurations (default: ${DEFAULT-VALUE}).",
-      defaultValue = "examples/demo/prompts.jsonl")
+      description =
+          "Prompt set, JSONL with per-item configurations (default: the shipped examples/demo/prompts.jsonl).")
   Path prompts;
 
   @Option(
       names = "--grid",
       paramLabel = "FILE",
-      description = "Configuration grid (default: ${DEFAULT-VALUE}).",
-      defaultValue = "examples/demo/grid.json")
+      description = "Configuration grid (default: the shipped examples/demo/grid.json).")
   Path grid;
 
   @Option(
@@ -100,9 +99,9 @@ final class DemoCommand implements Callable<Integer> {
             "--models",
             models,
             "--prompts",
-            prompts.toString(),
+            Home.orShipped(prompts, "examples/demo/prompts.jsonl").toString(),
             "--grid",
-            grid.toString(),
+            Home.orShipped(grid, "examples/demo/grid.json").toString(),
             "--seeds",
             Integer.toString(seeds),
             "--out",

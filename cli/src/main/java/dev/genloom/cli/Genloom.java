@@ -29,7 +29,8 @@ import picocli.CommandLine.Command;
     footer = {
       "",
       "Run 'genloom COMMAND --help' for a command's options.",
-      "Models are read from ./models unless --models or GENLOOM_MODELS says otherwise."
+      "Models are read from the shipped models folder unless --models or GENLOOM_MODELS says"
+          + " otherwise. Paths are relative to the folder you run genloom from."
     })
 public final class Genloom implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -8,7 +8,8 @@ final class ModelsOption {
   @Option(
       names = "--models",
       paramLabel = "DIR",
-      description = "Folder of model packages (default: $GENLOOM_MODELS, else ./models).")
+      description =
+          "Folder of model packages (default: $GENLOOM_MODELS, else the shipped models folder).")
   Path models;
 
   /** Scans the folder; a missing folder or a broken package is the user's error, named. */
@@ -25,6 +26,6 @@ final class ModelsOption {
       return models;
     }
     String env = System.getenv("GENLOOM_MODELS");
-    return Path.of(env == null || env.isBlank() ? "models" : env);
+    return env == null || env.isBlank() ? Home.resolve("models") : Path.of(env);
   }
 }

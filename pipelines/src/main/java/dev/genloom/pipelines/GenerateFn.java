@@ -263,12 +263,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     return failure(
         record,
         item,
-        "gave up after "
-            + maxAttempts
-            + " attempts: "
-            + last.getStatus().getCode()
-            + ": "
-            + last.getStatus().getDescription(),
+        "gave up after " + maxAttempts + " attempts: " + FleetCheck.describe(last),
         start,
         maxAttempts - 1);
   }

@@ -221,7 +221,7 @@ public final class GeneratePipeline {
    * Refuses, before anything runs, a prompt pattern that matches nothing, a folder or empty files
    * given as the prompts, and an output path that is a file.
    */
-  static void checkPaths(GeneratePipelineOptions options) {
+  public static void checkPaths(GeneratePipelineOptions options) {
     String prompts = options.getPrompts();
     if (prompts == null || prompts.isBlank()) {
       throw new IllegalArgumentException("prompts: a file or pattern is required");

@@ -93,8 +93,23 @@ public enum PromptFormat {
         optionalText(node, "id"),
         prompt.asText().strip(),
         optionalText(node, "negative_prompt"),
-        optionalText(node, "reference_image"),
+        referenceImage(source, optionalText(node, "reference_image")),
         overrides(node));
+  }
+
+  /**
+   * A relative local reference is relative to the folder of the prompt file that names it, so a
+   * prompt file and its images move together and work from any working directory.
+   */
+  static String referenceImage(String source, String reference) {
+    if (reference.isEmpty()
+        || !GeneratePipeline.isLocal(reference)
+        || !GeneratePipeline.isLocal(source)
+        || java.nio.file.Path.of(reference).isAbsolute()) {
+      return reference;
+    }
+    java.nio.file.Path folder = java.nio.file.Path.of(source).toAbsolutePath().getParent();
+    return folder.resolve(reference).normalize().toString();
   }
 
   private static ItemOverrides overrides(JsonNode node) {
