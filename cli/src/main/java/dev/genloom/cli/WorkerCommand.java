@@ -10,13 +10,13 @@ import dev.genloom.workers.TokenAuthInterceptor;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;
 import dev.genloom.workers.WorkerServer;
-import io.grpc.Grpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptor;
 import io.grpc.TlsServerCredentials;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,6 +48,15 @@ final class WorkerCommand implements Callable<Integer> {
       description = "gRPC port (default: ${DEFAULT-VALUE}; 0 picks a free one).",
       defaultValue = "50051")
   int port;
+
+  @Option(
+      names = "--bind",
+      paramLabel = "ADDR",
+      description =
+          "Address to listen on, for gRPC and /metrics (default: ${DEFAULT-VALUE}, this machine"
+              + " only; 0.0.0.0 for every interface, as containers need).",
+      defaultValue = "127.0.0.1")
+  String bind;
 
   @Option(
       names = "--device",
@@ -131,9 +140,19 @@ final class WorkerCommand implements Callable<Integer> {
   @Option(
       names = "--metrics-port",
       paramLabel = "PORT",
-      description = "Prometheus /metrics port (default: ${DEFAULT-VALUE}; -1 disables).",
+      description =
+          "Prometheus /metrics port (default: ${DEFAULT-VALUE}; 0 picks a free one, -1"
+              + " disables).",
       defaultValue = "9464")
   int metricsPort;
+
+  @Option(
+      names = "--max-prompt-chars",
+      paramLabel = "N",
+      description =
+          "Longest prompt or negative prompt accepted, in characters (default: ${DEFAULT-VALUE}).",
+      defaultValue = "" + WorkerOptions.DEFAULT_MAX_PROMPT_CHARS)
+  int maxPromptChars;
 
   @Option(
       names = "--drain-seconds",
@@ -181,12 +200,39 @@ final class WorkerCommand implements Callable<Integer> {
             inputRoots,
             maxReferenceBytes,
             3 << 20,
+            maxPromptChars,
             name != null ? name : hostName() + ":" + port);
     if (outputRoot != null) {
       Files.createDirectories(outputRoot);
     }
     WorkerMetrics metrics = new WorkerMetrics();
-    HttpServer metricsServer = metricsPort >= 0 ? metrics.serve("0.0.0.0", metricsPort) : null;
+    InetSocketAddress address = address(bind, port);
+    if (!address.getAddress().isLoopbackAddress() && (tlsCert == null || authTokenFile == null)) {
+      spec.commandLine()
+          .getErr()
+          .printf(
+              "warning: listening on %s beyond this machine %s; anyone who can reach it can %s%n",
+              bind,
+              tlsCert == null && authTokenFile == null
+                  ? "without TLS or a token"
+                  : tlsCert == null ? "without TLS" : "without a token",
+              tlsCert == null ? "read prompts and media in transit" : "generate");
+      spec.commandLine().getErr().flush();
+    }
+    HttpServer metricsServer = null;
+    if (metricsPort >= 0) {
+      try {
+        metricsServer = metrics.serve(bind, metricsPort);
+      } catch (java.net.BindException e) {
+        throw new UserException(
+            "metrics-port: port "
+                + metricsPort
+                + " on "
+                + bind
+                + " is already in use (another worker?); choose another with --metrics-port,"
+                + " 0 for a free one, or -1 to disable metrics");
+      }
+    }
     java.util.function.Function<ModelPackage, Generator> opener =
         pkg -> Generators.open(pkg, options.device());
     if (latencyDoubleStepMs != null) {
@@ -197,24 +243,44 @@ final class WorkerCommand implements Callable<Integer> {
               + " solid images (--latency-double-step-ms)%n",
           stepMs);
     }
-    WorkerServer worker =
-        WorkerServer.start(
-            Grpc.newServerBuilderForPort(port, credentials),
-            repository,
-            options,
-            metrics,
-            interceptors,
-            opener);
+    WorkerServer worker;
+    try {
+      worker =
+          WorkerServer.start(
+              io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder.forAddress(
+                  address, credentials),
+              repository,
+              options,
+              metrics,
+              interceptors,
+              opener);
+    } catch (IOException e) {
+      if (metricsServer != null) {
+        metricsServer.stop(0);
+      }
+      if (e.getCause() instanceof java.net.BindException || e instanceof java.net.BindException) {
+        throw new UserException(
+            "port: port "
+                + port
+                + " on "
+                + bind
+                + " is already in use (another worker?); choose another with --port, or 0 for a"
+                + " free one");
+      }
+      throw e;
+    }
     out.printf(
-        "genloom worker listening on port %d (%s%s); loading models from %s%n",
+        "genloom worker listening on %s port %d (%s%s); loading models from %s%n",
+        bind,
         worker.port(),
         tlsCert == null ? "plaintext" : tlsClientCa == null ? "TLS" : "mutual TLS",
         authTokenFile == null ? "" : ", token auth",
         repository.folder());
     if (metricsServer != null) {
-      out.printf("metrics on http://0.0.0.0:%d/metrics%n", metricsServer.getAddress().getPort());
+      out.printf("metrics on http://%s:%d/metrics%n", bind, metricsServer.getAddress().getPort());
     }
     out.flush();
+    HttpServer metricsHttp = metricsServer;
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
@@ -224,8 +290,8 @@ final class WorkerCommand implements Callable<Integer> {
                   } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                   }
-                  if (metricsServer != null) {
-                    metricsServer.stop(0);
+                  if (metricsHttp != null) {
+                    metricsHttp.stop(0);
                   }
                 },
                 "genloom-drain"));
@@ -265,5 +331,13 @@ final class WorkerCommand implements Callable<Integer> {
     } catch (IOException e) {
       return "localhost";
     }
+  }
+
+  private static InetSocketAddress address(String bind, int port) {
+    InetSocketAddress address = new InetSocketAddress(bind, port);
+    if (address.isUnresolved()) {
+      throw new UserException("bind: cannot resolve '" + bind + "'");
+    }
+    return address;
   }
 }

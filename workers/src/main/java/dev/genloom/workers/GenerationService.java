@@ -54,6 +54,7 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
         new RequestMapper(
             new AllowedRoots(options.inputRoots()),
             options.maxReferenceBytes(),
+            options.maxPromptChars(),
             () -> random.nextLong() & Long.MAX_VALUE);
   }
 
@@ -108,6 +109,16 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
         (ServerCallStreamObserver<GenerateEvent>) responseObserver;
     String requestId =
         request.getRequestId().isEmpty() ? UUID.randomUUID().toString() : request.getRequestId();
+    try {
+      RequestMapper.checkRequestId(request.getRequestId());
+    } catch (IllegalArgumentException e) {
+      reject(
+          call,
+          safeName(requestId),
+          Status.INVALID_ARGUMENT.withDescription(e.getMessage()),
+          "invalid_argument");
+      return;
+    }
     if (draining) {
       reject(
           call,

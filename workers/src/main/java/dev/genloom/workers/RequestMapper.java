@@ -30,21 +30,61 @@ import javax.imageio.ImageIO;
 final class RequestMapper {
   private final AllowedRoots inputRoots;
   private final long maxReferenceBytes;
+  private final int maxPromptChars;
   private final LongSupplier seeds;
 
-  RequestMapper(AllowedRoots inputRoots, long maxReferenceBytes, LongSupplier seeds) {
+  RequestMapper(
+      AllowedRoots inputRoots, long maxReferenceBytes, int maxPromptChars, LongSupplier seeds) {
     this.inputRoots = inputRoots;
     this.maxReferenceBytes = maxReferenceBytes;
+    this.maxPromptChars = maxPromptChars;
     this.seeds = seeds;
+  }
+
+  /**
+   * A request id names the media file of URI delivery and appears in logs: 1 to 128 letters,
+   * digits, '.', '_' or '-', and not "." or "..". Empty means "the worker picks one".
+   */
+  static void checkRequestId(String requestId) {
+    if (requestId.isEmpty()) {
+      return;
+    }
+    if (requestId.length() > 128
+        || !requestId.matches("[A-Za-z0-9._-]+")
+        || requestId.equals(".")
+        || requestId.equals("..")) {
+      throw new IllegalArgumentException(
+          "request_id: must be 1 to 128 letters, digits, '.', '_' or '-' (and not '.' or '..'),"
+              + " got '"
+              + (requestId.length() > 40 ? requestId.substring(0, 40) + "..." : requestId)
+                  .replaceAll("[^\\x20-\\x7e]", "?")
+              + "'");
+    }
   }
 
   GenerationSpec map(GenerateRequest request, Generator generator) {
     ModelManifest manifest = generator.pkg().manifest();
     long seed = request.hasSeed() ? request.getSeed() : seeds.getAsLong();
-    GenerationSpec.Builder spec = generator.defaults(request.getPrompt(), seed).toBuilder();
     if (request.getPrompt().isBlank()) {
       throw new IllegalArgumentException("prompt: must not be empty");
     }
+    if (request.getPrompt().length() > maxPromptChars) {
+      throw new IllegalArgumentException(
+          "prompt: "
+              + request.getPrompt().length()
+              + " characters, more than this worker accepts ("
+              + maxPromptChars
+              + ", --max-prompt-chars)");
+    }
+    if (request.getNegativePrompt().length() > maxPromptChars) {
+      throw new IllegalArgumentException(
+          "negative_prompt: "
+              + request.getNegativePrompt().length()
+              + " characters, more than this worker accepts ("
+              + maxPromptChars
+              + ", --max-prompt-chars)");
+    }
+    GenerationSpec.Builder spec = generator.defaults(request.getPrompt(), seed).toBuilder();
     spec.negativePrompt(request.getNegativePrompt());
     if (request.getSteps() != 0) {
       if (request.getSteps() < 1 || request.getSteps() > 1000) {

@@ -17,6 +17,7 @@ import java.util.Optional;
  * @param inputRoots folders reference-image URIs may point into
  * @param maxReferenceBytes largest reference image accepted
  * @param chunkBytes largest media payload per result event
+ * @param maxPromptChars longest prompt or negative prompt accepted, in characters
  * @param workerName reported in results (host:port or pod name)
  */
 public record WorkerOptions(
@@ -29,20 +30,37 @@ public record WorkerOptions(
     List<Path> inputRoots,
     long maxReferenceBytes,
     int chunkBytes,
+    int maxPromptChars,
     String workerName) {
 
   public WorkerOptions {
     inputRoots = List.copyOf(inputRoots);
+    if (maxPromptChars < 1) {
+      throw new IllegalArgumentException("max-prompt-chars must be >= 1, got " + maxPromptChars);
+    }
     if (maxBatch < 1 || maxQueue < 1 || computeThreads < 1 || maxQueueDelayMillis < 0) {
       throw new IllegalArgumentException(
           "max-batch, max-queue and threads must be >= 1, delay >= 0");
     }
   }
 
+  /** Longest prompt accepted by default: far beyond any text encoder's window, far below abuse. */
+  public static final int DEFAULT_MAX_PROMPT_CHARS = 4096;
+
   /** Defaults for tests and the embedded worker. */
   public static WorkerOptions defaults() {
     return new WorkerOptions(
-        Device.cpu(), 8, 20, 64, 1, Optional.empty(), List.of(), 8L << 20, 3 << 20, "local");
+        Device.cpu(),
+        8,
+        20,
+        64,
+        1,
+        Optional.empty(),
+        List.of(),
+        8L << 20,
+        3 << 20,
+        DEFAULT_MAX_PROMPT_CHARS,
+        "local");
   }
 
   public WorkerOptions withBatching(int batch, long delayMillis, int queue) {
@@ -56,6 +74,7 @@ public record WorkerOptions(
         inputRoots,
         maxReferenceBytes,
         chunkBytes,
+        maxPromptChars,
         workerName);
   }
 
@@ -70,6 +89,7 @@ public record WorkerOptions(
         inputs,
         maxReferenceBytes,
         chunkBytes,
+        maxPromptChars,
         workerName);
   }
 
@@ -84,6 +104,22 @@ public record WorkerOptions(
         inputRoots,
         maxReferenceBytes,
         bytes,
+        maxPromptChars,
+        workerName);
+  }
+
+  public WorkerOptions withMaxPromptChars(int chars) {
+    return new WorkerOptions(
+        device,
+        maxBatch,
+        maxQueueDelayMillis,
+        maxQueue,
+        computeThreads,
+        outputRoot,
+        inputRoots,
+        maxReferenceBytes,
+        chunkBytes,
+        chars,
         workerName);
   }
 }

@@ -176,6 +176,24 @@ class WorkerServerTest {
     assertTrue(e.getStatus().getDescription().startsWith(field), e.getStatus().getDescription());
   }
 
+  @ParameterizedTest
+  @CsvSource({"request_id, ..", "request_id, ../../etc/passwd", "request_id, a/b", "prompt, long"})
+  void unsafeRequestIdsAndOverLongPromptsAreRefusedAtAdmission(String field, String value)
+      throws Exception {
+    var stub = start(WorkerOptions.defaults().withMaxPromptChars(1000));
+    GenerateRequest.Builder request = request("a red circle", 1);
+    if (field.equals("request_id")) {
+      request.setRequestId(value);
+    } else {
+      request.setPrompt("x".repeat(100_000));
+    }
+    StatusRuntimeException e =
+        assertThrows(StatusRuntimeException.class, () -> collect(stub.generate(request.build())));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertTrue(e.getStatus().getDescription().startsWith(field), e.getStatus().getDescription());
+    assertEquals(0, server.metrics().requests("ok"), "refused before any generation ran");
+  }
+
   @Test
   void anExportedPackageServesRequestedSizesAndAspectRatios() throws Exception {
     var stub = start(WorkerOptions.defaults(), "fixture-sdxl");
