@@ -16,18 +16,45 @@ import picocli.CommandLine.Mixin;
     subcommands = {CalibrateCommand.class, CheckCommand.class},
     description =
         "List the model packages in the models folder, with kind, components and quality.")
-final class ModelsCommand implements Runnable {
+final class ModelsCommand implements java.util.concurrent.Callable<Integer> {
   @Mixin ModelsOption modelsOption;
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
+  /** Lists the good packages and flags each broken one; exits 1 when any is broken. */
   @Override
-  public void run() {
-    ModelRepository repository = modelsOption.repository();
-    PrintWriter out = spec.commandLine().getOut();
-    if (repository.packages().isEmpty()) {
-      out.println("No model packages in " + repository.folder() + ".");
-      return;
+  public Integer call() {
+    ModelRepository.Survey survey;
+    try {
+      survey = ModelRepository.survey(modelsOption.folder());
+    } catch (dev.genloom.generators.ModelPackageException e) {
+      throw new UserException(e.getMessage());
     }
+    ModelRepository repository = survey.repository();
+    PrintWriter out = spec.commandLine().getOut();
+    if (repository.packages().isEmpty() && survey.broken().isEmpty()) {
+      out.println("No model packages in " + repository.folder() + ".");
+      out.flush();
+      return 0;
+    }
+    list(repository, out);
+    for (ModelRepository.Broken broken : survey.broken()) {
+      out.printf(Locale.ROOT, "%-16s BROKEN: %s%n", broken.folder().getFileName(), broken.reason());
+    }
+    out.flush();
+    if (!survey.broken().isEmpty()) {
+      PrintWriter err = spec.commandLine().getErr();
+      err.printf(
+          Locale.ROOT,
+          "genloom models: %d package(s) broken; workers refuse to start on this folder until"
+              + " they are fixed or removed%n",
+          survey.broken().size());
+      err.flush();
+      return 1;
+    }
+    return 0;
+  }
+
+  private static void list(ModelRepository repository, PrintWriter out) {
     for (ModelPackage pkg : repository.packages()) {
       var manifest = pkg.manifest();
       out.printf(
@@ -47,7 +74,6 @@ final class ModelsCommand implements Runnable {
             figure.getSetting());
       }
     }
-    out.flush();
   }
 
   /** The sizes a package serves, as 'genloom models' lists them. */

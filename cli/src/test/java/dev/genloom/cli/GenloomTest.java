@@ -7,6 +7,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -50,6 +51,32 @@ class GenloomTest {
     int code = run("bench", "pipeline", "--items", "1");
     assertEquals(2, code);
     assertTrue(err.toString().contains("items must be >= 2"), err.toString());
+  }
+
+  @Test
+  void modelsListsTheGoodPackagesAndFlagsABrokenOne(@TempDir Path dir) throws Exception {
+    Path models = java.nio.file.Files.createDirectories(dir.resolve("models"));
+    Path shipped = Path.of("..", "models", "shapes-clip").toAbsolutePath().normalize();
+    Path broken = models.resolve("a-broken-copy");
+    try (var files = java.nio.file.Files.walk(shipped)) {
+      for (Path f : files.toList()) {
+        java.nio.file.Files.copy(f, broken.resolve(shipped.relativize(f).toString()));
+      }
+    }
+    Path component;
+    try (var files = java.nio.file.Files.walk(broken)) {
+      component = files.filter(f -> f.toString().endsWith(".pt")).findFirst().orElseThrow();
+    }
+    java.nio.file.Files.write(component, new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
+    java.nio.file.Files.createSymbolicLink(
+        models.resolve("tiny-ldm"), Path.of("..", "models", "tiny-ldm").toAbsolutePath());
+    int code = run("models", "--models", models.toString());
+    assertEquals(1, code, out + "\n" + err);
+    assertTrue(out.toString().contains("tiny-ldm "), "the good package is listed: " + out);
+    assertTrue(out.toString().contains("a-broken-copy    BROKEN: "), out.toString());
+    assertTrue(
+        out.toString().contains("SHA-256") || out.toString().contains("sha256"), out.toString());
+    assertTrue(err.toString().contains("1 package(s) broken"), err.toString());
   }
 
   @Test
@@ -116,5 +143,49 @@ class GenloomTest {
     assertEquals(48, json.get("n_a").asInt());
     assertEquals("shapes-features", json.get("features").asText());
     assertTrue(err.toString().contains("rank-deficient"), err.toString());
+  }
+
+  @Test
+  void evalFidRefusesNonFiniteOrNonCovarianceStatistics(@TempDir Path dir) throws Exception {
+    Path good = dir.resolve("good.npz");
+    Path nan = dir.resolve("nan.npz");
+    Path indefinite = dir.resolve("indefinite.npz");
+    long[] two = {2};
+    long[] twoByTwo = {2, 2};
+    dev.genloom.evaluation.Npz.write(
+        good,
+        java.util.Map.of(
+            "mu", new dev.genloom.evaluation.Npz.Array(two, new double[] {0, 0}),
+            "sigma", new dev.genloom.evaluation.Npz.Array(twoByTwo, new double[] {1, 0, 0, 1})));
+    dev.genloom.evaluation.Npz.write(
+        nan,
+        java.util.Map.of(
+            "mu", new dev.genloom.evaluation.Npz.Array(two, new double[] {Double.NaN, 0}),
+            "sigma", new dev.genloom.evaluation.Npz.Array(twoByTwo, new double[] {1, 0, 0, 1})));
+    dev.genloom.evaluation.Npz.write(
+        indefinite,
+        java.util.Map.of(
+            "mu", new dev.genloom.evaluation.Npz.Array(two, new double[] {0, 0}),
+            "sigma", new dev.genloom.evaluation.Npz.Array(twoByTwo, new double[] {1, 2, 2, 1})));
+    String models = Path.of("..", "models").toString();
+    assertEquals(
+        0, run("eval", "fid", "--models", models, "--a", good.toString(), "--b", good.toString()));
+    err.getBuffer().setLength(0);
+    assertEquals(
+        2, run("eval", "fid", "--models", models, "--a", good.toString(), "--b", nan.toString()));
+    assertTrue(err.toString().contains("nan.npz: mu[0] is NaN"), err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(
+        2,
+        run(
+            "eval",
+            "fid",
+            "--models",
+            models,
+            "--a",
+            indefinite.toString(),
+            "--b",
+            good.toString()));
+    assertTrue(err.toString().contains("not positive semi-definite"), err.toString());
   }
 }

@@ -47,7 +47,13 @@ public final class FrechetDistance {
       CommonOps_DDRM.addEquals(s2, offset);
       traceSqrt = traceSqrtProduct(s1, s2);
     }
-    return meanTerm + CommonOps_DDRM.trace(s1) + CommonOps_DDRM.trace(s2) - 2 * traceSqrt;
+    double distance =
+        meanTerm + CommonOps_DDRM.trace(s1) + CommonOps_DDRM.trace(s2) - 2 * traceSqrt;
+    if (!Double.isFinite(distance)) {
+      throw new IllegalArgumentException(
+          "the Fréchet distance is not finite (" + distance + "): check the statistics");
+    }
+    return distance;
   }
 
   /** tr sqrt(sqrt(S1) S2 sqrt(S1)) via two symmetric eigendecompositions. */

@@ -30,7 +30,71 @@ public final class GaussianStats {
               + mu.length
               + " entries");
     }
+    for (int i = 0; i < mu.length; i++) {
+      if (!Double.isFinite(mu[i])) {
+        throw new IllegalArgumentException("mu[" + i + "] is " + mu[i] + ", not a finite number");
+      }
+    }
+    double[] s = sigma.data;
+    int d = mu.length;
+    for (int i = 0; i < d; i++) {
+      for (int j = 0; j < d; j++) {
+        double v = s[i * d + j];
+        if (!Double.isFinite(v)) {
+          throw new IllegalArgumentException(
+              "sigma[" + i + "][" + j + "] is " + v + ", not a finite number");
+        }
+        double t = s[j * d + i];
+        if (Math.abs(v - t) > 1e-6 * Math.max(1e-12, Math.abs(v) + Math.abs(t))
+            && Math.abs(v - t) > 1e-12) {
+          throw new IllegalArgumentException(
+              "sigma is not symmetric: sigma["
+                  + i
+                  + "]["
+                  + j
+                  + "] = "
+                  + v
+                  + " but sigma["
+                  + j
+                  + "]["
+                  + i
+                  + "] = "
+                  + t
+                  + " (not a covariance matrix)");
+        }
+      }
+    }
+    double[] eig = eigenvalues(sigma);
+    double largest = 0;
+    double smallest = Double.POSITIVE_INFINITY;
+    for (double e : eig) {
+      largest = Math.max(largest, Math.abs(e));
+      smallest = Math.min(smallest, e);
+    }
+    // a covariance is positive semi-definite; rounding leaves eigenvalues a hair below zero
+    if (smallest < -1e-6 * Math.max(largest, 1e-12)) {
+      throw new IllegalArgumentException(
+          String.format(
+              java.util.Locale.ROOT,
+              "sigma is not positive semi-definite: its smallest eigenvalue is %.3g (largest"
+                  + " %.3g), so it is not a covariance matrix",
+              smallest,
+              largest));
+    }
     return new GaussianStats(mu.clone(), sigma.copy(), samples);
+  }
+
+  private static double[] eigenvalues(DMatrixRMaj symmetric) {
+    var eig =
+        org.ejml.dense.row.factory.DecompositionFactory_DDRM.eig(symmetric.numRows, false, true);
+    if (!eig.decompose(symmetric.copy())) {
+      throw new IllegalArgumentException("sigma: the eigendecomposition did not converge");
+    }
+    double[] values = new double[symmetric.numRows];
+    for (int k = 0; k < values.length; k++) {
+      values[k] = eig.getEigenvalue(k).getReal();
+    }
+    return values;
   }
 
   /**
@@ -53,6 +117,10 @@ public final class GaussianStats {
             "feature rows differ in length: " + d + " and " + row.length);
       }
       for (int j = 0; j < d; j++) {
+        if (!Float.isFinite(row[j])) {
+          throw new IllegalArgumentException(
+              "a feature is " + row[j] + ", not a finite number (a broken image or network?)");
+        }
         mu[j] += row[j];
       }
     }

@@ -25,6 +25,16 @@ public record KernelInceptionDistance(double mean, double std, int subsets, int 
       throw new IllegalArgumentException(
           "feature dimensions differ: " + a[0].length + " vs " + b[0].length);
     }
+    for (float[][] set : new float[][][] {a, b}) {
+      for (float[] row : set) {
+        for (float v : row) {
+          if (!Float.isFinite(v)) {
+            throw new IllegalArgumentException(
+                "a feature is " + v + ", not a finite number (a broken image or network?)");
+          }
+        }
+      }
+    }
     int m = Math.min(Math.min(a.length, b.length), subsetSize);
     SplittableRandom random = new SplittableRandom(seed);
     double[] values = new double[subsets];

@@ -36,6 +36,10 @@ public final class StatsFiles {
       throw new IllegalArgumentException(
           file + ": sigma has " + sigma.data().length + " values, expected " + d + "x" + d);
     }
-    return GaussianStats.of(mu.data(), new DMatrixRMaj(d, d, true, sigma.data()), 0);
+    try {
+      return GaussianStats.of(mu.data(), new DMatrixRMaj(d, d, true, sigma.data()), 0);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+    }
   }
 }

@@ -64,4 +64,37 @@ class FrechetDistanceTest {
             () -> GaussianStats.fromFeatures(new float[][] {{1, 2}}));
     assertTrue(e.getMessage().contains("at least 2 samples"), e.getMessage());
   }
+
+  @Test
+  void nonFiniteOrNonCovarianceStatisticsAreRefusedByName() {
+    IllegalArgumentException nan =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> GaussianStats.of(new double[] {0, Double.NaN}, CommonOps_DDRM.diag(1, 1), 0));
+    assertTrue(nan.getMessage().contains("mu[1] is NaN"), nan.getMessage());
+    IllegalArgumentException infinite =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GaussianStats.of(
+                    new double[2], CommonOps_DDRM.diag(1, Double.POSITIVE_INFINITY), 0));
+    assertTrue(infinite.getMessage().contains("sigma[1][1] is Infinity"), infinite.getMessage());
+    IllegalArgumentException indefinite =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GaussianStats.of(
+                    new double[2], new DMatrixRMaj(new double[][] {{1, 2}, {2, 1}}), 0));
+    assertTrue(
+        indefinite.getMessage().contains("not positive semi-definite"), indefinite.getMessage());
+    IllegalArgumentException asymmetric =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GaussianStats.of(
+                    new double[2], new DMatrixRMaj(new double[][] {{1, 0.5}, {0, 1}}), 0));
+    assertTrue(asymmetric.getMessage().contains("not symmetric"), asymmetric.getMessage());
+    // rank-deficient but positive semi-definite is a valid covariance
+    GaussianStats.of(new double[2], new DMatrixRMaj(new double[][] {{1, 1}, {1, 1}}), 0);
+  }
 }

@@ -22,8 +22,39 @@ public final class ModelRepository {
     this.packages = packages;
   }
 
-  /** Scans {@code folder}; any package that fails its checks fails the scan with its message. */
-  public static ModelRepository scan(Path folder) {
+  /** A package folder that failed its checks, with the reason. */
+  public record Broken(Path folder, String reason) {}
+
+  /** A folder's packages: the good ones as a repository, and the broken ones with reasons. */
+  public record Survey(ModelRepository repository, List<Broken> broken) {}
+
+  /**
+   * Scans {@code folder} as {@link #scan} does, but keeps going past a broken package: for listing,
+   * where one bad checksum should not hide the good packages.
+   */
+  public static Survey survey(Path folder) {
+    List<Path> candidates = candidates(folder);
+    Map<String, ModelPackage> packages = new LinkedHashMap<>();
+    List<Broken> broken = new ArrayList<>();
+    for (Path candidate : candidates) {
+      try {
+        ModelPackage pkg = ModelPackage.open(candidate);
+        ModelPackage previous = packages.putIfAbsent(pkg.name(), pkg);
+        if (previous != null) {
+          broken.add(
+              new Broken(
+                  candidate,
+                  "its name '" + pkg.name() + "' is already used by " + previous.root()));
+        }
+      } catch (ModelPackageException | UncheckedIOException e) {
+        broken.add(new Broken(candidate, e.getMessage()));
+      }
+    }
+    return new Survey(
+        new ModelRepository(folder, Collections.unmodifiableMap(packages)), List.copyOf(broken));
+  }
+
+  private static List<Path> candidates(Path folder) {
     if (!Files.isDirectory(folder)) {
       throw new ModelPackageException("model folder does not exist: " + folder);
     }
@@ -36,6 +67,12 @@ public final class ModelRepository {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot list model folder " + folder, e);
     }
+    return candidates;
+  }
+
+  /** Scans {@code folder}; any package that fails its checks fails the scan with its message. */
+  public static ModelRepository scan(Path folder) {
+    List<Path> candidates = candidates(folder);
     Map<String, ModelPackage> packages = new LinkedHashMap<>();
     for (Path candidate : candidates) {
       ModelPackage pkg = ModelPackage.open(candidate);
