@@ -270,22 +270,32 @@ final class HumanEvalCommand implements Runnable {
       for (var axis : results.get("axes")) {
         o.println("axis " + axis.get("axis").asText());
         for (var pair : axis.get("pairs")) {
+          int items = pair.get("items").asInt();
           o.printf(
               Locale.ROOT,
-              "  %s vs %s: %d items; majority win %d tie %d loss %d; win rate %.1f%% [%.1f, %.1f];"
-                  + " net win rate %+.1f [%+.1f, %+.1f]%n",
+              "  %s vs %s: %d items, %d ratings; majority win %d tie %d loss %d (ratings: both"
+                  + " good %d, both bad %d); win rate %.1f%% [%.1f, %.1f] (n = %d);"
+                  + " net win rate %+.1f [%+.1f, %+.1f] (n = %d)%n",
               pair.get("a").asText(),
               pair.get("b").asText(),
-              pair.get("items").asInt(),
+              items,
+              pair.path("ratings").asInt(),
               pair.at("/majority/win").asInt(),
               pair.at("/majority/tie").asInt(),
               pair.at("/majority/loss").asInt(),
+              pair.at("/votes/tie_both_good").asInt(),
+              pair.at("/votes/tie_both_bad").asInt(),
               100 * pair.get("win_rate").asDouble(),
               100 * pair.at("/win_rate_ci/0").asDouble(),
               100 * pair.at("/win_rate_ci/1").asDouble(),
+              items,
               pair.get("net_win_rate").asDouble(),
               pair.at("/net_win_rate_ci/0").asDouble(),
-              pair.at("/net_win_rate_ci/1").asDouble());
+              pair.at("/net_win_rate_ci/1").asDouble(),
+              items);
+          if (pair.has("warning")) {
+            o.println("    warning: " + pair.get("warning").asText());
+          }
         }
         o.printf(
             Locale.ROOT,
@@ -301,13 +311,23 @@ final class HumanEvalCommand implements Runnable {
             axis.get("repeat_pairs").asInt());
         if (axis.has("bradley_terry")) {
           for (var entry : axis.get("bradley_terry")) {
+            if (entry.get("rating").isNull()) {
+              o.printf(
+                  Locale.ROOT,
+                  "  Bradley-Terry %s: - (%s)%n",
+                  entry.get("config").asText(),
+                  entry.path("note").asText("never rated"));
+              continue;
+            }
             o.printf(
                 Locale.ROOT,
-                "  Bradley-Terry %s: %.1f [%.1f, %.1f]%n",
+                "  Bradley-Terry %s: %.1f [%.1f, %.1f] (n = %d comparisons)%s%n",
                 entry.get("config").asText(),
                 entry.get("rating").asDouble(),
                 entry.at("/ci/0").asDouble(),
-                entry.at("/ci/1").asDouble());
+                entry.at("/ci/1").asDouble(),
+                entry.path("battles").asInt(),
+                entry.has("note") ? "; warning: " + entry.get("note").asText() : "");
           }
         }
       }

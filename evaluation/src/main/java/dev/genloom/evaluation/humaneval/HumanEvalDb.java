@@ -21,7 +21,8 @@ import java.util.List;
  */
 public final class HumanEvalDb implements AutoCloseable {
   /** Migrations, in order; each runs once, in one transaction. */
-  static final List<String> MIGRATIONS = List.of("V1__tasks_and_ratings.sql");
+  static final List<String> MIGRATIONS =
+      List.of("V1__tasks_and_ratings.sql", "V2__both_bad_ties.sql");
 
   private final Connection connection;
   private final Path file;

@@ -28,8 +28,34 @@ public final class HumanEvalResults {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  /** One answer: which configuration the rater preferred on an item (null for a tie). */
-  record Vote(long rater, long item, Long repeatOf, String left, String right, String preferred) {}
+  /**
+   * Fewer items than this make a pair's bootstrap interval unreliable; results say so beside it.
+   */
+  public static final int MIN_ITEMS_FOR_INTERVAL = 10;
+
+  /**
+   * One answer: which configuration the rater preferred on an item (null for a tie), and the choice
+   * as given (left, right, tie for both good, both_bad).
+   */
+  record Vote(
+      long rater,
+      long item,
+      Long repeatOf,
+      String left,
+      String right,
+      String preferred,
+      String choice) {
+    Vote(long rater, long item, Long repeatOf, String left, String right, String preferred) {
+      this(
+          rater,
+          item,
+          repeatOf,
+          left,
+          right,
+          preferred,
+          preferred == null ? "tie" : preferred.equals(left) ? "left" : "right");
+    }
+  }
 
   private HumanEvalResults() {}
 
@@ -105,7 +131,13 @@ public final class HumanEvalResults {
               };
           votes.add(
               new Vote(
-                  r.getLong(1), r.getLong(2), repeatOf, r.getString(4), r.getString(5), preferred));
+                  r.getLong(1),
+                  r.getLong(2),
+                  repeatOf,
+                  r.getString(4),
+                  r.getString(5),
+                  preferred,
+                  choice));
         }
       }
     }
@@ -184,7 +216,23 @@ public final class HumanEvalResults {
       majorities[i++] = majority(itemVotes, a);
     }
     node.put("items", majorities.length);
-    node.set("votes", counts(raterCounts));
+    node.put("ratings", votes.size());
+    ObjectNode voteCounts = counts(raterCounts);
+    voteCounts.put("tie_both_good", votes.stream().filter(v -> v.choice().equals("tie")).count());
+    voteCounts.put(
+        "tie_both_bad", votes.stream().filter(v -> v.choice().equals("both_bad")).count());
+    node.set("votes", voteCounts);
+    if (majorities.length < MIN_ITEMS_FOR_INTERVAL) {
+      node.put(
+          "warning",
+          "only "
+              + majorities.length
+              + " item(s) rated for this pair (n = "
+              + majorities.length
+              + "): too few for its rates and intervals to mean much; "
+              + MIN_ITEMS_FOR_INTERVAL
+              + " or more are needed");
+    }
     int[] majorityCounts = new int[3];
     for (int m : majorities) {
       majorityCounts[m + 1]++;
@@ -243,11 +291,14 @@ public final class HumanEvalResults {
   private static void kappa(ObjectNode node, List<Vote> primary) {
     Map<Long, int[]> table = new LinkedHashMap<>();
     for (Vote v : primary) {
-      int category = v.preferred() == null ? 2 : v.preferred().equals(v.left()) ? 0 : 1;
-      table.computeIfAbsent(v.item(), k -> new int[3])[category]++;
+      int category =
+          v.preferred() != null
+              ? (v.preferred().equals(v.left()) ? 0 : 1)
+              : v.choice().equals("both_bad") ? 3 : 2;
+      table.computeIfAbsent(v.item(), k -> new int[4])[category]++;
     }
     Map<Integer, Integer> sizes = new HashMap<>();
-    table.values().forEach(row -> sizes.merge(row[0] + row[1] + row[2], 1, Integer::sum));
+    table.values().forEach(row -> sizes.merge(row[0] + row[1] + row[2] + row[3], 1, Integer::sum));
     int raters =
         sizes.entrySet().stream()
             .filter(e -> e.getKey() >= 2)
@@ -257,7 +308,7 @@ public final class HumanEvalResults {
             .map(Map.Entry::getKey)
             .orElse(0);
     List<int[]> rows =
-        table.values().stream().filter(row -> row[0] + row[1] + row[2] == raters).toList();
+        table.values().stream().filter(row -> row[0] + row[1] + row[2] + row[3] == raters).toList();
     node.put("kappa_items", rows.size());
     node.put("kappa_raters_per_item", raters);
     if (rows.isEmpty()) {
@@ -291,7 +342,7 @@ public final class HumanEvalResults {
         continue;
       }
       pairs++;
-      same += java.util.Objects.equals(original.preferred(), v.preferred()) ? 1 : 0;
+      same += original.choice().equals(v.choice()) ? 1 : 0;
     }
     node.put("repeat_pairs", pairs);
     if (pairs == 0) {
@@ -319,12 +370,40 @@ public final class HumanEvalResults {
         samples.get(cfg)[round] = r.get(cfg);
       }
     }
+    Map<String, int[]> record = new HashMap<>(); // battles and points per configuration
+    for (BradleyTerry.Battle battle : battles(primary)) {
+      int[] a = record.computeIfAbsent(battle.a(), k -> new int[3]);
+      int[] b = record.computeIfAbsent(battle.b(), k -> new int[3]);
+      a[0]++;
+      b[0]++;
+      a[battle.score() == 1 ? 1 : battle.score() == 0 ? 2 : 0]++;
+      b[battle.score() == 0 ? 1 : battle.score() == 1 ? 2 : 0]++;
+    }
     ArrayNode list = node.putArray("bradley_terry");
     for (String cfg : configs) {
       ObjectNode entry = list.addObject();
       entry.put("config", cfg);
+      int[] r = record.getOrDefault(cfg, new int[3]);
+      entry.put("battles", r[0]);
+      if (r[0] == 0) {
+        // no comparison involves it: any number would be made up
+        entry.putNull("rating");
+        entry.putNull("ci");
+        entry.put("note", "never rated");
+        continue;
+      }
       entry.put("rating", ratings.get(cfg));
       entry.set("ci", interval(samples.get(cfg)));
+      if (r[1] == r[0] || r[2] == r[0]) {
+        entry.put(
+            "note",
+            (r[1] == r[0] ? "won" : "lost")
+                + " every one of its "
+                + r[0]
+                + " comparison(s): the rating is unbounded, only its direction is meaningful");
+      } else if (r[0] < MIN_ITEMS_FOR_INTERVAL) {
+        entry.put("note", "only " + r[0] + " comparison(s): too few for its interval");
+      }
     }
   }
 

@@ -80,7 +80,9 @@ final class RatingPages {
       h.append("<fieldset data-axis=\"").append(esc(axis.name())).append("\"><legend>");
       h.append(esc(axis.question())).append("</legend>");
       for (String[] option :
-          new String[][] {{"left", "A"}, {"right", "B"}, {"tie", "Tie / no preference"}}) {
+          new String[][] {
+            {"left", "A"}, {"right", "B"}, {"tie", "Both good"}, {"both_bad", "Both bad"}
+          }) {
         h.append("<label><input type=\"radio\" required name=\"axis_")
             .append(esc(axis.name()))
             .append("\" value=\"")
@@ -94,9 +96,9 @@ final class RatingPages {
     h.append("<button type=\"submit\" id=\"send\">Submit (Enter)</button></form>");
     undoForm(h, base, undoCsrf, progress.answered() > 0);
     h.append(
-        "<p class=\"keys\">Keys: <b>A</b>, <b>B</b> or <b>T</b> answers the highlighted question"
-            + " and moves to the next; <b>Enter</b> submits; <b>U</b> undoes your last"
-            + " answer.</p>");
+        "<p class=\"keys\">Keys: <b>A</b>, <b>B</b>, <b>T</b> (both good) or <b>N</b> (both"
+            + " bad) answers the highlighted question and moves to the next; <b>Enter</b> submits;"
+            + " <b>U</b> undoes your last answer.</p>");
     h.append("<script nonce=\"").append(nonce).append("\">").append(SCRIPT).append("</script>");
     h.append("</body></html>");
     return new Page(h.toString(), nonce);
@@ -109,7 +111,7 @@ final class RatingPages {
           + "const c=current();if(c)c.classList.add('current');}"
           + "sets.forEach(s=>s.addEventListener('change',mark));mark();"
           + "document.addEventListener('keydown',e=>{if(e.ctrlKey||e.metaKey||e.altKey)return;"
-          + "const k=e.key.toLowerCase();const v={a:'left',b:'right',t:'tie'}[k];"
+          + "const k=e.key.toLowerCase();const v={a:'left',b:'right',t:'tie',n:'both_bad'}[k];"
           + "if(v){const c=current()||sets[sets.length-1];"
           + "const i=c.querySelector('input[value='+v+']');i.checked=true;mark();e.preventDefault();}"
           + "else if(k==='enter'){if(!current()){document.getElementById('rate').requestSubmit();}"

@@ -12,7 +12,6 @@ import java.security.InvalidKeyException;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
@@ -123,21 +122,45 @@ public final class RatingServer implements AutoCloseable {
       page(ex, 200, RatingPages.done(base, progress, undoToken));
       return;
     }
+    RatingStore.Task t = task.get();
+    // media ids are scoped to this rater: another rater's link cannot use them, even for an item
+    // both were given
+    RatingStore.Task scoped =
+        new RatingStore.Task(
+            t.itemId(),
+            t.publicId(),
+            t.prompt(),
+            mediaId(rater, t.leftMedia()),
+            t.leftMime(),
+            mediaId(rater, t.rightMedia()),
+            t.rightMime());
     page(
         ex,
         200,
         RatingPages.task(
             base,
-            task.get(),
+            scoped,
             store.axes(),
             progress,
             csrf(rater.id() + ":" + task.get().publicId()),
             undoToken));
   }
 
-  private void media(HttpExchange ex, RatingStore.Rater rater, String key) throws IOException {
-    Optional<RatingStore.Media> media =
-        key.matches("[0-9a-f]{32}") ? store.media(rater, key) : Optional.empty();
+  /** The id under which {@code rater}'s pages show the media {@code key}. */
+  private String mediaId(RatingStore.Rater rater, String key) {
+    return csrf(rater.id() + ":media:" + key).substring(0, 32);
+  }
+
+  private void media(HttpExchange ex, RatingStore.Rater rater, String id) throws IOException {
+    Optional<RatingStore.Media> media = Optional.empty();
+    if (id.matches("[0-9a-f]{32}")) {
+      for (String key : store.mediaKeys(rater)) {
+        if (Tokens.same(mediaId(rater, key), id)) {
+          media = store.media(rater, key);
+          break;
+        }
+      }
+    }
     if (media.isEmpty()) {
       page(ex, 404, RatingPages.message("Not found", "There is nothing here."));
       return;
@@ -154,24 +177,40 @@ public final class RatingServer implements AutoCloseable {
     String publicId = form.getOrDefault("item", "");
     Optional<Long> item =
         publicId.matches("[0-9a-f]{32}") ? store.assignedItem(rater, publicId) : Optional.empty();
+    String token = form.getOrDefault("csrf", "");
+    boolean anotherRatersForm =
+        publicId.matches("[0-9a-f]{32}")
+            && store.otherRaters(rater, publicId).stream()
+                .anyMatch(other -> Tokens.same(token, csrf(other + ":" + publicId)));
+    if (anotherRatersForm) {
+      page(
+          ex,
+          403,
+          RatingPages.message(
+              "Forbidden",
+              "This answer comes from another rater's page; answer from your own link."));
+      return;
+    }
     if (item.isEmpty()) {
       page(ex, 403, RatingPages.message("Forbidden", "That item is not one of your tasks."));
       return;
     }
-    if (!Tokens.same(form.getOrDefault("csrf", ""), csrf(rater.id() + ":" + publicId))) {
+    if (!Tokens.same(token, csrf(rater.id() + ":" + publicId))) {
       page(ex, 403, RatingPages.message("Forbidden", "The form has expired; reload the page."));
       return;
     }
     Map<String, String> choices = new LinkedHashMap<>();
     for (RatingStore.Axis axis : store.axes()) {
       String choice = form.get("axis_" + axis.name());
-      if (choice == null || !List.of("left", "right", "tie").contains(choice)) {
+      if (choice == null || !RatingStore.CHOICES.contains(choice)) {
         page(
             ex,
             400,
             RatingPages.message(
                 "Incomplete answer",
-                "Answer '" + axis.question() + "' with A, B or tie before submitting."));
+                "Answer '"
+                    + axis.question()
+                    + "' with A, B, both good or both bad before submitting."));
         return;
       }
       choices.put(axis.name(), choice);

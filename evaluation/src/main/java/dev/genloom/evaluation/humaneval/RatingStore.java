@@ -18,6 +18,12 @@ final class RatingStore {
   /** A rater, found by the hash of their link token. */
   record Rater(long id, String name) {}
 
+  /**
+   * The answers a rater may give, as GenAI-Arena records them: A, B, a tie where both are good
+   * ({@code tie}) and a tie where both are bad.
+   */
+  static final List<String> CHOICES = List.of("left", "right", "tie", "both_bad");
+
   /** An axis and its question. */
   record Axis(String name, String question) {}
 
@@ -173,6 +179,48 @@ final class RatingStore {
                   : Optional.empty();
             }
           }
+        });
+  }
+
+  /** The media keys of every item assigned to this rater. */
+  List<String> mediaKeys(Rater rater) {
+    return db.inTransaction(
+        c -> {
+          List<String> keys = new ArrayList<>();
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "SELECT i.left_media, i.right_media FROM assignments a JOIN items i ON i.id ="
+                      + " a.item_id WHERE a.rater_id = ?")) {
+            p.setLong(1, rater.id());
+            try (ResultSet r = p.executeQuery()) {
+              while (r.next()) {
+                keys.add(r.getString(1));
+                keys.add(r.getString(2));
+              }
+            }
+          }
+          return keys;
+        });
+  }
+
+  /** The ids of the raters other than {@code rater} to whom a public item id is assigned. */
+  List<Long> otherRaters(Rater rater, String publicId) {
+    return db.inTransaction(
+        c -> {
+          List<Long> ids = new ArrayList<>();
+          try (PreparedStatement p =
+              c.prepareStatement(
+                  "SELECT a.rater_id FROM assignments a JOIN items i ON i.id = a.item_id WHERE"
+                      + " i.public_id = ? AND a.rater_id <> ?")) {
+            p.setString(1, publicId);
+            p.setLong(2, rater.id());
+            try (ResultSet r = p.executeQuery()) {
+              while (r.next()) {
+                ids.add(r.getLong(1));
+              }
+            }
+          }
+          return ids;
         });
   }
 

@@ -21,8 +21,8 @@ import java.util.Map;
 /**
  * Ratings in and out as CSV or JSONL, so that ratings collected elsewhere (a crowdsourcing
  * platform's batch results, say) can be analysed here. Rows name the rater, the item's public id,
- * the axis and the choice ({@code left}, {@code right} or {@code tie}); exports add the
- * configurations and prompt. An import is all or nothing.
+ * the axis and the choice ({@code left}, {@code right}, {@code tie} for both good or {@code
+ * both_bad}); exports add the configurations and prompt. An import is all or nothing.
  */
 public final class RatingsExchange {
   static final List<String> COLUMNS =
@@ -149,9 +149,12 @@ public final class RatingsExchange {
     if (rater.isEmpty()) {
       throw new IllegalArgumentException(where + ": 'rater' is empty");
     }
-    if (!List.of("left", "right", "tie").contains(choice)) {
+    if (!RatingStore.CHOICES.contains(choice)) {
       throw new IllegalArgumentException(
-          where + ": 'choice' must be left, right or tie, got '" + choice + "'");
+          where
+              + ": 'choice' must be left, right, tie (both good) or both_bad, got '"
+              + choice
+              + "'");
     }
     Long itemId = id(c, "SELECT id FROM items WHERE public_id = ?", item);
     if (itemId == null) {

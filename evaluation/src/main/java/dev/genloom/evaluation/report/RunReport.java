@@ -235,7 +235,9 @@ public final class RunReport {
                 + Html.percent(pair.at("/win_rate_ci/0").asDouble())
                 + ", "
                 + Html.percent(pair.at("/win_rate_ci/1").asDouble())
-                + "]");
+                + "] (n = "
+                + pair.path("items").asInt()
+                + ")");
         cell(
             h,
             "net_win_rate",
@@ -245,8 +247,15 @@ public final class RunReport {
                 + Html.number(pair.at("/net_win_rate_ci/0").asDouble(), 1)
                 + ", "
                 + Html.number(pair.at("/net_win_rate_ci/1").asDouble(), 1)
-                + "]");
+                + "] (n = "
+                + pair.path("items").asInt()
+                + ")");
         h.append("</tr>\n");
+        if (pair.has("warning")) {
+          h.append("<tr><td colspan=\"8\" class=\"note\">⚠ ")
+              .append(Html.escape(pair.path("warning").asText()))
+              .append("</td></tr>\n");
+        }
       }
       h.append("</tbody></table></div>\n<p class=\"note\">Fleiss' κ ")
           .append(Html.number(num(axis, "fleiss_kappa"), 3))
@@ -261,6 +270,11 @@ public final class RunReport {
         h.append(" Bradley-Terry ratings (mean 1000): ");
         List<String> parts = new ArrayList<>();
         for (JsonNode bt : axis.path("bradley_terry")) {
+          if (bt.path("rating").isNull() || bt.path("rating").isMissingNode()) {
+            parts.add(Html.escape(bt.path("config").asText()) + " – (never rated)");
+            continue;
+          }
+          String note = bt.has("note") ? " ⚠ " + Html.escape(bt.path("note").asText()) : "";
           parts.add(
               Html.escape(bt.path("config").asText())
                   + " "
@@ -269,7 +283,10 @@ public final class RunReport {
                   + Html.number(bt.at("/ci/0").asDouble(), 1)
                   + ", "
                   + Html.number(bt.at("/ci/1").asDouble(), 1)
-                  + "]");
+                  + "] (n = "
+                  + bt.path("battles").asInt()
+                  + ")"
+                  + note);
         }
         h.append(String.join("; ", parts)).append('.');
       }

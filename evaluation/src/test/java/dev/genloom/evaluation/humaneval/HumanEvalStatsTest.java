@@ -81,4 +81,36 @@ class HumanEvalStatsTest {
     assertEquals(1.075, HumanEvalResults.percentile(sorted, 2.5), 1e-12);
     assertEquals(3.925, HumanEvalResults.percentile(sorted, 97.5), 1e-12);
   }
+
+  @Test
+  void tooFewRatingsAreFlaggedAndNeverRatedConfigurationsGetNoRating() {
+    List<HumanEvalResults.Vote> votes = new ArrayList<>();
+    votes.add(new HumanEvalResults.Vote(1, 1, null, "x", "y", "x"));
+    var axis = HumanEvalResults.axis("visual", votes, List.of("x", "y", "z"));
+    var pair = axis.get("pairs").get(0);
+    assertEquals(1, pair.get("items").asInt());
+    assertEquals(true, pair.get("warning").asText().contains("n = 1"), pair.toString());
+    var bt = axis.get("bradley_terry");
+    assertEquals(true, bt.get(0).get("note").asText().contains("won every"), bt.toString());
+    assertEquals(true, bt.get(1).get("note").asText().contains("lost every"), bt.toString());
+    assertEquals(true, bt.get(2).get("rating").isNull(), "z was never compared: " + bt);
+    assertEquals("never rated", bt.get(2).get("note").asText());
+  }
+
+  @Test
+  void bothGoodAndBothBadTiesAreCountedApartAndAsTies() {
+    List<HumanEvalResults.Vote> votes = new ArrayList<>();
+    for (int item = 0; item < 12; item++) {
+      String choice = item < 6 ? "left" : item < 9 ? "tie" : "both_bad";
+      votes.add(
+          new HumanEvalResults.Vote(
+              1, item, null, "x", "y", choice.equals("left") ? "x" : null, choice));
+    }
+    var pair = HumanEvalResults.axis("visual", votes, List.of("x", "y")).get("pairs").get(0);
+    assertEquals(6, pair.at("/majority/win").asInt());
+    assertEquals(6, pair.at("/majority/tie").asInt());
+    assertEquals(3, pair.at("/votes/tie_both_good").asInt());
+    assertEquals(3, pair.at("/votes/tie_both_bad").asInt());
+    assertEquals(false, pair.has("warning"), "12 items are enough: " + pair);
+  }
 }

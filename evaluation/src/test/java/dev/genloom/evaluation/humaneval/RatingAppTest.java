@@ -392,22 +392,34 @@ class RatingAppTest {
                     .build(),
                 HttpResponse.BodyHandlers.ofString())
             .statusCode());
-    // bob cannot fetch alice's media unless that item is also his, nor rate items not assigned
-    // to him.
+    // Media ids are scoped to the rater: alice's page's media load with alice's link, and with
+    // bob's link they are 404 even though this study gives both raters every item.
+    assertEquals(
+        200,
+        http.send(
+                HttpRequest.newBuilder(URI.create(url("alice") + "/media/" + media.group(1)))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .statusCode());
+    assertEquals(
+        404,
+        http.send(
+                HttpRequest.newBuilder(URI.create(url("bob") + "/media/" + media.group(1))).build(),
+                HttpResponse.BodyHandlers.ofString())
+            .statusCode());
+    // alice's form posted through bob's link is refused, and says why.
+    HttpResponse<String> foreign =
+        post("bob", "/rate", "item=" + aliceItem + "&csrf=" + csrf.group(1) + answer, null);
+    assertEquals(403, foreign.statusCode());
+    assertTrue(foreign.body().contains("another rater"), foreign.body());
+    // an item that is not bob's at all
     List<String> bobItems = assignedPublicIds("bob");
-    if (!bobItems.contains(aliceItem)) {
-      assertEquals(
-          404,
-          http.send(
-                  HttpRequest.newBuilder(URI.create(url("bob") + "/media/" + media.group(1)))
-                      .build(),
-                  HttpResponse.BodyHandlers.ofString())
-              .statusCode());
-      assertEquals(
-          403,
-          post("bob", "/rate", "item=" + aliceItem + "&csrf=" + csrf.group(1) + answer, null)
-              .statusCode());
-    }
+    String notAssigned = "0".repeat(32);
+    assertFalse(bobItems.contains(notAssigned));
+    HttpResponse<String> unassigned =
+        post("bob", "/rate", "item=" + notAssigned + "&csrf=" + csrf.group(1) + answer, null);
+    assertEquals(403, unassigned.statusCode());
+    assertTrue(unassigned.body().contains("not one of your tasks"), unassigned.body());
     // alice's csrf token does not work for bob on his own item.
     String bobItem = itemOf(page("bob"));
     assertEquals(
@@ -429,7 +441,8 @@ class RatingAppTest {
         400,
         post("alice", "/rate", valid + answer + "&axis_visual_appeal=right", null).statusCode());
     assertEquals(0, ratingCount(), "nothing stored from refused submissions");
-    // The genuine submission is stored once; a replay is refused.
+    // The genuine submission is stored once (a "both bad" tie is an answer); a replay is refused.
+    answer = "&axis_visual_appeal=both_bad&axis_text_faithfulness=tie";
     assertEquals(303, post("alice", "/rate", valid + answer, null).statusCode());
     assertEquals(2, ratingCount());
     assertEquals(409, post("alice", "/rate", valid + answer, null).statusCode());
