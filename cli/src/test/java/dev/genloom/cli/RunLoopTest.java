@@ -241,6 +241,9 @@ class RunLoopTest {
           + "imgs.forEach((i,k)=>{if(!i.complete||i.naturalWidth===0)p.push('image '+k+' broken')});"
           + "if(document.querySelectorAll('svg.chart').length<2)p.push('charts missing');"
           + "if(document.querySelectorAll('#configs tbody tr').length<5)p.push('table rows missing');"
+          + "const t=document.getElementById('configs');"
+          + "if(t&&t.scrollWidth>t.parentElement.clientWidth)"
+          + "p.push('configurations table wider than a 1400 px window: '+t.scrollWidth);"
           + "document.querySelectorAll('svg.chart').forEach((s,k)=>{const b=s.getBoundingClientRect();"
           + "if(b.width<100||b.height<100)p.push('chart '+k+' not laid out')});"
           + "const r=document.createElement('pre');r.id='render-check';"
@@ -264,6 +267,7 @@ class RunLoopTest {
                 "--no-sandbox",
                 "--disable-gpu",
                 "--disable-dev-shm-usage",
+                "--window-size=1400,900",
                 "--user-data-dir=" + profile,
                 "--virtual-time-budget=10000",
                 "--dump-dom",

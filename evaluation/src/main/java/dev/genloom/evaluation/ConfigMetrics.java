@@ -6,6 +6,9 @@ package dev.genloom.evaluation;
  * @param id configuration id
  * @param model model package name
  * @param video whether its media are videos
+ * @param task text-to-image, image-to-image, text-to-video or image-to-video (a reference image
+ *     makes it image-to-...)
+ * @param requestedBaseline the baseline its grid entry named, or empty
  * @param items items generated successfully
  * @param failed items that failed
  * @param samples images scored (every frame of every video)
@@ -15,7 +18,8 @@ package dev.genloom.evaluation;
  *     time over its size); NaN when the records do not carry it
  * @param blockEvals block evaluations run, summed over items
  * @param blockSkips block evaluations skipped by caching, summed over items
- * @param baseline the same model's most expensive uncached configuration in the run
+ * @param baseline the requested baseline, else the same model's most expensive uncached
+ *     configuration for the same task in the run
  * @param speedup the baseline's median per-item cost over this one's: worker compute time when
  *     known, else wall time
  * @param fd Fréchet distance to the reference (NaN with fewer than 2 samples)
@@ -30,6 +34,8 @@ public record ConfigMetrics(
     String id,
     String model,
     boolean video,
+    String task,
+    String requestedBaseline,
     int items,
     int failed,
     int samples,
@@ -69,6 +75,8 @@ public record ConfigMetrics(
         id,
         model,
         video,
+        task,
+        requestedBaseline,
         items,
         failed,
         samples,

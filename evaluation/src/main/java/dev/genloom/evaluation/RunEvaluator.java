@@ -140,10 +140,20 @@ public final class RunEvaluator {
       kidStd = kid.std();
     }
     Alignment alignment = Alignment.of(network, predictions.toArray(int[][]::new), framePrompts);
+    boolean fromImage = records.stream().anyMatch(r -> !r.getReferenceImage().isEmpty());
+    String task = (fromImage ? "image" : "text") + "-to-" + (video ? "video" : "image");
+    String requested =
+        records.stream()
+            .map(RunRecord::getBaseline)
+            .filter(b -> !b.isEmpty())
+            .findFirst()
+            .orElse("");
     return new ConfigMetrics(
         id,
         model,
         video,
+        task,
+        requested,
         ok.size(),
         failed,
         f.length,
@@ -164,17 +174,31 @@ public final class RunEvaluator {
   }
 
   /**
-   * Each configuration's baseline is its model's most expensive configuration without skipped
-   * blocks (most block evaluations per item); speedup is the baseline's median per-item worker
-   * compute time over its own (wall time when compute times are not recorded).
+   * Each configuration's baseline is the one its grid entry named, when the run has it; else its
+   * model's most expensive configuration for the same task (text-to-video is not compared with
+   * image-to-video) without skipped blocks (most block evaluations per item). Speedup is the
+   * baseline's median per-item worker compute time over its own (wall time when compute times are
+   * not recorded).
    */
   static List<ConfigMetrics> withBaselines(List<ConfigMetrics> configs) {
     List<ConfigMetrics> out = new ArrayList<>();
     for (ConfigMetrics config : configs) {
       ConfigMetrics baseline = config;
       double baselineCost = -1;
+      ConfigMetrics named =
+          configs.stream()
+              .filter(c -> c.id().equals(config.requestedBaseline()) && c.items() > 0)
+              .findFirst()
+              .orElse(null);
       for (ConfigMetrics other : configs) {
-        if (!other.model().equals(config.model()) || other.blockSkips() > 0 || other.items() == 0) {
+        if (named != null) {
+          baseline = named;
+          break;
+        }
+        if (!other.model().equals(config.model())
+            || !other.task().equals(config.task())
+            || other.blockSkips() > 0
+            || other.items() == 0) {
           continue;
         }
         double cost = other.blockEvals() / (double) other.items();

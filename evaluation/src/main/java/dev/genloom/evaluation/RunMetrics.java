@@ -61,6 +61,7 @@ public record RunMetrics(
       node.put("id", c.id());
       node.put("model", c.model());
       node.put("media", c.video() ? "video" : "image");
+      node.put("task", c.task());
       node.put("items", c.items());
       node.put("failed", c.failed());
       node.put("samples", c.samples());

@@ -210,7 +210,8 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
             .setItemId(item.item().id())
             .setSourceLine(item.item().line())
             .setReferenceImage(item.item().referenceImage())
-            .setNegativePrompt(item.item().negativePrompt());
+            .setNegativePrompt(item.item().negativePrompt())
+            .setBaseline(config.getBaseline());
     GenerateRequest request;
     try {
       request = request(item, config);

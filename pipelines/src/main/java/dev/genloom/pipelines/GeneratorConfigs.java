@@ -51,6 +51,21 @@ public final class GeneratorConfigs {
       configs.addAll(parseGrid(grid, source));
     }
     java.util.Set<String> ids = new java.util.HashSet<>();
+    configs.forEach(c -> ids.add(c.getId()));
+    for (GeneratorConfig config : configs) {
+      if (!config.getBaseline().isEmpty() && !ids.contains(config.getBaseline())) {
+        throw new IllegalArgumentException(
+            "grid: baseline '"
+                + config.getBaseline()
+                + "' of configuration "
+                + config.getId()
+                + " is not a configuration id in "
+                + source
+                + "; ids: "
+                + configs.stream().map(GeneratorConfig::getId).toList());
+      }
+    }
+    ids.clear();
     for (GeneratorConfig config : configs) {
       if (!ids.add(config.getId())) {
         throw new IllegalArgumentException(
@@ -65,7 +80,8 @@ public final class GeneratorConfigs {
   }
 
   private static final KnownKeys GRID_KEYS =
-      new KnownKeys("grid", List.of("label", "models", "cache", "steps", "samplers", "sizes"));
+      new KnownKeys(
+          "grid", List.of("label", "models", "cache", "steps", "samplers", "sizes", "baseline"));
 
   private static List<GeneratorConfig> parseGrid(JsonNode root, String source) {
     try {
@@ -79,6 +95,12 @@ public final class GeneratorConfigs {
       throw new IllegalArgumentException(
           "grid: label '" + label + "' may use only letters, digits, '.', '_' and '-'");
     }
+    JsonNode baselineNode = root.get("baseline");
+    if (baselineNode != null && !baselineNode.isNull() && !baselineNode.isTextual()) {
+      throw new IllegalArgumentException(
+          "grid: \"baseline\" in " + source + " must be a configuration id (a string)");
+    }
+    String baseline = baselineNode == null || baselineNode.isNull() ? "" : baselineNode.asText();
     List<String> models = strings(root, "models", source);
     if (models.isEmpty()) {
       throw new IllegalArgumentException(
@@ -137,6 +159,9 @@ public final class GeneratorConfigs {
                 int[] wh = size(size);
                 config.setWidth(wh[0]).setHeight(wh[1]);
                 id.append('_').append(wh[0]).append('x').append(wh[1]);
+              }
+              if (!baseline.equals(id.toString())) {
+                config.setBaseline(baseline);
               }
               configs.add(config.setId(id.toString()).build());
             }

@@ -19,7 +19,9 @@ public record WorkItem(PromptItem item, long seed, byte[] config, String configI
 
   public static WorkItem of(PromptItem item, long seed, GeneratorConfig config) {
     byte[] serialized = config.toByteArray();
-    return new WorkItem(item, seed, serialized, config.getId(), requestId(item, seed, serialized));
+    // the report's baseline is not part of what is generated
+    byte[] identity = config.toBuilder().clearBaseline().build().toByteArray();
+    return new WorkItem(item, seed, serialized, config.getId(), requestId(item, seed, identity));
   }
 
   static String requestId(PromptItem item, long seed, byte[] config) {

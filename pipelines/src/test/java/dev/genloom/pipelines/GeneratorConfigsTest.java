@@ -154,4 +154,25 @@ class GeneratorConfigsTest {
             () -> GeneratorConfigs.parse("{\"models\": [\"m\"], \"steps\": [0]}", "g.json"));
     assertTrue(zero.getMessage().contains("steps must be in 1..1000"), zero.getMessage());
   }
+
+  @Test
+  void aGridEntryNamesItsBaselineWhichMustExistAndDoesNotChangeRequestIds() {
+    List<GeneratorConfig> configs =
+        GeneratorConfigs.parse(
+            "[{\"label\": \"t2v\", \"models\": [\"m\"], \"cache\": [\"none\", \"fora:2\"],"
+                + " \"baseline\": \"t2v_none\"}]",
+            "g.json");
+    assertEquals("", configs.get(0).getBaseline(), "the baseline itself names none");
+    assertEquals("t2v_none", configs.get(1).getBaseline());
+    IllegalArgumentException missing =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GeneratorConfigs.parse("{\"models\": [\"m\"], \"baseline\": \"nope\"}", "g.json"));
+    assertTrue(missing.getMessage().contains("baseline 'nope'"), missing.getMessage());
+    PromptItem item = new PromptItem("p.txt", 1, "", "a red circle", "", "");
+    assertEquals(
+        WorkItem.of(item, 0, configs.get(1).toBuilder().clearBaseline().build()).requestId(),
+        WorkItem.of(item, 0, configs.get(1)).requestId());
+  }
 }

@@ -483,13 +483,15 @@ public final class RunReport {
   }
 
   private static final String STYLE =
-      "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#111;background:#fff;max-width:1200px}"
+      "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#111;background:#fff;max-width:1352px}"
           + "h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}"
           + ".note{color:#444;font-size:.85rem}.warn{color:#a00}"
           + ".scroll{overflow-x:auto}"
           + "table{border-collapse:collapse;font-size:.85rem}"
           + "th,td{border:1px solid #bbb;padding:.25rem .45rem;text-align:right;vertical-align:middle}"
           + "th{background:#f0f0f0}td:first-child,td.prompt{text-align:left}"
+          // the configurations table fits a 1400 px window: the baseline wraps under the speedup
+          + "#configs td[data-field=speedup]{max-width:11rem;white-space:normal}"
           + ".samples td{text-align:center}"
           + "img.sample,video.sample{width:96px;height:96px;image-rendering:pixelated}"
           + "img.sheet{height:32px;image-rendering:pixelated}"
