@@ -43,6 +43,7 @@ public final class Genloom implements Runnable {
   /** Builds the command line with Genloom's error handling: messages, not stack traces. */
   public static CommandLine commandLine() {
     CommandLine cli = new CommandLine(new Genloom());
+    HelpLayout.apply(cli);
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
           PrintWriter err = commandLine.getErr();

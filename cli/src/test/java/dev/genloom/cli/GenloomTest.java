@@ -8,6 +8,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -187,5 +188,55 @@ class GenloomTest {
             "--b",
             good.toString()));
     assertTrue(err.toString().contains("not positive semi-definite"), err.toString());
+  }
+
+  /** Every command and subcommand, depth first. */
+  private static void walk(CommandLine command, List<CommandLine> into) {
+    into.add(command);
+    command.getSubcommands().values().stream()
+        .distinct()
+        .filter(c -> !c.getCommandName().equals("help"))
+        .forEach(c -> walk(c, into));
+  }
+
+  @Test
+  void helpTextHasNoBrokenWrapsAndEveryOptionIsKebabCase() {
+    List<CommandLine> commands = new java.util.ArrayList<>();
+    walk(Genloom.commandLine(), commands);
+    List<String> problems = new java.util.ArrayList<>();
+    for (CommandLine command : commands) {
+      // a wrap must fall between words: every word of the source text appears whole in the
+      // rendered help once its line breaks are joined
+      String joined =
+          command
+              .getUsageMessage(CommandLine.Help.Ansi.OFF)
+              .replaceAll("-\\n\\s+", "-") // a break after a hyphen is a fine place
+              .replaceAll("\\s*\\n\\s*", " ");
+      List<String> texts = new java.util.ArrayList<>();
+      texts.addAll(List.of(command.getCommandSpec().usageMessage().description()));
+      command.getCommandSpec().options().forEach(o -> texts.addAll(List.of(o.description())));
+      command
+          .getCommandSpec()
+          .positionalParameters()
+          .forEach(o -> texts.addAll(List.of(o.description())));
+      for (String text : texts) {
+        for (String word : text.split("\\s+")) {
+          if (word.isEmpty() || word.contains("${") || word.contains("%")) {
+            continue;
+          }
+          if (!joined.contains(word)) {
+            problems.add(command.getCommandSpec().qualifiedName() + ": '" + word + "' is split");
+          }
+        }
+      }
+      for (CommandLine.Model.OptionSpec option : command.getCommandSpec().options()) {
+        for (String name : option.names()) {
+          if (name.startsWith("--") && !name.matches("--[a-z0-9]+(-[a-z0-9]+)*")) {
+            problems.add(command.getCommandSpec().qualifiedName() + ": option " + name);
+          }
+        }
+      }
+    }
+    assertEquals(List.of(), problems);
   }
 }

@@ -212,6 +212,7 @@ class RunCommandTest {
     assertEquals(done, Long.parseLong(counts.group(2)), "every finished item skipped: " + log);
     assertEquals(40 - done, Long.parseLong(counts.group(1)), "only the rest generated: " + log);
     assertFalse(log.contains("\r"), "plain progress lines when the output is not a terminal");
+    assertFalse(log.contains("Failed to match temporary files"), log);
     assertTrue(log.contains("manifest:    o/manifest.jsonl"), "paths as the user wrote them");
 
     List<JsonNode> manifest = lines(folder.resolve("o/manifest.jsonl"));
