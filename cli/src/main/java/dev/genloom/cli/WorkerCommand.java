@@ -180,6 +180,7 @@ final class WorkerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    InetSocketAddress address = address(bind, port); // a bad port or address before any loading
     ModelRepository repository = modelsOption.repository();
     ServerCredentials credentials = credentials();
     List<ServerInterceptor> interceptors = new ArrayList<>();
@@ -206,7 +207,6 @@ final class WorkerCommand implements Callable<Integer> {
       Files.createDirectories(outputRoot);
     }
     WorkerMetrics metrics = new WorkerMetrics();
-    InetSocketAddress address = address(bind, port);
     if (!address.getAddress().isLoopbackAddress() && (tlsCert == null || authTokenFile == null)) {
       spec.commandLine()
           .getErr()
@@ -333,7 +333,14 @@ final class WorkerCommand implements Callable<Integer> {
     }
   }
 
-  private static InetSocketAddress address(String bind, int port) {
+  private InetSocketAddress address(String bind, int port) {
+    if (port < 0 || port > 65535) {
+      throw new UserException("port: must be in 0..65535 (0 picks a free one), got " + port);
+    }
+    if (metricsPort < -1 || metricsPort > 65535) {
+      throw new UserException(
+          "metrics-port: must be in 0..65535, or -1 to disable metrics, got " + metricsPort);
+    }
     InetSocketAddress address = new InetSocketAddress(bind, port);
     if (address.isUnresolved()) {
       throw new UserException("bind: cannot resolve '" + bind + "'");

@@ -48,6 +48,25 @@ class GenloomTest {
   }
 
   @Test
+  void usageErrorsExitTwoAcrossCommands(@TempDir Path dir) {
+    String[][] cases = {
+      {"worker", "--port", "99999"},
+      {"worker", "--metrics-port", "-7"},
+      {"generate", "--model", "tiny-ldm", "--prompt", "x", "--steps", "0", "--out", "x.png"},
+      {"eval", "fid", "--a", dir.resolve("none").toString(), "--b", dir.toString()},
+      {"report", "--run", dir.resolve("none").toString()},
+      {"humaneval", "results", "--db", dir.resolve("none.db").toString()},
+      {"models", "check", "--models", Path.of("..", "models").toString(), "nope"},
+      {"run", "--prompts", dir.resolve("none.txt").toString(), "--out", dir.toString()},
+      {"no-such-command"},
+    };
+    for (String[] args : cases) {
+      err.getBuffer().setLength(0);
+      assertEquals(2, run(args), String.join(" ", args) + ": " + err);
+    }
+  }
+
+  @Test
   void badArgumentsNameTheProblem() {
     int code = run("bench", "pipeline", "--items", "1");
     assertEquals(2, code);
