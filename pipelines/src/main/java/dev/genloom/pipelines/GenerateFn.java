@@ -134,14 +134,20 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       BoundedWindow window,
       MultiOutputReceiver receiver)
       throws InterruptedException {
-    for (WorkItem item : batch.getValue()) {
+    // The batch stays whole: every item goes to one worker, the least loaded, so its dynamic
+    // batcher runs them as one forward. Retries go alone to another worker.
+    List<WorkItem> items = new java.util.ArrayList<>();
+    batch.getValue().forEach(items::add);
+    int worker = pool.pickLeastLoaded();
+    pool.begin(worker, items.size());
+    for (WorkItem item : items) {
       inFlight.acquire();
       pending.add(
           new Pending(
               CompletableFuture.supplyAsync(
                   () -> {
                     try {
-                      return generate(item);
+                      return generate(item, worker);
                     } finally {
                       inFlight.release();
                     }
@@ -188,15 +194,21 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     }
   }
 
-  private Outcome generate(WorkItem item) {
+  /**
+   * Generates one item, first on {@code firstWorker} (whose outstanding count the batch already
+   * took for it), then, on a retryable failure, alone on other workers.
+   */
+  private Outcome generate(WorkItem item, int firstWorker) {
     long start = System.nanoTime();
     try {
       // finished by an earlier run of this launch, or by an earlier attempt of this bundle
       var earlier = records.finished(item.requestId());
       if (earlier.isPresent()) {
+        pool.end(firstWorker);
         return new Outcome(earlier.get(), null, 0, true);
       }
     } catch (IOException e) {
+      pool.end(firstWorker);
       throw new java.io.UncheckedIOException("cannot read the record of " + item.requestId(), e);
     }
     GeneratorConfig config = item.generatorConfig();
@@ -216,14 +228,24 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     try {
       request = request(item, config);
     } catch (IllegalArgumentException e) {
+      pool.end(firstWorker);
       return failure(record, item, e.getMessage(), start, 0);
     }
     StatusRuntimeException last = null;
+    int worker = firstWorker;
     for (int attempt = 0; attempt < maxAttempts; attempt++) {
-      int worker = pool.pick();
+      if (attempt > 0) {
+        worker = pool.pickOther(worker);
+        pool.begin(worker, 1);
+      }
       record.setWorker(pool.address(worker));
       try {
-        Result result = call(worker, request, record);
+        Result result;
+        try {
+          result = call(worker, request, record);
+        } finally {
+          pool.end(worker);
+        }
         String media = writeMedia(item.requestId(), result);
         record
             .setStatus("ok")

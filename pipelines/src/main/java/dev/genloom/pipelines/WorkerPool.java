@@ -11,11 +11,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * One gRPC channel per worker address, shared by every DoFn instance in the JVM. Calls go
- * round-robin over the addresses; a worker that just failed with UNAVAILABLE sits out for a
- * cool-down while others are available. Inside one address, the channel balances round-robin over
- * every IP the name resolves to (a Kubernetes headless Service gives one per pod), with gRPC
- * client-side health checking, so one name spreads load over the whole fleet.
+ * One gRPC channel per worker address, shared by every DoFn instance in the JVM, and the one place
+ * where dispatch decides which worker gets work. A batch goes to the worker with the fewest calls
+ * this JVM has outstanding on it ({@link #pickLeastLoaded}), so a worker that finishes faster is
+ * picked again sooner; ties rotate. A worker that just failed with UNAVAILABLE sits out a cool-down
+ * while others are available, then ramps back in (it has nothing outstanding, so it is picked
+ * first). A retried item goes alone to another worker ({@link #pickOther}). Inside one address, the
+ * channel balances round-robin over every IP the name resolves to (a Kubernetes headless Service
+ * gives one per pod), with gRPC client-side health checking.
  */
 final class WorkerPool {
   private static final Map<String, WorkerPool> POOLS = new ConcurrentHashMap<>();
@@ -24,6 +27,7 @@ final class WorkerPool {
   private final List<String> addresses;
   private final List<ManagedChannel> channels;
   private final AtomicLongArray downUntil;
+  private final java.util.concurrent.atomic.AtomicIntegerArray outstanding;
   private final AtomicInteger next = new AtomicInteger();
 
   private final CallCredentials callCredentials;
@@ -39,6 +43,7 @@ final class WorkerPool {
               .build());
     }
     this.downUntil = new AtomicLongArray(addresses.size());
+    this.outstanding = new java.util.concurrent.atomic.AtomicIntegerArray(addresses.size());
     this.callCredentials = security.callCredentials();
   }
 
@@ -80,17 +85,54 @@ final class WorkerPool {
     return out;
   }
 
-  /** Index of the next worker to try, preferring ones not cooling down. */
-  int pick() {
+  /**
+   * The worker with the fewest outstanding calls among those not cooling down (all of them when
+   * every one is), ties broken by rotation.
+   */
+  int pickLeastLoaded() {
+    return leastLoaded(-1);
+  }
+
+  /** As {@link #pickLeastLoaded}, avoiding {@code failed} when another worker exists. */
+  int pickOther(int failed) {
+    return leastLoaded(addresses.size() > 1 ? failed : -1);
+  }
+
+  private int leastLoaded(int avoid) {
     int n = addresses.size();
     long now = System.nanoTime();
-    for (int i = 0; i < n; i++) {
-      int candidate = Math.floorMod(next.getAndIncrement(), n);
-      if (downUntil.get(candidate) - now <= 0) {
-        return candidate;
+    int start = Math.floorMod(next.getAndIncrement(), n);
+    int best = -1;
+    int bestLoad = Integer.MAX_VALUE;
+    boolean bestUp = false;
+    for (int k = 0; k < n; k++) {
+      int i = (start + k) % n;
+      if (i == avoid) {
+        continue;
+      }
+      boolean up = downUntil.get(i) - now <= 0;
+      int load = outstanding.get(i);
+      if ((up && !bestUp) || (up == bestUp && load < bestLoad)) {
+        best = i;
+        bestLoad = load;
+        bestUp = up;
       }
     }
-    return Math.floorMod(next.getAndIncrement(), n);
+    return best < 0 ? start : best;
+  }
+
+  /** Counts {@code calls} more outstanding on worker {@code index}. */
+  void begin(int index, int calls) {
+    outstanding.addAndGet(index, calls);
+  }
+
+  /** One outstanding call on worker {@code index} ended. */
+  void end(int index) {
+    outstanding.decrementAndGet(index);
+  }
+
+  int outstanding(int index) {
+    return outstanding.get(index);
   }
 
   void markDown(int index) {

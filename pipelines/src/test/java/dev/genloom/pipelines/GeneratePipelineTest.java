@@ -403,4 +403,51 @@ class GeneratePipelineTest {
       assertTrue(e.getMessage().contains(c[2]), e.getMessage());
     }
   }
+
+  @Test
+  void batchesReachOneWorkerWholeThroughAWorkerKillAndRestart() throws Exception {
+    Path out = temp.resolve("out");
+    Path prompts = temp.resolve("prompts.txt");
+    StringBuilder text = new StringBuilder();
+    String[] colors = {"red", "green", "blue", "yellow", "white", "black", "purple", "orange"};
+    for (int i = 0; i < 24; i++) {
+      text.append("a ")
+          .append(colors[i % 8])
+          .append(i < 8 ? " circle" : i < 16 ? " square" : " triangle")
+          .append(" on a ")
+          .append(colors[(i + 3) % 8])
+          .append(" background\n");
+    }
+    Files.writeString(prompts, text.toString());
+    try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 2)) {
+      GeneratePipelineOptions options = options(prompts, out, workers.addresses(), "DirectRunner");
+      options.as(org.apache.beam.runners.direct.DirectOptions.class).setBlockOnRun(false);
+      // one batch in flight at a time, so that nothing but dispatch decides what a worker batches
+      options.as(org.apache.beam.runners.direct.DirectOptions.class).setTargetParallelism(1);
+      options.setMaxInFlight(4);
+      PipelineResult result = GeneratePipeline.run(options);
+      var victim = workers.servers.get(0);
+      int victimPort = victim.port();
+      assertTrue(victim.metrics().awaitRequests("ok", 4, TimeUnit.SECONDS.toMillis(120)));
+      victim.drain(0); // killed: in-flight calls fail and are retried on the other worker
+      assertTrue(
+          workers.servers.get(1).metrics().awaitRequests("ok", 8, TimeUnit.SECONDS.toMillis(120)));
+      workers.restart(temp, 0, victimPort);
+      assertEquals(PipelineResult.State.DONE, result.waitUntilFinish());
+    }
+    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    assertEquals(48, manifest.size());
+    assertEquals(48, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
+    double meanBatch =
+        manifest.stream()
+            .filter(l -> l.get("status").asText().equals("ok"))
+            .mapToInt(l -> l.get("batch_size").asInt())
+            .average()
+            .orElse(0);
+    // pipeline batches of 4; round-robin per item gave the workers about 2 at a time
+    assertTrue(meanBatch >= 3.0, "mean worker batch " + meanBatch + " of 4");
+    try (var media = Files.list(out.resolve("media"))) {
+      assertEquals(48, media.count());
+    }
+  }
 }

@@ -65,6 +65,19 @@ final class LoopbackWorkers implements AutoCloseable {
     return workers;
   }
 
+  /** Starts worker {@code index} again on {@code port}, its old one, after it was killed. */
+  void restart(Path temp, int index, int port) throws Exception {
+    WorkerServer server =
+        WorkerServer.start(
+            Grpc.newServerBuilderForPort(port, InsecureServerCredentials.create()),
+            ModelRepository.scan(temp.resolve("models")),
+            WorkerOptions.defaults().withBatching(8, 5, 256),
+            new WorkerMetrics(),
+            List.of());
+    server.ready().get(120, TimeUnit.SECONDS);
+    servers.set(index, server);
+  }
+
   String addresses() {
     return String.join(",", servers.stream().map(s -> "127.0.0.1:" + s.port()).toList());
   }
