@@ -19,6 +19,7 @@ import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.io.FileSystems;
 import org.apache.beam.sdk.io.TextIO;
+import org.apache.beam.sdk.io.WriteFilesResult;
 import org.apache.beam.sdk.io.fs.EmptyMatchTreatment;
 import org.apache.beam.sdk.io.fs.MatchResult;
 import org.apache.beam.sdk.io.fs.ResolveOptions;
@@ -178,18 +179,26 @@ public final class GeneratePipeline {
                             WorkerSecurity.from(options)))
                     .withOutputTags(GenerateFn.RECORDS, TupleTagList.of(GenerateFn.FAILURES)));
 
-    results
-        .get(GenerateFn.RECORDS)
-        .setCoder(SerializableCoder.of(RunRecord.class))
-        .apply(
-            "RecordLines", MapElements.into(TypeDescriptors.strings()).via(ProtoJson::printRecord))
-        .apply(
-            "WriteManifest",
-            TextIO.write()
-                .to(outPath(options, "manifest"))
-                .withSuffix(".jsonl")
-                .withoutSharding()
-                .withShardNameTemplate(""));
+    WriteFilesResult<Void> manifest =
+        results
+            .get(GenerateFn.RECORDS)
+            .setCoder(SerializableCoder.of(RunRecord.class))
+            .apply(
+                "RecordLines",
+                MapElements.into(TypeDescriptors.strings()).via(ProtoJson::printRecord))
+            .apply(
+                "WriteManifest",
+                TextIO.write()
+                    .to(outPath(options, "manifest"))
+                    .withSuffix(".jsonl")
+                    .withoutSharding()
+                    .withShardNameTemplate("")
+                    .<Void>withOutputFilenames());
+    // Once the manifest is written every item is done: remove the temporary media and records
+    // that attempts killed mid-write left behind (a lost TaskManager, a retried bundle).
+    manifest
+        .getPerDestinationOutputFilenames()
+        .apply("RemoveTemporaries", ParDo.of(new RemoveTemporariesFn(options.getOut())));
 
     PCollection<DeadLetter> failures =
         results.get(GenerateFn.FAILURES).setCoder(SerializableCoder.of(DeadLetter.class));
@@ -260,6 +269,21 @@ public final class GeneratePipeline {
   /** Whether a path names the local file system (no {@code scheme://} prefix). */
   static boolean isLocal(String spec) {
     return !spec.matches("^[A-Za-z][A-Za-z0-9+.-]*://.*");
+  }
+
+  /** Removes what killed attempts left half-written, once the manifest exists. */
+  static final class RemoveTemporariesFn extends DoFn<KV<Void, String>, Void> {
+    private static final long serialVersionUID = 1L;
+    private final String out;
+
+    RemoveTemporariesFn(String out) {
+      this.out = out;
+    }
+
+    @ProcessElement
+    public void process(@Element KV<Void, String> written) throws IOException {
+      ItemRecords.removeItemTemporaries(out);
+    }
   }
 
   static String deadLetterJson(DeadLetter letter) {

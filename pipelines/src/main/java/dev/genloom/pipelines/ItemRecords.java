@@ -85,17 +85,31 @@ final class ItemRecords implements Serializable {
 
   /**
    * Deletes what a killed run left half-written: temporary media and records, and the temporary
-   * folders of the manifest and dead-letter writes. Returns how many files were removed.
+   * folders of the manifest and dead-letter writes. Returns how many files were removed. For the
+   * launch, before anything runs.
    */
   static int removeTemporaries(String out) throws IOException {
-    ResourceId dir = FileSystems.matchNewResource(out, true);
-    List<ResourceId> stale = new ArrayList<>();
-    for (String pattern :
+    return remove(
+        out,
         List.of(
             "media/" + TEMPORARY + "*",
             FOLDER + "/" + TEMPORARY + "*",
             ".temp-beam-*/**",
-            ".temp-beam-*")) {
+            ".temp-beam-*"));
+  }
+
+  /**
+   * Deletes temporary media and records only: for the end of a job, when every item is done but
+   * Beam's own writes may still be finishing.
+   */
+  static int removeItemTemporaries(String out) throws IOException {
+    return remove(out, List.of("media/" + TEMPORARY + "*", FOLDER + "/" + TEMPORARY + "*"));
+  }
+
+  private static int remove(String out, List<String> patterns) throws IOException {
+    ResourceId dir = FileSystems.matchNewResource(out, true);
+    List<ResourceId> stale = new ArrayList<>();
+    for (String pattern : patterns) {
       MatchResult match =
           FileSystems.match(
               dir.resolve(pattern, StandardResolveOptions.RESOLVE_FILE).toString(),
@@ -107,7 +121,9 @@ final class ItemRecords implements Serializable {
     FileSystems.delete(stale, MoveOptions.StandardMoveOptions.IGNORE_MISSING_FILES);
     int removed = stale.size();
     // Object stores have no folders; on a local disk the emptied write folders go too.
-    if (GeneratePipeline.isLocal(out) && Files.isDirectory(Path.of(out))) {
+    if (patterns.contains(".temp-beam-*")
+        && GeneratePipeline.isLocal(out)
+        && Files.isDirectory(Path.of(out))) {
       try (DirectoryStream<Path> folders = Files.newDirectoryStream(Path.of(out), ".temp-beam-*")) {
         for (Path folder : folders) {
           try (var inside = Files.walk(folder)) {
