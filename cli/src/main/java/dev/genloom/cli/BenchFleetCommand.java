@@ -108,7 +108,43 @@ final class BenchFleetCommand implements Callable<Integer> {
       long retries,
       int kills,
       boolean exactlyOnce,
-      String problem) {}
+      String problem,
+      double meanBatch,
+      Map<Integer, Integer> batchSizes,
+      Map<String, Double> itemShare,
+      Map<String, Double> computeShare,
+      double driverCoreMsPerItem,
+      double scaling) {
+
+    Result withScaling(double value) {
+      return new Result(
+          workers,
+          items,
+          totalSeconds,
+          seconds,
+          itemsPerSecond,
+          idealItemsPerSecond,
+          meanUtilization,
+          minUtilization,
+          retries,
+          kills,
+          exactlyOnce,
+          problem,
+          meanBatch,
+          batchSizes,
+          itemShare,
+          computeShare,
+          driverCoreMsPerItem,
+          value);
+    }
+  }
+
+  /** CPU time of this JVM (the driver: the workers are other processes), in nanoseconds. */
+  static long driverCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
 
   @Override
   public Integer call() throws Exception {
@@ -133,39 +169,51 @@ final class BenchFleetCommand implements Callable<Integer> {
         Runtime.getRuntime().availableProcessors());
     out.printf(
         Locale.ROOT,
-        "%8s %8s %8s %9s %10s %10s %9s %9s %8s %6s  %s%n",
+        "%8s %8s %8s %9s %10s %10s %8s %9s %9s %10s %11s %8s %6s  %s%n",
         "workers",
         "items",
         "total s",
         "steady s",
         "items/s",
         "ideal/s",
+        "scaling",
         "mean util",
         "min util",
+        "mean batch",
+        "driver ms/i",
         "retries",
         "kills",
         "exactly once");
     out.flush();
     List<Result> results = new ArrayList<>();
     boolean allOk = true;
+    Double single = null; // items/s of the one-worker fleet of this run, if it has one
     for (int n : fleets) {
       Result r = runFleet(n, pkg);
+      if (n == 1) {
+        single = r.itemsPerSecond();
+      }
+      r = r.withScaling(single == null ? Double.NaN : r.itemsPerSecond() / single);
       results.add(r);
       allOk &= r.exactlyOnce();
       out.printf(
           Locale.ROOT,
-          "%8d %8d %8.1f %9.1f %10.1f %10.1f %8.1f%% %8.1f%% %8d %6d  %s%n",
+          "%8d %8d %8.1f %9.1f %10.1f %10.1f %7.2fx %8.1f%% %8.1f%% %10.2f %11.2f %8d %6d  %s%n",
           r.workers(),
           r.items(),
           r.totalSeconds(),
           r.seconds(),
           r.itemsPerSecond(),
           r.idealItemsPerSecond(),
+          r.scaling(),
           100 * r.meanUtilization(),
           100 * r.minUtilization(),
+          r.meanBatch(),
+          r.driverCoreMsPerItem(),
           r.retries(),
           r.kills(),
           r.exactlyOnce() ? "yes" : "NO: " + r.problem());
+      out.printf(Locale.ROOT, "%10s batch sizes %s%n", "", r.batchSizes());
       out.flush();
     }
     if (json != null) {
@@ -211,7 +259,9 @@ final class BenchFleetCommand implements Callable<Integer> {
       Path grid = dir.resolve("grid.json");
       Files.writeString(grid, "{\"models\": [\"tiny-ldm\"], \"steps\": [" + steps + "]}");
       Path out = dir.resolve("out");
-      int parallelism = 2;
+      // DirectRunner threads: a bundle waits for all its calls in finishBundle, so each thread
+      // keeps about one worker's batches in flight; one thread per worker keeps every worker busy
+      int parallelism = Math.max(2, n);
       int inFlight = (int) Math.ceil(1.5 * n * maxBatch / parallelism) + maxBatch;
       PipelineOptionsFactory.register(GeneratePipelineOptions.class);
       GeneratePipelineOptions options =
@@ -237,10 +287,19 @@ final class BenchFleetCommand implements Callable<Integer> {
       options.as(org.apache.beam.runners.direct.DirectOptions.class).setBlockOnRun(false);
       long start = System.nanoTime();
       PipelineResult result = GeneratePipeline.run(options);
+      long[] cpuAtFirst = {0};
       // Throughput is measured from the first finished item (its media file) to the end: building
       // the graph, reading and expanding the prompts come before and do not depend on the fleet.
       PipelineWatch watch =
-          PipelineWatch.await(result, out, 100, schedule::start); // faults strike while busy
+          PipelineWatch.await(
+              result,
+              out,
+              100,
+              () -> {
+                cpuAtFirst[0] = driverCpuNanos();
+                schedule.start(); // faults strike while busy
+              });
+      long cpuAtEnd = driverCpuNanos();
       long firstAt = watch.firstMediaNanos();
       long doneAtFirst = firstAt == 0 ? 0 : 1;
       long end = watch.endNanos();
@@ -256,6 +315,7 @@ final class BenchFleetCommand implements Callable<Integer> {
           ideal,
           retries,
           schedule.kills(),
+          (cpuAtEnd - cpuAtFirst[0]) / 1e6,
           out);
     } finally {
       for (FleetWorker w : workers) {
@@ -275,6 +335,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       double ideal,
       long retries,
       int kills,
+      double driverCpuMs,
       Path out)
       throws IOException {
     int n = addresses.size();
@@ -284,6 +345,9 @@ final class BenchFleetCommand implements Callable<Integer> {
     Map<String, Double> busyMs = new HashMap<>();
     String problem = "";
     int ok = 0;
+    Map<String, Integer> itemsBy = new java.util.TreeMap<>();
+    Map<Integer, Integer> batches = new java.util.TreeMap<>();
+    long batchSum = 0;
     for (String line : lines) {
       if (line.isBlank()) {
         continue;
@@ -294,9 +358,12 @@ final class BenchFleetCommand implements Callable<Integer> {
       }
       if (record.path("status").asText().equals("ok")) {
         ok++;
-        double share =
-            record.path("compute_ms").asDouble() / Math.max(1, record.path("batch_size").asInt());
+        int batch = Math.max(1, record.path("batch_size").asInt());
+        double share = record.path("compute_ms").asDouble() / batch;
         busyMs.merge(record.path("worker").asText(), share, Double::sum);
+        itemsBy.merge(record.path("worker").asText(), 1, Integer::sum);
+        batches.merge(batch, 1, Integer::sum);
+        batchSum += batch;
       }
     }
     long media;
@@ -330,6 +397,13 @@ final class BenchFleetCommand implements Callable<Integer> {
       sum += busy / wallMs;
       min = Math.min(min, busy / wallMs);
     }
+    double busyTotal = busyMs.values().stream().mapToDouble(Double::doubleValue).sum();
+    Map<String, Double> itemShare = new java.util.TreeMap<>();
+    Map<String, Double> computeShare = new java.util.TreeMap<>();
+    for (String address : addresses) {
+      itemShare.put(address, itemsBy.getOrDefault(address, 0) / (double) Math.max(1, ok));
+      computeShare.put(address, busyMs.getOrDefault(address, 0.0) / Math.max(1e-9, busyTotal));
+    }
     return new Result(
         n,
         items,
@@ -342,7 +416,13 @@ final class BenchFleetCommand implements Callable<Integer> {
         retries,
         kills,
         problem.isEmpty(),
-        problem);
+        problem,
+        ok == 0 ? Double.NaN : batchSum / (double) ok,
+        batches,
+        itemShare,
+        computeShare,
+        driverCpuMs / Math.max(1, items - doneAtFirst),
+        Double.NaN);
   }
 
   private static int freePort() throws IOException {

@@ -138,10 +138,19 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     // batcher runs them as one forward. Retries go alone to another worker.
     List<WorkItem> items = new java.util.ArrayList<>();
     batch.getValue().forEach(items::add);
+    // Permits for the whole batch before any call starts, so its calls leave together and reach
+    // the worker inside one batching window (a batch larger than maxInFlight goes in parts).
+    int permits = Math.min(items.size(), maxInFlight);
+    inFlight.acquire(permits);
     int worker = pool.pickLeastLoaded();
     pool.begin(worker, items.size());
+    int held = permits;
     for (WorkItem item : items) {
-      inFlight.acquire();
+      if (held == 0) {
+        inFlight.acquire();
+      } else {
+        held--;
+      }
       pending.add(
           new Pending(
               CompletableFuture.supplyAsync(

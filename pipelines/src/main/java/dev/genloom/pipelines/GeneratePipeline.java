@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.proto.ProtoJson;
 import dev.genloom.proto.v1.GeneratorConfig;
 import dev.genloom.proto.v1.PromptOverflow;
-import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.Channels;
@@ -137,7 +136,7 @@ public final class GeneratePipeline {
       items =
           items
               .apply("ReferencesById", ParDo.of(new ReferenceByIdFn(options.getReferenceDir())))
-              .setCoder(SerializableCoder.of(PromptItem.class));
+              .setCoder(WorkItemCoder.Prompts.of());
     }
     PCollectionTuple expanded =
         items.apply(
@@ -149,20 +148,20 @@ public final class GeneratePipeline {
     PCollection<WorkItem> work =
         expanded
             .get(ExpandFn.WORK)
-            .setCoder(SerializableCoder.of(WorkItem.class))
+            .setCoder(WorkItemCoder.Work.of())
             .apply(
                 "KeyByRequest",
                 WithKeys.of((SerializableFunction<WorkItem, String>) WorkItem::requestId))
-            .setCoder(KvCoder.of(StringUtf8Coder.of(), SerializableCoder.of(WorkItem.class)))
+            .setCoder(KvCoder.of(StringUtf8Coder.of(), WorkItemCoder.Work.of()))
             .apply("SameRequest", GroupByKey.create())
             .apply("MergeDuplicates", ParDo.of(new MergeDuplicatesFn()))
-            .setCoder(SerializableCoder.of(WorkItem.class));
+            .setCoder(WorkItemCoder.Work.of());
 
     PCollectionTuple results =
         work.apply(
                 "KeyByConfig",
                 WithKeys.of((SerializableFunction<WorkItem, String>) WorkItem::configId))
-            .setCoder(KvCoder.of(StringUtf8Coder.of(), SerializableCoder.of(WorkItem.class)))
+            .setCoder(KvCoder.of(StringUtf8Coder.of(), WorkItemCoder.Work.of()))
             .apply(
                 "BatchPerConfig",
                 GroupIntoBatches.<String, WorkItem>ofSize(options.getBatchSize()).withShardedKey())
@@ -182,7 +181,7 @@ public final class GeneratePipeline {
     WriteFilesResult<Void> manifest =
         results
             .get(GenerateFn.RECORDS)
-            .setCoder(SerializableCoder.of(RunRecord.class))
+            .setCoder(RunRecordCoder.of())
             .apply(
                 "RecordLines",
                 MapElements.into(TypeDescriptors.strings()).via(ProtoJson::printRecord))

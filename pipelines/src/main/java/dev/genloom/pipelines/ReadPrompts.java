@@ -37,12 +37,18 @@ public final class ReadPrompts extends PTransform<PBegin, PCollectionTuple> {
 
   @Override
   public PCollectionTuple expand(PBegin input) {
-    return input
-        .apply("Match", FileIO.match().filepattern(filepattern))
-        .apply("Open", FileIO.readMatches())
-        .apply(
-            "Parse",
-            ParDo.of(new ParseFileFn()).withOutputTags(ITEMS, TupleTagList.of(DEAD_LETTERS)));
+    PCollectionTuple parsed =
+        input
+            .apply("Match", FileIO.match().filepattern(filepattern))
+            .apply("Open", FileIO.readMatches())
+            .apply(
+                "Parse",
+                ParDo.of(new ParseFileFn()).withOutputTags(ITEMS, TupleTagList.of(DEAD_LETTERS)));
+    parsed.get(ITEMS).setCoder(WorkItemCoder.Prompts.of());
+    parsed
+        .get(DEAD_LETTERS)
+        .setCoder(org.apache.beam.sdk.coders.SerializableCoder.of(DeadLetter.class));
+    return parsed;
   }
 
   /** Parses one whole file so that every item keeps its line number. */
