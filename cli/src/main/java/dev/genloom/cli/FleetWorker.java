@@ -52,7 +52,7 @@ final class FleetWorker implements AutoCloseable {
             "--max-batch",
             Integer.toString(maxBatch),
             "--max-queue-delay-ms",
-            "10",
+            "20",
             "--max-queue",
             "4096",
             "--threads",
