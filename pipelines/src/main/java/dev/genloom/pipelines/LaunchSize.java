@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * How many items a launch will produce, for progress bars: every item times the seeds and
- * configurations it selects, with malformed lines counted once (each becomes a dead letter).
+ * configurations it selects, items with the same request id once, and malformed lines once (each
+ * becomes a dead letter).
  */
 public final class LaunchSize {
   private LaunchSize() {}
@@ -22,13 +23,31 @@ public final class LaunchSize {
     List<GeneratorConfig> configs = GeneratePipeline.configs(options);
     PromptLines lines = new PromptLines(file.toString());
     long[] total = {0};
+    // Items the pipeline merges (same prompt, seed and configuration) count once. With a
+    // reference folder, references come by item id later, so nothing is merged here.
+    boolean merge = options.getReferenceDir() == null || options.getReferenceDir().isBlank();
+    java.util.Set<String> requests = new java.util.HashSet<>();
     PromptLines.Sink sink =
         new PromptLines.Sink() {
           @Override
           public void item(PromptItem item) {
             ItemOverrides overrides = item.overrides();
-            long selected = configs.stream().filter(c -> overrides.selects(c.getId())).count();
-            total[0] += selected == 0 ? 1 : selected * overrides.seedsOr(options.getSeeds());
+            long selected = 0;
+            for (GeneratorConfig config : configs) {
+              if (!overrides.selects(config.getId())) {
+                continue;
+              }
+              selected++;
+              GeneratorConfig effective = overrides.apply(config);
+              for (int seed = 0; seed < overrides.seedsOr(options.getSeeds()); seed++) {
+                if (!merge || requests.add(WorkItem.of(item, seed, effective).requestId())) {
+                  total[0]++;
+                }
+              }
+            }
+            if (selected == 0) {
+              total[0]++; // dead-lettered: it selects no configuration
+            }
           }
 
           @Override

@@ -373,6 +373,10 @@ class GeneratePipelineTest {
       assertEquals(4, counter(result, "generated"));
       assertEquals(2, counter(result, "merged"), "x and y share a request id for both seeds");
     }
+    assertEquals(
+        4,
+        LaunchSize.estimate(options(prompts, out, "127.0.0.1:1", "DirectRunner")),
+        "the progress total counts merged items once");
     List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
     assertEquals(4, manifest.size());
     for (JsonNode line : manifest) {
