@@ -305,7 +305,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       long end = watch.endNanos();
       double seconds = (end - (firstAt == 0 ? start : firstAt)) / 1e9;
       schedule.stop();
-      long retries = RunCommand.counter(result, "retries");
+      long retries = RunCounts.counter(result, "retries");
       return measure(
           workers.stream().map(FleetWorker::address).toList(),
           items,

@@ -183,7 +183,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
     }
     long firstAt = watch.firstMediaNanos();
     long end = watch.endNanos();
-    long generated = RunCommand.counter(result, "generated");
+    long generated = RunCounts.counter(result, "generated");
     // The first request left about one item's wall time before the first item finished; counting
     // from there, like the direct clients count from their first request, is fair to both.
     List<Double> walls = new java.util.ArrayList<>();

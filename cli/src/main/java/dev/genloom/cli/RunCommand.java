@@ -389,8 +389,4 @@ final class RunCommand implements Callable<Integer> {
       }
     }
   }
-
-  static long counter(PipelineResult result, String name) {
-    return RunCounts.counter(result, name);
-  }
 }

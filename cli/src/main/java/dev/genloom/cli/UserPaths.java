@@ -1,5 +1,6 @@
 package dev.genloom.cli;
 
+import dev.genloom.pipelines.GeneratePipeline;
 import java.nio.file.Path;
 
 /**
@@ -11,7 +12,7 @@ final class UserPaths {
   private UserPaths() {}
 
   static String absolute(String spec) {
-    if (spec == null || spec.isBlank() || spec.matches("^[A-Za-z][A-Za-z0-9+.-]*://.*")) {
+    if (spec == null || spec.isBlank() || !GeneratePipeline.isLocal(spec)) {
       return spec;
     }
     return Path.of(spec).toAbsolutePath().normalize().toString();

@@ -180,7 +180,8 @@ final class WorkerCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
-    InetSocketAddress address = address(bind, port); // a bad port or address before any loading
+    checkPorts(); // a bad port or address is refused before any model loads
+    InetSocketAddress address = address(bind, port);
     ModelRepository repository = modelsOption.repository();
     ServerCredentials credentials = credentials();
     List<ServerInterceptor> interceptors = new ArrayList<>();
@@ -333,7 +334,7 @@ final class WorkerCommand implements Callable<Integer> {
     }
   }
 
-  private InetSocketAddress address(String bind, int port) {
+  private void checkPorts() {
     if (port < 0 || port > 65535) {
       throw new UserException("port: must be in 0..65535 (0 picks a free one), got " + port);
     }
@@ -341,6 +342,9 @@ final class WorkerCommand implements Callable<Integer> {
       throw new UserException(
           "metrics-port: must be in 0..65535, or -1 to disable metrics, got " + metricsPort);
     }
+  }
+
+  private static InetSocketAddress address(String bind, int port) {
     InetSocketAddress address = new InetSocketAddress(bind, port);
     if (address.isUnresolved()) {
       throw new UserException("bind: cannot resolve '" + bind + "'");

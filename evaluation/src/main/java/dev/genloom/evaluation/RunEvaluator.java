@@ -183,30 +183,9 @@ public final class RunEvaluator {
   static List<ConfigMetrics> withBaselines(List<ConfigMetrics> configs) {
     List<ConfigMetrics> out = new ArrayList<>();
     for (ConfigMetrics config : configs) {
-      ConfigMetrics baseline = config;
-      double baselineCost = -1;
-      ConfigMetrics named =
-          configs.stream()
-              .filter(c -> c.id().equals(config.requestedBaseline()) && c.items() > 0)
-              .findFirst()
-              .orElse(null);
-      for (ConfigMetrics other : configs) {
-        if (named != null) {
-          baseline = named;
-          break;
-        }
-        if (!other.model().equals(config.model())
-            || !other.task().equals(config.task())
-            || other.blockSkips() > 0
-            || other.items() == 0) {
-          continue;
-        }
-        double cost = other.blockEvals() / (double) other.items();
-        // Ties go to the configuration itself, so an uncached run is its own baseline.
-        if (cost > baselineCost || (cost == baselineCost && other == config)) {
-          baselineCost = cost;
-          baseline = other;
-        }
+      ConfigMetrics baseline = named(configs, config.requestedBaseline());
+      if (baseline == null) {
+        baseline = mostExpensiveUncached(configs, config);
       }
       boolean compute =
           Double.isFinite(config.computeMsMedian()) && Double.isFinite(baseline.computeMsMedian());
@@ -216,6 +195,38 @@ public final class RunEvaluator {
       out.add(config.withBaseline(baseline.id(), speedup));
     }
     return out;
+  }
+
+  /** The configuration a grid entry named as its baseline, if the run has items of it. */
+  private static ConfigMetrics named(List<ConfigMetrics> configs, String id) {
+    for (ConfigMetrics c : configs) {
+      if (!id.isEmpty() && c.id().equals(id) && c.items() > 0) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /** The same model's and task's uncached configuration with most block evaluations per item. */
+  private static ConfigMetrics mostExpensiveUncached(
+      List<ConfigMetrics> configs, ConfigMetrics config) {
+    ConfigMetrics baseline = config;
+    double baselineCost = -1;
+    for (ConfigMetrics other : configs) {
+      if (!other.model().equals(config.model())
+          || !other.task().equals(config.task())
+          || other.blockSkips() > 0
+          || other.items() == 0) {
+        continue;
+      }
+      double cost = other.blockEvals() / (double) other.items();
+      // Ties go to the configuration itself, so an uncached run is its own baseline.
+      if (cost > baselineCost || (cost == baselineCost && other == config)) {
+        baselineCost = cost;
+        baseline = other;
+      }
+    }
+    return baseline;
   }
 
   static double median(double[] values) {

@@ -44,7 +44,12 @@ public final class ModelRepository {
           broken.add(
               new Broken(
                   candidate,
-                  "its name '" + pkg.name() + "' is already used by " + previous.root()));
+                  "two packages are named '"
+                      + pkg.name()
+                      + "': "
+                      + previous.root()
+                      + " and "
+                      + candidate));
         }
       } catch (ModelPackageException | UncheckedIOException e) {
         broken.add(new Broken(candidate, e.getMessage()));
@@ -72,22 +77,11 @@ public final class ModelRepository {
 
   /** Scans {@code folder}; any package that fails its checks fails the scan with its message. */
   public static ModelRepository scan(Path folder) {
-    List<Path> candidates = candidates(folder);
-    Map<String, ModelPackage> packages = new LinkedHashMap<>();
-    for (Path candidate : candidates) {
-      ModelPackage pkg = ModelPackage.open(candidate);
-      ModelPackage previous = packages.put(pkg.name(), pkg);
-      if (previous != null) {
-        throw new ModelPackageException(
-            "two packages are named '"
-                + pkg.name()
-                + "': "
-                + previous.root()
-                + " and "
-                + candidate);
-      }
+    Survey survey = survey(folder);
+    if (!survey.broken().isEmpty()) {
+      throw new ModelPackageException(survey.broken().get(0).reason());
     }
-    return new ModelRepository(folder, Collections.unmodifiableMap(packages));
+    return survey.repository();
   }
 
   public Path folder() {

@@ -266,7 +266,7 @@ public final class GeneratePipeline {
   }
 
   /** Whether a path names the local file system (no {@code scheme://} prefix). */
-  static boolean isLocal(String spec) {
+  public static boolean isLocal(String spec) {
     return !spec.matches("^[A-Za-z][A-Za-z0-9+.-]*://.*");
   }
 

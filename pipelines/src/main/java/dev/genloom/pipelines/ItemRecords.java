@@ -89,13 +89,24 @@ final class ItemRecords implements Serializable {
    * launch, before anything runs.
    */
   static int removeTemporaries(String out) throws IOException {
-    return remove(
-        out,
-        List.of(
-            "media/" + TEMPORARY + "*",
-            FOLDER + "/" + TEMPORARY + "*",
-            ".temp-beam-*/**",
-            ".temp-beam-*"));
+    int removed = removeItemTemporaries(out);
+    if (!GeneratePipeline.isLocal(out)) {
+      return removed + remove(out, List.of(".temp-beam-*/**")); // object stores: no folders
+    }
+    Path dir = Path.of(out);
+    if (Files.isDirectory(dir)) {
+      try (DirectoryStream<Path> folders = Files.newDirectoryStream(dir, ".temp-beam-*")) {
+        for (Path folder : folders) {
+          try (var inside = Files.walk(folder)) {
+            for (Path p : inside.sorted(java.util.Comparator.reverseOrder()).toList()) {
+              Files.deleteIfExists(p);
+              removed++;
+            }
+          }
+        }
+      }
+    }
+    return removed;
   }
 
   /**
@@ -119,23 +130,7 @@ final class ItemRecords implements Serializable {
       }
     }
     FileSystems.delete(stale, MoveOptions.StandardMoveOptions.IGNORE_MISSING_FILES);
-    int removed = stale.size();
-    // Object stores have no folders; on a local disk the emptied write folders go too.
-    if (patterns.contains(".temp-beam-*")
-        && GeneratePipeline.isLocal(out)
-        && Files.isDirectory(Path.of(out))) {
-      try (DirectoryStream<Path> folders = Files.newDirectoryStream(Path.of(out), ".temp-beam-*")) {
-        for (Path folder : folders) {
-          try (var inside = Files.walk(folder)) {
-            for (Path p : inside.sorted(java.util.Comparator.reverseOrder()).toList()) {
-              Files.deleteIfExists(p);
-              removed++;
-            }
-          }
-        }
-      }
-    }
-    return removed;
+    return stale.size();
   }
 
   private static boolean exists(ResourceId file) throws IOException {

@@ -20,7 +20,10 @@ public record WorkItem(PromptItem item, long seed, byte[] config, String configI
   public static WorkItem of(PromptItem item, long seed, GeneratorConfig config) {
     byte[] serialized = config.toByteArray();
     // the report's baseline is not part of what is generated
-    byte[] identity = config.toBuilder().clearBaseline().build().toByteArray();
+    byte[] identity =
+        config.getBaseline().isEmpty()
+            ? serialized
+            : config.toBuilder().clearBaseline().build().toByteArray();
     return new WorkItem(item, seed, serialized, config.getId(), requestId(item, seed, identity));
   }
 
