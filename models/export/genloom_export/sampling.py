@@ -39,6 +39,26 @@ from .common import GraphRunner, Refused, as_tuple, cfg, max_abs
 SAMPLERS = {"ddim": "DDIMScheduler", "dpmpp2m": "DPMSolverMultistepScheduler", "euler": "EulerDiscreteScheduler",
             "euler_a": "EulerAncestralDiscreteScheduler"}
 SCHEDULER_SAMPLER = {v: k for k, v in SAMPLERS.items()}
+# A flow-matching schedule has one sampler: euler builds FlowMatchEulerDiscreteScheduler from it.
+FLOW_MATCH = "FlowMatchEulerDiscreteScheduler"
+SCHEDULER_SAMPLER[FLOW_MATCH] = "euler"
+
+
+def is_flow_matching(scheduler_config):
+    return scheduler_config.get("_class_name") == FLOW_MATCH
+
+
+def scheduler_class(sampler, scheduler_config):
+    """The diffusers scheduler class that `sampler` builds from the pipeline's scheduler config (raises
+    Refused where that schedule cannot be sampled so)."""
+    if sampler not in SAMPLERS:
+        raise Refused(f"golden sampler {sampler!r} is not one of {', '.join(SAMPLERS)}")
+    if is_flow_matching(scheduler_config):
+        if sampler != "euler":
+            raise Refused(f"golden sampler {sampler!r} cannot sample the pipeline's flow-matching schedule "
+                          f"({FLOW_MATCH}); use euler")
+        return FLOW_MATCH
+    return SAMPLERS[sampler]
 EXTRA_KEYS = {"eta": float, "guidance_rescale": float, "guidance_scale": float, "steps": int}
 
 
@@ -78,15 +98,16 @@ def tag_of(over):
 
 
 class GoldenOptions:
-    """What the sampling goldens record: samplers, sizes (None: the default size and 1.5x its width),
+    """What the sampling goldens record: samplers (None: every sampler the pipeline's schedule allows),
+    sizes (None: the default size and 1.5x its width),
     steps, guidance (None: the package default), guidance_rescale, DDIM eta, extra runs at the first
     size, prompts with their negatives and seeds, and the tolerance of the exported replay."""
 
-    def __init__(self, samplers=("ddim", "dpmpp2m", "euler", "euler_a"), sizes=None, steps=20, guidance=None,
+    def __init__(self, samplers=None, sizes=None, steps=20, guidance=None,
                  guidance_rescale=0.0, eta=0.0, extras=(), seeds=(1, 2), prompts=None, negatives=None,
                  sampling_atol=1e-3):
         from .stable_diffusion import GOLDEN_NEGATIVES, GOLDEN_PROMPTS
-        self.samplers = list(samplers)
+        self.samplers = list(samplers) if samplers else None
         self.sizes = list(sizes) if sizes else None
         self.steps, self.guidance, self.guidance_rescale, self.eta = int(steps), guidance, guidance_rescale, eta
         self.extras = list(extras)
@@ -104,9 +125,11 @@ class GoldenOptions:
 
     def resolve(self, sizes, pipeline):
         """Fill the defaults that depend on the package and check everything (raises Refused)."""
+        config = pipeline.scheduler_config
+        if self.samplers is None:
+            self.samplers = ["euler"] if is_flow_matching(config) else list(SAMPLERS)
         for s in self.samplers + [e[0] for e in self.extras]:
-            if s not in SAMPLERS:
-                raise Refused(f"golden sampler {s!r} is not one of {', '.join(SAMPLERS)}")
+            scheduler_class(s, config)
         if self.sizes is None:
             m = sizes.multiple_of
             w, h = sizes.default
@@ -130,8 +153,8 @@ class GoldenOptions:
 def add_golden_args(ap):
     from .stable_diffusion import parse_sizes
     ap.add_argument("--golden-samplers", type=lambda s: [x for x in s.split(",") if x],
-                    default=["ddim", "dpmpp2m", "euler", "euler_a"],
-                    help="samplers of the sampling goldens (default ddim,dpmpp2m,euler,euler_a)")
+                    help="samplers of the sampling goldens (default: ddim,dpmpp2m,euler,euler_a; euler alone on a "
+                         "flow-matching schedule)")
     ap.add_argument("--golden-sizes", type=parse_sizes, help="WxH,... (default: the default size and 1.5x its width)")
     ap.add_argument("--golden-steps", type=int, default=20, help="steps of each sampling golden (default 20)")
     ap.add_argument("--golden-guidance", type=float, help="guidance scale (default: the package's, 7.5 or SDXL 5)")
@@ -207,9 +230,11 @@ def denoise(diffusers, scheduler_config, sampler, steps, init_noise, generators,
     """The pipelines' denoising loop. cond/uncond: encoder_hidden_states rows; added: None or
     {"text_embeds": (uncond, cond), "time_ids": (uncond, cond)}. Returns (latents, timesteps, draws,
     scheduler class name, eta passed)."""
-    sched = getattr(diffusers, SAMPLERS[sampler]).from_config(scheduler_config)
+    sched = getattr(diffusers, scheduler_class(sampler, scheduler_config)).from_config(scheduler_config)
     sched.set_timesteps(steps)
-    latents = init_noise * sched.init_noise_sigma
+    # FlowMatchEulerDiscreteScheduler has neither (its pipelines start from unit noise, unscaled input)
+    latents = init_noise * getattr(sched, "init_noise_sigma", 1.0)
+    scale_input = getattr(sched, "scale_model_input", lambda x, t: x)
     cfg_on = guidance > 1.0
     ehs = torch.cat([uncond, cond]) if cfg_on else cond
     added_kw = None
@@ -224,7 +249,7 @@ def denoise(diffusers, scheduler_config, sampler, steps, init_noise, generators,
     with NoiseTap(sched, replay) as tap:
         for t in sched.timesteps:
             x = torch.cat([latents] * 2) if cfg_on else latents
-            x = sched.scale_model_input(x, t)
+            x = scale_input(x, t)
             eps = unet_fn(x, t, ehs, added_kw)
             if cfg_on:
                 eps_u, eps_c = eps.chunk(2)

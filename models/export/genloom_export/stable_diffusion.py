@@ -36,7 +36,8 @@ encoder_hid_dim_type, time_cond_proj_dim, an addition_embed_type other than null
 resnet_time_scale_shift other than "default", attention_type other than "default", 9 input
 channels; VAE configs with latents_mean / latents_std; text encoders other than CLIPTextModel and
 CLIPTextModelWithProjection; scheduler configs with thresholding or a prediction_type other than
-epsilon, v_prediction and sample; sizes that are not multiples of the size constraint.
+epsilon, v_prediction and sample, and flow-matching ones (FlowMatchEulerDiscreteScheduler, exported with
+velocity prediction and the euler sampler) with use_dynamic_shifting; sizes that are not multiples of the size constraint.
 
 Usage (torch, numpy, regex, diffusers and transformers installed; export with a PyTorch no newer
 than the Java runtime's libtorch, DJL pytorch-native 2.7.1):
@@ -177,6 +178,12 @@ def check_vae_config(c):
 
 
 def check_scheduler_config(c):
+    if sampling.is_flow_matching(c):
+        # a rectified-flow fine-tune of the UNet family: velocity outputs, sigma x 1000 timesteps
+        if c.get("use_dynamic_shifting"):
+            raise Refused("scheduler config use_dynamic_shifting=true: the Stable Diffusion pipelines pass no mu "
+                          "(image sequence length shift); not exported")
+        return "PREDICTION_FLOW_VELOCITY"
     if c.get("thresholding"):
         raise Refused("scheduler config thresholding=true: dynamic thresholding is not implemented by Genloom")
     pred = c.get("prediction_type", "epsilon")

@@ -1,8 +1,9 @@
-"""The committed conformance fixtures (models/fixture-sd15, fixture-sd2-v, fixture-sdxl), checked without
-diffusers: the manifest contract, sha256s and component goldens, the sampling golden files and sidecars,
-and an independent replay of every DDIM golden -- DDIM written here from its formulas (Song et al. 2021,
-with diffusers' timestep and final-alpha conventions), the package's own TorchScript blocks, text encoders
-combined as the manifest's `text` says -- which must land on the recorded final latents."""
+"""The committed conformance fixtures (models/fixture-sd15, fixture-sd2-v, fixture-sdxl, fixture-sd15-flow),
+checked without diffusers: the manifest contract, sha256s and component goldens, the sampling golden files
+and sidecars, and an independent replay of every DDIM golden -- DDIM written here from its formulas (Song et
+al. 2021, with diffusers' timestep and final-alpha conventions), the package's own TorchScript blocks, text
+encoders combined as the manifest's `text` says -- which must land on the recorded final latents; likewise
+every flow-match Euler golden, from the rectified-flow formulas with SD3's shifted sigmas (Esser et al. 2024)."""
 import json
 import math
 import os
@@ -15,11 +16,16 @@ from genloom_export.common import GraphRunner, check_package_files, train_export
 from genloom_export.sampling import package_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FIXTURES = ["fixture-sd15", "fixture-sd2-v", "fixture-sdxl"]
+FIXTURES = ["fixture-sd15", "fixture-sd2-v", "fixture-sdxl", "fixture-sd15-flow"]
 SIDECAR_KEYS = {"sampler", "scheduler", "steps", "guidance_scale", "guidance_rescale", "eta", "clip_skip", "width",
                 "height", "prompts", "negative_prompts", "truncated_tokens", "diffusers_version"}
 SCHEDULERS = {"ddim": "DDIMScheduler", "dpmpp2m": "DPMSolverMultistepScheduler", "euler": "EulerDiscreteScheduler",
               "euler_a": "EulerAncestralDiscreteScheduler"}
+FLOW = "FlowMatchEulerDiscreteScheduler"
+
+
+def is_flow(name):
+    return name.endswith("-flow")
 
 
 def load(name):
@@ -83,6 +89,11 @@ def test_fixture_specifics():
     assert xl["text"]["pooledFrom"] == "text_encoder_2" and xl["text"]["zeroEmptyNegative"] is True
     assert xl["latent"]["scaleFactor"] == 0.13025
     assert xl["denoiser"]["inputs"][-2:] == ["text_embeds", "time_ids"]
+    _, flow = load("fixture-sd15-flow")
+    with open(os.path.join(REPO, "models", "fixture-sd15-flow", "scheduler", "scheduler_config.json")) as f:
+        assert json.load(f) == {"_class_name": FLOW, "num_train_timesteps": 1000, "shift": 3.0}
+    assert flow["denoiser"]["prediction"] == "PREDICTION_FLOW_VELOCITY" and flow["defaults"]["sampler"] == "euler"
+    assert {g["subject"] for g in sampling_goldens(flow)} == {"sampling/euler/64x64", "sampling/euler/96x64"}
     assert [(b["width"], b["height"]) for b in xl["sizeConstraint"]["buckets"]] == [
         (64, 64), (96, 64), (64, 96), (128, 64), (64, 128)]
     subjects = {g["subject"] for g in sampling_goldens(sd15)}
@@ -94,14 +105,14 @@ def test_fixture_specifics():
 def test_sampling_golden_files(name):
     pkg, m = load(name)
     entries = sampling_goldens(m)
-    assert len(entries) >= 8
+    assert len(entries) >= (2 if is_flow(name) else 8)
     n_enc = len(m["text"]["encoders"])
     toks = [e["tokenizer"] for e in m["text"]["encoders"]]
     for entry in entries:
         g, side = read_golden(pkg, entry)
         _, sampler, size = entry["subject"].split("/")[:3]
         assert set(side) == SIDECAR_KEYS, entry
-        assert side["sampler"] == sampler and side["scheduler"] == SCHEDULERS[sampler]
+        assert side["sampler"] == sampler and side["scheduler"] == (FLOW if is_flow(name) else SCHEDULERS[sampler])
         assert f"{side['width']}x{side['height']}" == size
         assert side["steps"] == 6 and side["guidance_scale"] == 5.0 and side["clip_skip"] == 0
         assert side["guidance_rescale"] == (0.7 if name == "fixture-sd2-v" else 0.0)
@@ -111,7 +122,7 @@ def test_sampling_golden_files(name):
         assert side["truncated_tokens"][0] == 0 and side["truncated_tokens"][1] > 0, "one prompt is over-long"
         shapes = {"init_noise": (B, 4, H // f, W // f), "timesteps": (6,), "latent_final": (B, 4, H // f, W // f),
                   "pixels": (B, 3, H, W)}
-        drawn = sampler in ("euler", "euler_a") or side["eta"] > 0
+        drawn = (sampler in ("euler", "euler_a") and not is_flow(name)) or side["eta"] > 0
         if drawn:
             shapes["step_noise"] = (6, B, 4, H // f, W // f)
         for k in range(n_enc):
@@ -185,7 +196,7 @@ def ddim_replay(pkg, m, g, side):
     return x
 
 
-@pytest.mark.parametrize("name", FIXTURES)
+@pytest.mark.parametrize("name", [n for n in FIXTURES if not is_flow(n)])
 def test_ddim_goldens_replay(name):
     pkg, m = load(name)
     entries = [e for e in sampling_goldens(m) if e["subject"].startswith("sampling/ddim/")]
@@ -193,6 +204,40 @@ def test_ddim_goldens_replay(name):
     for entry in entries:
         g, side = read_golden(pkg, entry)
         x = ddim_replay(pkg, m, g, side)
+        want = torch.from_numpy(g["latent_final"]).double()
+        d = (x - want).abs().max().item()
+        assert d <= 1e-4 * max(1.0, want.abs().max().item()), (entry["subject"], d)
+
+
+def flow_sigmas(config, steps):
+    """SD3's shifted sigmas: training sigmas t / n for t = n..1 shifted by s(x) = shift x / (1 + (shift - 1) x),
+    `steps` inference timesteps spaced linearly between the shifted extremes (times n) and shifted again,
+    then a final sigma of 0. Returns (sigmas [steps + 1], model timesteps [steps])."""
+    n, shift = config["num_train_timesteps"], config.get("shift", 1.0)
+    s = (lambda x: shift * x / (1 + (shift - 1) * x))
+    t = np.linspace(s(1.0) * n, s(1.0 / n) * n, steps)
+    sig = s(t / n)
+    return np.append(sig, 0.0), sig * n
+
+
+def test_flow_goldens_replay():
+    pkg, m = load("fixture-sd15-flow")
+    with open(os.path.join(pkg, m["schedule"]["configFile"])) as f:
+        config = json.load(f)
+    runner = GraphRunner(pkg, m["components"], m["denoiser"])
+    for entry in sampling_goldens(m):
+        g, side = read_golden(pkg, entry)
+        sig, ts = flow_sigmas(config, side["steps"])
+        assert np.abs(ts - g["timesteps"]).max() <= 1e-3, entry["subject"]
+        ids, un = torch.from_numpy(g["input_ids_0"]), torch.from_numpy(g["uncond_ids_0"])
+        cond, uncond, _, _ = package_text(pkg, m, [ids], [un], side["negative_prompts"])
+        x = torch.from_numpy(g["init_noise"]).double()  # unit noise, no input scaling
+        B = x.shape[0]
+        for i, t in enumerate(ts):
+            v_u, v_c = runner(sample=torch.cat([x, x]).float(), timestep=torch.full((2 * B,), float(t)),
+                              encoder_hidden_states=torch.cat([uncond, cond])).double().chunk(2)
+            v = v_u + side["guidance_scale"] * (v_c - v_u)
+            x = x + (sig[i + 1] - sig[i]) * v  # Euler on dx/dsigma = v
         want = torch.from_numpy(g["latent_final"]).double()
         d = (x - want).abs().max().item()
         assert d <= 1e-4 * max(1.0, want.abs().max().item()), (entry["subject"], d)

@@ -37,6 +37,8 @@ CONFIG_CASES = [
     ("sdxl", {"vae": {"latents_mean": [0.0] * 4, "latents_std": [1.0] * 4}}, "latents_mean"),
     ("sd15", {"scheduler": {"thresholding": True}}, "thresholding"),
     ("sd15", {"scheduler": {"prediction_type": "flow_prediction"}}, "prediction_type='flow_prediction'"),
+    ("sd15", {"scheduler": {"_class_name": "FlowMatchEulerDiscreteScheduler", "use_dynamic_shifting": True}},
+     "use_dynamic_shifting=true"),
     # found after the text encoders are written: the half-written package folder is removed again
     ("sd15", {"unet": {"cross_attention_dim": 16}}, "cross_attention_dim is 16"),
 ]
@@ -111,6 +113,15 @@ def test_golden_option_refusals(tmp_path, golden, message):
     with pytest.raises(Refused) as e:
         S.export(pipe, str(tmp_path / "pkg"), loader=sp.StandinLoader(), golden=golden)
     assert message in str(e.value)
+
+
+def test_a_flow_matching_schedule_has_only_the_euler_golden(tmp_path):
+    pipe = sp.build(str(tmp_path), "sd15", scheduler={"_class_name": "FlowMatchEulerDiscreteScheduler", "shift": 3.0})
+    with pytest.raises(Refused) as e:
+        S.export(pipe, str(tmp_path / "pkg"), loader=sp.StandinLoader(),
+                 golden=sampling.GoldenOptions(samplers=["euler", "dpmpp2m"]))
+    assert "'dpmpp2m' cannot sample the pipeline's flow-matching schedule" in str(e.value)
+    assert not (tmp_path / "pkg").exists()
 
 
 def test_golden_extra_parsing():

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd2-v and
-models/fixture-sdxl.
+"""Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd2-v,
+models/fixture-sdxl and models/fixture-sd15-flow.
 
 Each fixture is a tiny, seeded configuration of the real diffusers classes (UNet2DConditionModel with
 three levels, AutoencoderKL with four, so sizes are multiples of 32 and the default is 64x64), with
@@ -17,7 +17,7 @@ packages exist so that the Java runtime can be checked against diffusers' own sa
 
 Needs diffusers (with torch, numpy, regex) importable; run from anywhere:
 
-  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl] [--keep DIR]
+  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow] [--keep DIR]
 """
 import argparse
 import json
@@ -54,6 +54,9 @@ SDXL_SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "b
                   "num_train_timesteps": 1000, "prediction_type": "epsilon", "sample_max_value": 1.0,
                   "set_alpha_to_one": False, "skip_prk_steps": True, "steps_offset": 1,
                   "timestep_spacing": "leading", "trained_betas": None, "use_karras_sigmas": True}
+# A rectified-flow fine-tune of SD 1.5: the SD 1.5 fixture's modules under SD3's flow-matching schedule
+# (FlowMatchEulerDiscreteScheduler, shift 3), so the flow-match Euler sampler runs in the UNet loop.
+FLOW_SCHEDULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 3.0}
 
 COMMON_ARGS = ["--golden-sizes", "64x64,96x64", "--golden-steps", "6", "--golden-guidance", "5", "--threads", "2"]
 FIXTURES = {
@@ -63,6 +66,9 @@ FIXTURES = {
               "args": ["--golden-guidance-rescale", "0.7"]},
     "sdxl": {"out": "fixture-sdxl", "shape": "SDXL base (two text encoders, text_time conditioning, Karras sigmas)",
              "args": ["--buckets", "64x64,96x64,64x96,128x64,64x128"]},
+    "sd15-flow": {"out": "fixture-sd15-flow",
+                  "shape": "SD 1.5 under a flow-matching schedule (FlowMatchEulerDiscreteScheduler, shift 3)",
+                  "args": []},
 }
 
 
@@ -125,14 +131,14 @@ def model_index(kind, scheduler):
 
 def write_pipeline(diffusers, kind, d):
     """The tiny pipeline folder of one fixture (seeded)."""
-    if kind == "sd15":
+    if kind in ("sd15", "sd15-flow"):
         tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
         text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 32, 2, 2, "quick_gelu", 11)
         unet(diffusers, os.path.join(d, "unet"), 12, cross_attention_dim=32, attention_head_dim=4,
              down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
              up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
         vae(diffusers, os.path.join(d, "vae"), 0.18215, 13)
-        sched = SD15_SCHEDULER
+        sched = SD15_SCHEDULER if kind == "sd15" else FLOW_SCHEDULER
     elif kind == "sd2-v":
         tok = copy_tokenizer("clip-sd2", os.path.join(d, "tokenizer"))
         text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 32, 2, 2, "gelu", 21)

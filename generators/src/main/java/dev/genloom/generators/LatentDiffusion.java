@@ -65,6 +65,12 @@ public final class LatentDiffusion implements Generator, Calibratable {
           manifestFile + ": latent.channels and latent.downsample must be set");
     }
     this.scheduler = schedulerConfig(pkg);
+    if (scheduler.usesDynamicShifting()) {
+      throw new ModelPackageException(
+          scheduler.source()
+              + ": use_dynamic_shifting true needs a mu from the image sequence length, which the"
+              + " Stable Diffusion pipelines do not pass; a latent diffusion package cannot use it");
+    }
     Prediction declared =
         manifest.getDenoiser().getPrediction() == Prediction.PREDICTION_UNSPECIFIED
             ? Prediction.PREDICTION_EPSILON

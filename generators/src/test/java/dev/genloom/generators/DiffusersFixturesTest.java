@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.generators.sampling.FlowMatchEulerDiscrete;
 import dev.genloom.proto.v1.Size;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,9 +27,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The random-weight fixtures exported from real diffusers pipelines (SD 1.5-, SD 2.x-v- and
- * SDXL-shaped) against what diffusers itself computed: every component, and every recorded sampling
- * run (DDIM, DPM-Solver++(2M), Euler, Euler ancestral; two sizes; classifier-free guidance)
- * replayed through the Java runtime, final latents to 1e-4; then what the runtime refuses, by name.
+ * SDXL-shaped, and SD 1.5 under a flow-matching schedule) against what diffusers itself computed:
+ * every component, and every recorded sampling run (DDIM, DPM-Solver++(2M), Euler, Euler ancestral;
+ * flow-match Euler on the flow-matching fixture; two sizes; classifier-free guidance) replayed
+ * through the Java runtime, final latents to 1e-4; then what the runtime refuses, by name.
  */
 class DiffusersFixturesTest {
   static final Path MODELS = Path.of("..", "models");
@@ -37,7 +40,7 @@ class DiffusersFixturesTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"fixture-sd15", "fixture-sd2-v", "fixture-sdxl"})
+  @ValueSource(strings = {"fixture-sd15", "fixture-sd2-v", "fixture-sdxl", "fixture-sd15-flow"})
   void javaMatchesDiffusersForEverySamplerAndSize(String name) {
     ModelPackage pkg = pkg(name);
     List<GoldenCheck.Result> components = GoldenCheck.checkComponents(pkg, Device.cpu());
@@ -55,19 +58,15 @@ class DiffusersFixturesTest {
       String[] parts = r.subject().split("/");
       covered.add(parts[1] + "@" + parts[2]);
     }
-    assertEquals(
-        new TreeSet<>(
-            Set.of(
-                "ddim@64x64",
-                "ddim@96x64",
-                "dpmpp2m@64x64",
-                "dpmpp2m@96x64",
-                "euler@64x64",
-                "euler@96x64",
-                "euler_a@64x64",
-                "euler_a@96x64")),
-        covered,
-        name + " records every sampler at two sizes");
+    // a flow-matching schedule has one sampler: euler builds FlowMatchEulerDiscreteScheduler
+    Set<String> samplers =
+        name.endsWith("-flow") ? Set.of("euler") : Set.of("ddim", "dpmpp2m", "euler", "euler_a");
+    Set<String> expected = new TreeSet<>();
+    for (String sampler : samplers) {
+      expected.add(sampler + "@64x64");
+      expected.add(sampler + "@96x64");
+    }
+    assertEquals(expected, covered, name + " records every sampler at two sizes");
   }
 
   @Test
@@ -120,6 +119,44 @@ class DiffusersFixturesTest {
               () -> generator.validate(spec.toBuilder().refuseTruncation(true).build()));
       assertTrue(refused.getMessage().startsWith("prompt: needs "), refused.getMessage());
     }
+  }
+
+  @Test
+  void theFlowMatchingFixtureSamplesWithFlowMatchEulerAndRefusesTheOthersByName()
+      throws IOException {
+    JsonNode sidecar =
+        new ObjectMapper()
+            .readTree(
+                MODELS.resolve("fixture-sd15-flow/golden/sampling_euler_64x64.json").toFile());
+    assertEquals("FlowMatchEulerDiscreteScheduler", sidecar.get("scheduler").asText());
+    try (LatentDiffusion ldm =
+        (LatentDiffusion) Generators.open(pkg("fixture-sd15-flow"), Device.cpu())) {
+      GenerationSpec spec = ldm.defaults("a red cube on a table", 1).toBuilder().steps(6).build();
+      assertEquals("euler", spec.sampler());
+      assertTrue(ldm.sampler(spec) instanceof FlowMatchEulerDiscrete);
+      IllegalArgumentException ddim =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ldm.validate(spec.toBuilder().sampler("ddim").build()));
+      assertTrue(
+          ddim.getMessage().contains("ddim cannot sample the flow-matching schedule"),
+          ddim.getMessage());
+    }
+  }
+
+  @Test
+  void aFlowMatchingUnetPackageWithDynamicShiftingIsRefusedAtLoad(@TempDir Path dir)
+      throws IOException {
+    Path copy = copy("fixture-sd15-flow", dir);
+    Path config = copy.resolve("scheduler/scheduler_config.json");
+    ObjectNode c = (ObjectNode) new ObjectMapper().readTree(config.toFile());
+    c.put("use_dynamic_shifting", true);
+    Files.writeString(config, c.toString());
+    ModelPackageException e =
+        assertThrows(
+            ModelPackageException.class,
+            () -> Generators.open(ModelPackage.open(copy), Device.cpu()).close());
+    assertTrue(e.getMessage().contains("use_dynamic_shifting true"), e.getMessage());
   }
 
   @Test

@@ -373,6 +373,14 @@ public final class SchedulerConfig {
     return name != null && name.startsWith("FlowMatch");
   }
 
+  /**
+   * Whether the config is a flow-matching one whose sigmas shift with the image sequence length
+   * ({@code use_dynamic_shifting}), so that sampling needs a {@code mu}.
+   */
+  public boolean usesDynamicShifting() {
+    return isFlowMatching() && params(FLOW_MATCH).bool("use_dynamic_shifting");
+  }
+
   /** num_train_timesteps (default 1000, as in every scheduler built here). */
   public int numTrainTimesteps() {
     return params(isFlowMatching() ? FLOW_MATCH : DDIM).integer("num_train_timesteps");
