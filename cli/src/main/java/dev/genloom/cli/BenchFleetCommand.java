@@ -90,6 +90,16 @@ final class BenchFleetCommand implements Callable<Integer> {
       description = "Run without the fault schedule (by default workers are killed and restarted).")
   boolean noFaults;
 
+  @Option(
+      names = "--worker-calls",
+      paramLabel = "MODE,...",
+      split = ",",
+      description =
+          "How batches reach workers, each mode a series of its own: batch (GenerateBatch) or"
+              + " item (one Generate per item) (default: ${DEFAULT-VALUE}).",
+      defaultValue = "batch")
+  List<String> workerCalls;
+
   @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
   Path json;
 
@@ -97,6 +107,7 @@ final class BenchFleetCommand implements Callable<Integer> {
 
   /** One fleet size's measurements. */
   record Result(
+      String workerCalls,
       int workers,
       int items,
       double totalSeconds,
@@ -118,6 +129,7 @@ final class BenchFleetCommand implements Callable<Integer> {
 
     Result withScaling(double value) {
       return new Result(
+          workerCalls,
           workers,
           items,
           totalSeconds,
@@ -152,6 +164,11 @@ final class BenchFleetCommand implements Callable<Integer> {
     if (fleets.stream().anyMatch(n -> n < 1) || itemsPerWorker < 1 || steps < 1 || maxBatch < 1) {
       throw new UserException("workers, items, steps and max-batch must be >= 1");
     }
+    for (String mode : workerCalls) {
+      if (!mode.equals("batch") && !mode.equals("item")) {
+        throw new UserException("--worker-calls: '" + mode + "' is not batch or item");
+      }
+    }
     Path pkg = modelsOption.folder().resolve("tiny-ldm").toAbsolutePath().normalize();
     if (!Files.isDirectory(pkg)) {
       throw new UserException(
@@ -169,7 +186,8 @@ final class BenchFleetCommand implements Callable<Integer> {
         Runtime.getRuntime().availableProcessors());
     out.printf(
         Locale.ROOT,
-        "%8s %8s %8s %9s %10s %10s %8s %9s %9s %10s %11s %8s %6s  %s%n",
+        "%6s %8s %8s %8s %9s %10s %10s %8s %9s %9s %10s %11s %8s %6s  %s%n",
+        "calls",
         "workers",
         "items",
         "total s",
@@ -187,34 +205,37 @@ final class BenchFleetCommand implements Callable<Integer> {
     out.flush();
     List<Result> results = new ArrayList<>();
     boolean allOk = true;
-    Double single = null; // items/s of the one-worker fleet of this run, if it has one
-    for (int n : fleets) {
-      Result r = runFleet(n, pkg);
-      if (n == 1) {
-        single = r.itemsPerSecond();
+    for (String calls : workerCalls) {
+      Double single = null; // items/s of this mode's one-worker fleet in this run, if it has one
+      for (int n : fleets) {
+        Result r = runFleet(calls, n, pkg);
+        if (n == 1) {
+          single = r.itemsPerSecond();
+        }
+        r = r.withScaling(single == null ? Double.NaN : r.itemsPerSecond() / single);
+        results.add(r);
+        allOk &= r.exactlyOnce();
+        out.printf(
+            Locale.ROOT,
+            "%6s %8d %8d %8.1f %9.1f %10.1f %10.1f %7.2fx %8.1f%% %8.1f%% %10.2f %11.2f %8d %6d  %s%n",
+            r.workerCalls(),
+            r.workers(),
+            r.items(),
+            r.totalSeconds(),
+            r.seconds(),
+            r.itemsPerSecond(),
+            r.idealItemsPerSecond(),
+            r.scaling(),
+            100 * r.meanUtilization(),
+            100 * r.minUtilization(),
+            r.meanBatch(),
+            r.driverCoreMsPerItem(),
+            r.retries(),
+            r.kills(),
+            r.exactlyOnce() ? "yes" : "NO: " + r.problem());
+        out.printf(Locale.ROOT, "%10s batch sizes %s%n", "", r.batchSizes());
+        out.flush();
       }
-      r = r.withScaling(single == null ? Double.NaN : r.itemsPerSecond() / single);
-      results.add(r);
-      allOk &= r.exactlyOnce();
-      out.printf(
-          Locale.ROOT,
-          "%8d %8d %8.1f %9.1f %10.1f %10.1f %7.2fx %8.1f%% %8.1f%% %10.2f %11.2f %8d %6d  %s%n",
-          r.workers(),
-          r.items(),
-          r.totalSeconds(),
-          r.seconds(),
-          r.itemsPerSecond(),
-          r.idealItemsPerSecond(),
-          r.scaling(),
-          100 * r.meanUtilization(),
-          100 * r.minUtilization(),
-          r.meanBatch(),
-          r.driverCoreMsPerItem(),
-          r.retries(),
-          r.kills(),
-          r.exactlyOnce() ? "yes" : "NO: " + r.problem());
-      out.printf(Locale.ROOT, "%10s batch sizes %s%n", "", r.batchSizes());
-      out.flush();
     }
     if (json != null) {
       ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -234,7 +255,7 @@ final class BenchFleetCommand implements Callable<Integer> {
     return allOk ? 0 : 1;
   }
 
-  private Result runFleet(int n, Path pkg) throws Exception {
+  private Result runFleet(String calls, int n, Path pkg) throws Exception {
     Path dir = Files.createTempDirectory("genloom-fleet-");
     Path models = Files.createDirectories(dir.resolve("models"));
     Files.createSymbolicLink(models.resolve("tiny-ldm"), pkg);
@@ -279,7 +300,8 @@ final class BenchFleetCommand implements Callable<Integer> {
                   "--maxInFlight=" + inFlight,
                   "--maxAttempts=12",
                   "--initialBackoffMillis=100",
-                  "--callDeadlineSeconds=120")
+                  "--callDeadlineSeconds=120",
+                  "--workerCalls=" + calls)
               .as(GeneratePipelineOptions.class);
       double batchSeconds = steps * stepMs / 1000.0;
       double ideal = n * maxBatch / batchSeconds;
@@ -405,6 +427,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       computeShare.put(address, busyMs.getOrDefault(address, 0.0) / Math.max(1e-9, busyTotal));
     }
     return new Result(
+        calls,
         n,
         items,
         totalSeconds,

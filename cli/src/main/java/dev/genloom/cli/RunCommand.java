@@ -115,6 +115,16 @@ final class RunCommand implements Callable<Integer> {
   int batchSize;
 
   @Option(
+      names = "--worker-calls",
+      paramLabel = "MODE",
+      description =
+          "How a batch reaches its worker: batch (one GenerateBatch call; a worker without it"
+              + " gets one Generate call per item) or item (one Generate call per item) (default:"
+              + " ${DEFAULT-VALUE}).",
+      defaultValue = "batch")
+  String workerCalls;
+
+  @Option(
       names = "--refuse-long-prompts",
       description =
           "Fail items whose prompt is longer than the text encoder takes, instead of truncating"
@@ -213,6 +223,7 @@ final class RunCommand implements Callable<Integer> {
     args.add("--workers=" + (fleet == null ? "127.0.0.1:0" : fleet));
     args.add("--maxInFlight=" + maxInFlight);
     args.add("--batchSize=" + batchSize);
+    args.add("--workerCalls=" + workerCalls);
     args.add("--maxAttempts=" + maxAttempts);
     args.add("--callDeadlineSeconds=" + callDeadlineSeconds);
     args.add("--initialBackoffMillis=" + initialBackoffMillis);

@@ -1,6 +1,7 @@
 package dev.genloom.pipelines;
 
 import com.google.protobuf.ByteString;
+import dev.genloom.proto.v1.GenerateBatchRequest;
 import dev.genloom.proto.v1.GenerateEvent;
 import dev.genloom.proto.v1.GenerateRequest;
 import dev.genloom.proto.v1.GenerationServiceGrpc;
@@ -10,15 +11,19 @@ import dev.genloom.proto.v1.Result;
 import dev.genloom.proto.v1.RunRecord;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -39,11 +44,14 @@ import org.apache.beam.sdk.values.TupleTag;
 import org.joda.time.Instant;
 
 /**
- * Sends each batch of work items to the worker fleet and writes the media. Calls run concurrently
- * (at most {@code maxInFlight} per instance), are retried with exponential backoff and full jitter
- * on UNAVAILABLE, CANCELLED (a worker that died mid-call), RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED
- * (gRPC's own retry buffer is too small for image payloads), and media are written to a temporary
- * name and renamed, so a retried or repeated request never leaves a partial or second file.
+ * Sends each batch of work items to the worker fleet and writes the media. A batch goes whole to
+ * one worker, in one GenerateBatch call (or, with {@code batchCalls} off or on a worker that lacks
+ * it, one Generate call per item, leaving together). Items are in flight concurrently (at most
+ * {@code maxInFlight} per instance). An item that fails with UNAVAILABLE, CANCELLED (a worker that
+ * died mid-call), RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED (gRPC's own retry buffer is too small for
+ * image payloads) is retried alone on another worker, with exponential backoff and full jitter,
+ * while the rest of its batch goes on. Media are written to a temporary name and renamed, so a
+ * retried or repeated request never leaves a partial or second file.
  */
 final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, RunRecord> {
   private static final long serialVersionUID = 1L;
@@ -56,6 +64,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private final int maxAttempts;
   private final int deadlineSeconds;
   private final int initialBackoffMillis;
+  private final boolean batchCalls;
   private final Counter generated = Metrics.counter("genloom", "generated");
   private final Counter failed = Metrics.counter("genloom", "failed");
   private final Counter retries = Metrics.counter("genloom", "retries");
@@ -75,8 +84,10 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       int maxAttempts,
       int deadlineSeconds,
       int initialBackoffMillis,
+      boolean batchCalls,
       WorkerSecurity security) {
     this.security = security;
+    this.batchCalls = batchCalls;
     this.workers = workers;
     this.out = out;
     this.maxInFlight = maxInFlight;
@@ -123,9 +134,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   }
 
   /**
-   * Starts one call per item and returns without waiting for them: calls of many batches overlap,
-   * up to {@code maxInFlight} per instance (the semaphore blocks here when that many are under
-   * way). Finished calls are emitted as later elements arrive and the rest when the bundle ends.
+   * Sends the batch and returns without waiting for it: calls of many batches overlap, up to {@code
+   * maxInFlight} items per instance (the semaphore blocks here when that many are under way).
+   * Finished items are emitted as later elements arrive and the rest when the bundle ends.
    */
   @ProcessElement
   public void process(
@@ -134,36 +145,24 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       BoundedWindow window,
       MultiOutputReceiver receiver)
       throws InterruptedException {
-    // The batch stays whole: every item goes to one worker, the least loaded, so its dynamic
-    // batcher runs them as one forward. Retries go alone to another worker.
-    List<WorkItem> items = new java.util.ArrayList<>();
+    List<WorkItem> items = new ArrayList<>();
     batch.getValue().forEach(items::add);
-    // Permits for the whole batch before any call starts, so its calls leave together and reach
-    // the worker inside one batching window (a batch larger than maxInFlight goes in parts).
-    int permits = Math.min(items.size(), maxInFlight);
-    inFlight.acquire(permits);
-    int worker = pool.pickLeastLoaded();
-    pool.begin(worker, items.size());
-    int held = permits;
-    for (WorkItem item : items) {
-      if (held == 0) {
-        inFlight.acquire();
-      } else {
-        held--;
+    // A batch larger than maxInFlight goes in parts; each part's permits are taken before it
+    // leaves, so its items reach the worker together.
+    for (int from = 0; from < items.size(); from += maxInFlight) {
+      List<WorkItem> part = items.subList(from, Math.min(items.size(), from + maxInFlight));
+      inFlight.acquire(part.size());
+      int worker = pool.pickLeastLoaded();
+      pool.begin(worker, part.size());
+      List<CompletableFuture<Outcome>> outcomes = new ArrayList<>();
+      for (int i = 0; i < part.size(); i++) {
+        CompletableFuture<Outcome> outcome = new CompletableFuture<>();
+        outcome.whenComplete((o, e) -> inFlight.release());
+        outcomes.add(outcome);
+        pending.add(new Pending(outcome, window, timestamp));
       }
-      pending.add(
-          new Pending(
-              CompletableFuture.supplyAsync(
-                  () -> {
-                    try {
-                      return generate(item, worker);
-                    } finally {
-                      inFlight.release();
-                    }
-                  },
-                  executor),
-              window,
-              timestamp));
+      List<WorkItem> sent = List.copyOf(part);
+      executor.execute(() -> dispatch(sent, worker, outcomes));
     }
     while (!pending.isEmpty() && pending.peek().call().isDone()) {
       Outcome outcome = pending.poll().call().join();
@@ -203,101 +202,293 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     }
   }
 
+  /** One item on its way to a worker: its request and the record being filled in. */
+  private static final class Call {
+    final WorkItem item;
+    final RunRecord.Builder record;
+    final GenerateRequest request;
+    final long start;
+
+    Call(WorkItem item, RunRecord.Builder record, GenerateRequest request, long start) {
+      this.item = item;
+      this.record = record;
+      this.request = request;
+      this.start = start;
+    }
+  }
+
   /**
-   * Generates one item, first on {@code firstWorker} (whose outstanding count the batch already
-   * took for it), then, on a retryable failure, alone on other workers.
+   * Sends {@code items} to {@code worker} (whose outstanding count already includes them) and
+   * completes each item's outcome; runs on a call thread. An item already finished, by an earlier
+   * run of this launch or an earlier attempt of this bundle, is not sent again.
    */
-  private Outcome generate(WorkItem item, int firstWorker) {
-    long start = System.nanoTime();
+  private void dispatch(
+      List<WorkItem> items, int worker, List<CompletableFuture<Outcome>> outcomes) {
     try {
-      // finished by an earlier run of this launch, or by an earlier attempt of this bundle
-      var earlier = records.finished(item.requestId());
-      if (earlier.isPresent()) {
-        pool.end(firstWorker);
-        return new Outcome(earlier.get(), null, 0, true);
+      List<Call> calls = new ArrayList<>();
+      List<CompletableFuture<Outcome>> open = new ArrayList<>();
+      for (int i = 0; i < items.size(); i++) {
+        WorkItem item = items.get(i);
+        long start = System.nanoTime();
+        Optional<RunRecord> earlier;
+        try {
+          earlier = records.finished(item.requestId());
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot read the record of " + item.requestId(), e);
+        }
+        if (earlier.isPresent()) {
+          pool.end(worker);
+          outcomes.get(i).complete(new Outcome(earlier.get(), null, 0, true));
+          continue;
+        }
+        RunRecord.Builder record = newRecord(item);
+        try {
+          calls.add(new Call(item, record, request(item, item.generatorConfig()), start));
+          open.add(outcomes.get(i));
+        } catch (IllegalArgumentException e) {
+          pool.end(worker);
+          outcomes.get(i).complete(failure(record, item, e.getMessage(), start, 0));
+        }
       }
-    } catch (IOException e) {
-      pool.end(firstWorker);
-      throw new java.io.UncheckedIOException("cannot read the record of " + item.requestId(), e);
+      if (calls.isEmpty()) {
+        return;
+      }
+      if (batchCalls && pool.takesBatches(worker)) {
+        batch(calls, open, worker);
+      } else {
+        for (int i = 0; i < calls.size(); i++) {
+          Call call = calls.get(i);
+          CompletableFuture<Outcome> outcome = open.get(i);
+          if (i == calls.size() - 1) {
+            outcome.complete(alone(call, 0, worker, null));
+          } else {
+            executor.execute(() -> complete(outcome, () -> alone(call, 0, worker, null)));
+          }
+        }
+      }
+    } catch (RuntimeException | Error e) {
+      for (CompletableFuture<Outcome> outcome : outcomes) {
+        outcome.completeExceptionally(e);
+      }
+      throw e;
     }
-    GeneratorConfig config = item.generatorConfig();
-    RunRecord.Builder record =
-        RunRecord.newBuilder()
-            .setRequestId(item.requestId())
-            .setPrompt(item.item().prompt())
-            .setSeed(item.seed())
-            .setModel(config.getModel())
-            .setConfig(item.configId())
-            .setItemId(item.item().id())
-            .setSourceLine(item.item().line())
-            .setReferenceImage(item.item().referenceImage())
-            .setNegativePrompt(item.item().negativePrompt())
-            .setBaseline(config.getBaseline());
-    GenerateRequest request;
+  }
+
+  private static void complete(
+      CompletableFuture<Outcome> outcome, java.util.function.Supplier<Outcome> work) {
     try {
-      request = request(item, config);
-    } catch (IllegalArgumentException e) {
-      pool.end(firstWorker);
-      return failure(record, item, e.getMessage(), start, 0);
+      outcome.complete(work.get());
+    } catch (RuntimeException | Error e) {
+      outcome.completeExceptionally(e);
     }
-    StatusRuntimeException last = null;
-    int worker = firstWorker;
-    for (int attempt = 0; attempt < maxAttempts; attempt++) {
+  }
+
+  /**
+   * One GenerateBatch call for {@code calls}. Each item ends as its own result or failure event
+   * arrives; a retryable failure of one item, or of the whole call, sends the items it hit alone to
+   * other workers.
+   */
+  private void batch(List<Call> calls, List<CompletableFuture<Outcome>> outcomes, int worker) {
+    Map<String, Integer> index = new HashMap<>();
+    GenerateBatchRequest.Builder request = GenerateBatchRequest.newBuilder();
+    for (int i = 0; i < calls.size(); i++) {
+      index.put(calls.get(i).request.getRequestId(), i);
+      request.addRequests(calls.get(i).request);
+      calls.get(i).record.setWorker(pool.address(worker));
+    }
+    boolean[] ended = new boolean[calls.size()];
+    ByteString[] data = new ByteString[calls.size()];
+    int open = calls.size();
+    try {
+      Iterator<GenerateEvent> events = stub(worker).generateBatch(request.build());
+      while (events.hasNext()) {
+        GenerateEvent event = events.next();
+        Integer i = index.get(event.getRequestId());
+        if (i == null || ended[i]) {
+          throw Status.INTERNAL
+              .withDescription(
+                  "the worker sent an event for request '"
+                      + event.getRequestId()
+                      + "', which is not open in this batch")
+              .asRuntimeException();
+        }
+        switch (event.getEventCase()) {
+          case QUEUED -> pool.queued(worker, event.getQueued().getPosition());
+          case RESULT -> {
+            Result result = event.getResult();
+            ByteString chunk = result.getMediaCount() > 0 ? result.getMedia(0).getData() : null;
+            data[i] = data[i] == null ? chunk : data[i].concat(chunk);
+            if (result.getChunkIndex() >= result.getChunkCount() - 1) {
+              ended[i] = true;
+              open--;
+              pool.end(worker);
+              Result whole =
+                  result.getMediaCount() == 0 || result.getChunkCount() <= 1
+                      ? result
+                      : result.toBuilder()
+                          .setMedia(0, result.getMedia(0).toBuilder().setData(data[i]))
+                          .build();
+              outcomes.get(i).complete(finish(calls.get(i), whole, 0));
+            }
+          }
+          case FAILURE -> {
+            ended[i] = true;
+            open--;
+            pool.end(worker);
+            Status status =
+                Status.fromCodeValue(event.getFailure().getCode())
+                    .withDescription(event.getFailure().getMessage());
+            retryOrFail(calls.get(i), outcomes.get(i), worker, status.asRuntimeException());
+          }
+          default -> {}
+        }
+      }
+      if (open > 0) {
+        throw Status.INTERNAL
+            .withDescription("the worker ended the batch before every request had a result")
+            .asRuntimeException();
+      }
+    } catch (StatusRuntimeException e) {
+      boolean unimplemented = e.getStatus().getCode() == Status.Code.UNIMPLEMENTED;
+      if (unimplemented) {
+        // a worker that predates GenerateBatch: one Generate call per item, on the same worker
+        pool.refusesBatches(worker);
+      }
+      for (int i = 0; i < calls.size(); i++) {
+        if (ended[i]) {
+          continue;
+        }
+        ended[i] = true;
+        Call call = calls.get(i);
+        CompletableFuture<Outcome> outcome = outcomes.get(i);
+        if (unimplemented) {
+          executor.execute(() -> complete(outcome, () -> alone(call, 0, worker, null)));
+        } else {
+          pool.end(worker);
+          retryOrFail(call, outcome, worker, e);
+        }
+      }
+    }
+  }
+
+  /** After {@code error} on {@code worker}: the item alone on another worker, or its failure. */
+  private void retryOrFail(
+      Call call, CompletableFuture<Outcome> outcome, int worker, StatusRuntimeException error) {
+    Status.Code code = error.getStatus().getCode();
+    if (!retryable(code)) {
+      outcome.complete(failed(call, error, 0));
+      return;
+    }
+    if (code == Status.Code.UNAVAILABLE || code == Status.Code.CANCELLED) {
+      pool.markDown(worker);
+    }
+    executor.execute(() -> complete(outcome, () -> alone(call, 1, worker, error)));
+  }
+
+  /**
+   * Attempts {@code firstAttempt} onward of one item, each a Generate call of its own. Attempt 0
+   * runs on {@code worker} (already counted for it); each later one waits its backoff and runs on
+   * another worker than the last.
+   */
+  private Outcome alone(Call call, int firstAttempt, int worker, StatusRuntimeException last) {
+    for (int attempt = firstAttempt; attempt < maxAttempts; attempt++) {
       if (attempt > 0) {
+        backoff(attempt - 1);
         worker = pool.pickOther(worker);
         pool.begin(worker, 1);
       }
-      record.setWorker(pool.address(worker));
+      call.record.setWorker(pool.address(worker));
+      Result result;
       try {
-        Result result;
         try {
-          result = call(worker, request, record);
+          result = call(worker, call.request);
         } finally {
           pool.end(worker);
         }
-        String media = writeMedia(item.requestId(), result);
-        record
-            .setStatus("ok")
-            .setMedia(media)
-            .setWallMs((System.nanoTime() - start) / 1_000_000)
-            .setBlockEvals(result.getStats().getBlockEvals())
-            .setBlockSkips(result.getStats().getBlockSkips())
-            .setComputeMs(result.getStats().getComputeMs())
-            .setBatchSize(result.getStats().getBatchSize())
-            .setTruncatedTokens(result.getStats().getTruncatedTokens());
-        if (result.getMediaCount() > 0) {
-          record.setWidth(result.getMedia(0).getWidth()).setHeight(result.getMedia(0).getHeight());
-        }
-        RunRecord done = record.build();
-        records.write(done);
-        return new Outcome(done, null, attempt, false);
       } catch (StatusRuntimeException e) {
         last = e;
         Status.Code code = e.getStatus().getCode();
-        // The pipeline never cancels its own calls: CANCELLED means the worker went away mid-call
-        // (the stream was reset), so it is retried like UNAVAILABLE.
-        if (code != Status.Code.UNAVAILABLE
-            && code != Status.Code.CANCELLED
-            && code != Status.Code.RESOURCE_EXHAUSTED
-            && code != Status.Code.DEADLINE_EXCEEDED) {
-          return failure(
-              record, item, code + ": " + e.getStatus().getDescription(), start, attempt);
+        if (!retryable(code)) {
+          return failed(call, e, attempt);
         }
         if (code == Status.Code.UNAVAILABLE || code == Status.Code.CANCELLED) {
           pool.markDown(worker);
         }
-        backoff(attempt);
-      } catch (IOException e) {
-        return failure(
-            record, item, "writing media or record failed: " + e.getMessage(), start, attempt);
+        continue;
       }
+      return finish(call, result, attempt);
     }
     return failure(
-        record,
-        item,
+        call.record,
+        call.item,
         "gave up after " + maxAttempts + " attempts: " + FleetCheck.describe(last),
-        start,
+        call.start,
         maxAttempts - 1);
+  }
+
+  /**
+   * The pipeline never cancels its own calls: CANCELLED means the worker went away mid-call (the
+   * stream was reset), so it is retried like UNAVAILABLE.
+   */
+  private static boolean retryable(Status.Code code) {
+    return code == Status.Code.UNAVAILABLE
+        || code == Status.Code.CANCELLED
+        || code == Status.Code.RESOURCE_EXHAUSTED
+        || code == Status.Code.DEADLINE_EXCEEDED;
+  }
+
+  private Outcome failed(Call call, StatusRuntimeException e, int attempt) {
+    return failure(
+        call.record,
+        call.item,
+        e.getStatus().getCode() + ": " + e.getStatus().getDescription(),
+        call.start,
+        attempt);
+  }
+
+  /** Writes the media and the item's record; {@code attempt} is the number of retries it took. */
+  private Outcome finish(Call call, Result result, int attempt) {
+    RunRecord.Builder record = call.record;
+    try {
+      String media = writeMedia(call.item.requestId(), result);
+      record
+          .setStatus("ok")
+          .setMedia(media)
+          .setWallMs((System.nanoTime() - call.start) / 1_000_000)
+          .setBlockEvals(result.getStats().getBlockEvals())
+          .setBlockSkips(result.getStats().getBlockSkips())
+          .setComputeMs(result.getStats().getComputeMs())
+          .setBatchSize(result.getStats().getBatchSize())
+          .setTruncatedTokens(result.getStats().getTruncatedTokens());
+      if (result.getMediaCount() > 0) {
+        record.setWidth(result.getMedia(0).getWidth()).setHeight(result.getMedia(0).getHeight());
+      }
+      RunRecord done = record.build();
+      records.write(done);
+      return new Outcome(done, null, attempt, false);
+    } catch (IOException e) {
+      return failure(
+          record,
+          call.item,
+          "writing media or record failed: " + e.getMessage(),
+          call.start,
+          attempt);
+    }
+  }
+
+  private static RunRecord.Builder newRecord(WorkItem item) {
+    GeneratorConfig config = item.generatorConfig();
+    return RunRecord.newBuilder()
+        .setRequestId(item.requestId())
+        .setPrompt(item.item().prompt())
+        .setSeed(item.seed())
+        .setModel(config.getModel())
+        .setConfig(item.configId())
+        .setItemId(item.item().id())
+        .setSourceLine(item.item().line())
+        .setReferenceImage(item.item().referenceImage())
+        .setNegativePrompt(item.item().negativePrompt())
+        .setBaseline(config.getBaseline());
   }
 
   private Outcome failure(
@@ -380,19 +571,25 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     }
   }
 
-  private Result call(int worker, GenerateRequest request, RunRecord.Builder record) {
-    Iterator<GenerateEvent> events =
-        GenerationServiceGrpc.newBlockingStub(pool.channel(worker))
-            .withCallCredentials(pool.callCredentials())
-            .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS)
-            .generate(request);
-    ByteArrayOutputStream data = new ByteArrayOutputStream();
+  private GenerationServiceGrpc.GenerationServiceBlockingStub stub(int worker) {
+    return GenerationServiceGrpc.newBlockingStub(pool.channel(worker))
+        .withCallCredentials(pool.callCredentials())
+        .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS);
+  }
+
+  /** One Generate call; a result in several chunks is joined (without copying the bytes). */
+  private Result call(int worker, GenerateRequest request) {
+    Iterator<GenerateEvent> events = stub(worker).generate(request);
+    ByteString data = null;
     Result last = null;
     while (events.hasNext()) {
       GenerateEvent event = events.next();
-      if (event.hasResult()) {
+      if (event.hasQueued()) {
+        pool.queued(worker, event.getQueued().getPosition());
+      } else if (event.hasResult()) {
         last = event.getResult();
-        data.writeBytes(last.getMedia(0).getData().toByteArray());
+        ByteString chunk = last.getMediaCount() > 0 ? last.getMedia(0).getData() : null;
+        data = data == null ? chunk : data.concat(chunk);
       }
     }
     if (last == null) {
@@ -400,9 +597,10 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
           .withDescription("the worker ended the call without a result")
           .asRuntimeException();
     }
-    return last.toBuilder()
-        .setMedia(0, last.getMedia(0).toBuilder().setData(ByteString.copyFrom(data.toByteArray())))
-        .build();
+    if (last.getMediaCount() == 0 || last.getChunkCount() <= 1) {
+      return last;
+    }
+    return last.toBuilder().setMedia(0, last.getMedia(0).toBuilder().setData(data)).build();
   }
 
   /** Writes the media under out/media/ atomically; returns the path relative to out. */

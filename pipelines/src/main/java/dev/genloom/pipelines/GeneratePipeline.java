@@ -113,6 +113,17 @@ public final class GeneratePipeline {
         .toString();
   }
 
+  /** Whether batches go out as GenerateBatch calls (worker-calls batch) or per item (item). */
+  static boolean batchCalls(GeneratePipelineOptions options) {
+    return switch (options.getWorkerCalls()) {
+      case "batch" -> true;
+      case "item" -> false;
+      default ->
+          throw new IllegalArgumentException(
+              "worker-calls: '" + options.getWorkerCalls() + "' is not batch or item");
+    };
+  }
+
   static void build(Pipeline pipeline, GeneratePipelineOptions options) {
     if (options.getSeeds() < 1) {
       throw new IllegalArgumentException("seeds: must be >= 1");
@@ -122,6 +133,7 @@ public final class GeneratePipeline {
         || options.getMaxAttempts() < 1) {
       throw new IllegalArgumentException("max-in-flight, batch size and attempts must be >= 1");
     }
+    batchCalls(options);
     checkPaths(options);
     WorkerPool.parse(options.getWorkers());
     WorkerSecurity.from(options); // checks the combination before anything runs
@@ -175,6 +187,7 @@ public final class GeneratePipeline {
                             options.getMaxAttempts(),
                             options.getCallDeadlineSeconds(),
                             options.getInitialBackoffMillis(),
+                            batchCalls(options),
                             WorkerSecurity.from(options)))
                     .withOutputTags(GenerateFn.RECORDS, TupleTagList.of(GenerateFn.FAILURES)));
 

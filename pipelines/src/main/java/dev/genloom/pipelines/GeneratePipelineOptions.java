@@ -55,6 +55,14 @@ public interface GeneratePipelineOptions extends PipelineOptions {
 
   void setBatchSize(int value);
 
+  @Description(
+      "How a batch reaches its worker: batch (one GenerateBatch call; a worker without it gets one"
+          + " Generate call per item) or item (one Generate call per item).")
+  @Default.String("batch")
+  String getWorkerCalls();
+
+  void setWorkerCalls(String value);
+
   @Description("Attempts per request on UNAVAILABLE, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED.")
   @Default.Integer(8)
   int getMaxAttempts();

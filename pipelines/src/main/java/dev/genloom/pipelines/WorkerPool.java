@@ -12,23 +12,31 @@ import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * One gRPC channel per worker address, shared by every DoFn instance in the JVM, and the one place
- * where dispatch decides which worker gets work. A batch goes to the worker with the fewest calls
- * this JVM has outstanding on it ({@link #pickLeastLoaded}), so a worker that finishes faster is
- * picked again sooner; ties rotate. A worker that just failed with UNAVAILABLE sits out a cool-down
- * while others are available, then ramps back in (it has nothing outstanding, so it is picked
- * first). A retried item goes alone to another worker ({@link #pickOther}). Inside one address, the
- * channel balances round-robin over every IP the name resolves to (a Kubernetes headless Service
- * gives one per pod), with gRPC client-side health checking.
+ * where dispatch decides which worker gets work. A batch goes to the worker with the least work
+ * ahead ({@link #pickLeastLoaded}): the calls this JVM has outstanding on it, or the queue the
+ * worker itself last reported in a Queued event when that is larger (other clients share it), so a
+ * worker that finishes faster is picked again sooner; ties rotate. A worker that just failed with
+ * UNAVAILABLE sits out a cool-down while others are available, then ramps back in (it has nothing
+ * outstanding, so it is picked first). A retried item goes alone to another worker ({@link
+ * #pickOther}). Inside one address, the channel balances round-robin over every IP the name
+ * resolves to (a Kubernetes headless Service gives one per pod), with gRPC client-side health
+ * checking.
  */
 final class WorkerPool {
   private static final Map<String, WorkerPool> POOLS = new ConcurrentHashMap<>();
   private static final long COOL_DOWN_NANOS = 2_000_000_000L;
+  private static final long REPORT_VALID_NANOS = 1_000_000_000L;
 
   private final List<String> addresses;
   private final List<ManagedChannel> channels;
   private final AtomicLongArray downUntil;
   private final java.util.concurrent.atomic.AtomicIntegerArray outstanding;
   private final AtomicInteger next = new AtomicInteger();
+  // the latest Queued position each worker reported, and until when it counts
+  private final java.util.concurrent.atomic.AtomicIntegerArray reportedQueue;
+  private final AtomicLongArray reportedUntil;
+  // workers that answered GenerateBatch with UNIMPLEMENTED
+  private final java.util.concurrent.atomic.AtomicIntegerArray noBatches;
 
   private final CallCredentials callCredentials;
 
@@ -44,6 +52,9 @@ final class WorkerPool {
     }
     this.downUntil = new AtomicLongArray(addresses.size());
     this.outstanding = new java.util.concurrent.atomic.AtomicIntegerArray(addresses.size());
+    this.reportedQueue = new java.util.concurrent.atomic.AtomicIntegerArray(addresses.size());
+    this.reportedUntil = new AtomicLongArray(addresses.size());
+    this.noBatches = new java.util.concurrent.atomic.AtomicIntegerArray(addresses.size());
     this.callCredentials = security.callCredentials();
   }
 
@@ -111,7 +122,7 @@ final class WorkerPool {
         continue;
       }
       boolean up = downUntil.get(i) - now <= 0;
-      int load = outstanding.get(i);
+      int load = load(i, now);
       if ((up && !bestUp) || (up == bestUp && load < bestLoad)) {
         best = i;
         bestLoad = load;
@@ -119,6 +130,35 @@ final class WorkerPool {
       }
     }
     return best < 0 ? start : best;
+  }
+
+  /**
+   * The work ahead of a new call on worker {@code index}: this JVM's outstanding calls there, or
+   * the queue the worker last reported (which also holds other clients' requests) when that is
+   * larger and recent.
+   */
+  private int load(int index, long now) {
+    int own = outstanding.get(index);
+    if (reportedUntil.get(index) - now > 0) {
+      return Math.max(own, reportedQueue.get(index) + 1);
+    }
+    return own;
+  }
+
+  /** Worker {@code index} reported {@code position} requests ahead of a call just queued. */
+  void queued(int index, int position) {
+    reportedQueue.set(index, position);
+    reportedUntil.set(index, System.nanoTime() + REPORT_VALID_NANOS);
+  }
+
+  /** Whether worker {@code index} is still thought to serve GenerateBatch. */
+  boolean takesBatches(int index) {
+    return noBatches.get(index) == 0;
+  }
+
+  /** Worker {@code index} answered GenerateBatch with UNIMPLEMENTED. */
+  void refusesBatches(int index) {
+    noBatches.set(index, 1);
   }
 
   /** Counts {@code calls} more outstanding on worker {@code index}. */

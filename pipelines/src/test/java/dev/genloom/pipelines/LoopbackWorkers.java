@@ -1,6 +1,7 @@
 package dev.genloom.pipelines;
 
 import dev.genloom.generators.ModelRepository;
+import dev.genloom.proto.v1.GenerationServiceGrpc;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;
 import dev.genloom.workers.WorkerServer;
@@ -36,6 +37,28 @@ final class LoopbackWorkers implements AutoCloseable {
             .clientAuth(io.grpc.TlsServerCredentials.ClientAuth.REQUIRE)
             .build();
     return start(temp, 1, tls, List.of(new dev.genloom.workers.TokenAuthInterceptor(token)));
+  }
+
+  /** Workers that answer GenerateBatch with UNIMPLEMENTED, as a worker that predates it does. */
+  static LoopbackWorkers startWithoutBatchCalls(Path temp, int count) throws Exception {
+    String batch = GenerationServiceGrpc.getGenerateBatchMethod().getFullMethodName();
+    io.grpc.ServerInterceptor older =
+        new io.grpc.ServerInterceptor() {
+          @Override
+          public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+              io.grpc.ServerCall<Q, R> call,
+              io.grpc.Metadata headers,
+              io.grpc.ServerCallHandler<Q, R> next) {
+            if (call.getMethodDescriptor().getFullMethodName().equals(batch)) {
+              call.close(
+                  io.grpc.Status.UNIMPLEMENTED.withDescription("Method not found: " + batch),
+                  new io.grpc.Metadata());
+              return new io.grpc.ServerCall.Listener<>() {};
+            }
+            return next.startCall(call, headers);
+          }
+        };
+    return start(temp, count, InsecureServerCredentials.create(), List.of(older));
   }
 
   private static LoopbackWorkers start(

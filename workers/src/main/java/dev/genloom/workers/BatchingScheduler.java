@@ -71,6 +71,24 @@ final class BatchingScheduler implements AutoCloseable {
     return pending.size() - 1;
   }
 
+  /**
+   * Queues jobs together, all or none (a GenerateBatch call), so compatible ones can share one
+   * forward. Returns their positions, or null when the queue cannot take them all or is closed.
+   */
+  synchronized int[] submitAll(List<Job> jobs) {
+    if (closed || pending.size() + jobs.size() > maxQueue) {
+      return null;
+    }
+    int[] positions = new int[jobs.size()];
+    for (int i = 0; i < jobs.size(); i++) {
+      pending.addLast(jobs.get(i));
+      positions[i] = pending.size() - 1;
+    }
+    metrics.queueDepth(pending.size());
+    notifyAll();
+    return positions;
+  }
+
   /** Removes a still-queued job at once (its caller went away); running jobs stop between steps. */
   synchronized void cancel(Job job) {
     if (pending.remove(job)) {

@@ -7,6 +7,8 @@ import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.RgbImage;
+import dev.genloom.proto.v1.Failure;
+import dev.genloom.proto.v1.GenerateBatchRequest;
 import dev.genloom.proto.v1.GenerateEvent;
 import dev.genloom.proto.v1.GenerateRequest;
 import dev.genloom.proto.v1.GenerationServiceGrpc;
@@ -28,7 +30,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -109,39 +116,165 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
         (ServerCallStreamObserver<GenerateEvent>) responseObserver;
     String requestId =
         request.getRequestId().isEmpty() ? UUID.randomUUID().toString() : request.getRequestId();
+    Sink sink = new CallSink(call);
     try {
       RequestMapper.checkRequestId(request.getRequestId());
     } catch (IllegalArgumentException e) {
       reject(
-          call,
+          sink,
           safeName(requestId),
           Status.INVALID_ARGUMENT.withDescription(e.getMessage()),
           "invalid_argument");
       return;
     }
-    if (draining) {
-      reject(
-          call,
-          requestId,
-          Status.UNAVAILABLE.withDescription("worker is draining; retry on another worker"),
-          "unavailable");
+    BatchingScheduler batching = scheduler;
+    CallState state;
+    try {
+      state = admit(request, requestId, sink);
+    } catch (Rejection r) {
+      reject(sink, requestId, r.status, r.label);
       return;
     }
-    Map<String, Generator> loaded = generators;
+    call.setOnCancelHandler(
+        () -> {
+          state.cancelled = true;
+          batching.cancel(state.job);
+        });
+    synchronized (state) {
+      int position = batching.submit(state.job);
+      if (position < 0) {
+        state.finished = true;
+        reject(sink, requestId, queueFull(), "resource_exhausted");
+        return;
+      }
+      queued(state, position);
+    }
+  }
+
+  @Override
+  public void generateBatch(
+      GenerateBatchRequest batch, StreamObserver<GenerateEvent> responseObserver) {
+    ServerCallStreamObserver<GenerateEvent> call =
+        (ServerCallStreamObserver<GenerateEvent>) responseObserver;
+    Status refused = checkBatch(batch);
+    if (refused != null) {
+      metrics.request(
+          refused.getCode() == Status.Code.INVALID_ARGUMENT ? "invalid_argument" : "unavailable");
+      LOG.info(
+          "batch of {} rejected status={} reason={}",
+          batch.getRequestsCount(),
+          refused.getCode(),
+          refused.getDescription());
+      call.onError(refused.asRuntimeException());
+      return;
+    }
+    BatchCall shared = new BatchCall(call, batch.getRequestsCount());
     BatchingScheduler batching = scheduler;
-    if (loaded == null || batching == null) {
-      reject(
-          call,
-          requestId,
+    List<CallState> admitted = new ArrayList<>();
+    // Under the shared lock until every Queued event is out, so each request's Queued comes first
+    // (compute threads send through the same lock). No request's own lock is taken here: a compute
+    // thread holds one while it waits for the shared lock.
+    synchronized (shared) {
+      for (GenerateRequest request : batch.getRequestsList()) {
+        Sink sink = shared.sink(request.getRequestId());
+        try {
+          admitted.add(admit(request, request.getRequestId(), sink));
+        } catch (Rejection r) {
+          reject(sink, request.getRequestId(), r.status, r.label);
+        }
+      }
+      List<CallState> states = List.copyOf(admitted);
+      call.setOnCancelHandler(
+          () -> {
+            for (CallState state : states) {
+              state.cancelled = true;
+              batching.cancel(state.job);
+            }
+          });
+      int[] positions = batching.submitAll(states.stream().map(state -> state.job).toList());
+      for (int i = 0; i < states.size(); i++) {
+        CallState state = states.get(i);
+        if (positions == null) {
+          // never queued, so no compute thread knows it
+          state.finished = true;
+          reject(state.sink, state.requestId, queueFull(), "resource_exhausted");
+        } else {
+          queued(state, positions[i]);
+        }
+      }
+    }
+  }
+
+  /** A call-level refusal of a GenerateBatch call, or null when its requests may be admitted. */
+  private Status checkBatch(GenerateBatchRequest batch) {
+    int n = batch.getRequestsCount();
+    if (n == 0) {
+      return Status.INVALID_ARGUMENT.withDescription("requests: must hold at least one request");
+    }
+    if (n > options.maxQueue()) {
+      return Status.INVALID_ARGUMENT.withDescription(
+          "requests: "
+              + n
+              + " requests exceed this worker's queue limit of "
+              + options.maxQueue()
+              + "; split the batch");
+    }
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < n; i++) {
+      String id = batch.getRequests(i).getRequestId();
+      String field = "requests[" + i + "].request_id";
+      if (id.isEmpty()) {
+        return Status.INVALID_ARGUMENT.withDescription(
+            field + ": must be set (events of a batch are told apart by it)");
+      }
+      try {
+        RequestMapper.checkRequestId(id);
+      } catch (IllegalArgumentException e) {
+        return Status.INVALID_ARGUMENT.withDescription(field + ": " + e.getMessage());
+      }
+      if (!ids.add(id)) {
+        return Status.INVALID_ARGUMENT.withDescription(
+            field + ": '" + id + "' appears twice in the batch");
+      }
+    }
+    if (draining) {
+      return Status.UNAVAILABLE.withDescription("worker is draining; retry on another worker");
+    }
+    if (generators == null || scheduler == null) {
+      return Status.UNAVAILABLE.withDescription("models are still loading; retry shortly");
+    }
+    return null;
+  }
+
+  /** Why a request is not admitted: its status and the metrics label. */
+  private static final class Rejection extends Exception {
+    private static final long serialVersionUID = 1L;
+    final transient Status status;
+    final String label;
+
+    Rejection(Status status, String label) {
+      super(status.getDescription(), null, false, false);
+      this.status = status;
+      this.label = label;
+    }
+  }
+
+  /** Checks one request and builds its job; the caller submits it. */
+  private CallState admit(GenerateRequest request, String requestId, Sink sink) throws Rejection {
+    if (draining) {
+      throw new Rejection(
+          Status.UNAVAILABLE.withDescription("worker is draining; retry on another worker"),
+          "unavailable");
+    }
+    Map<String, Generator> loaded = generators;
+    if (loaded == null || scheduler == null) {
+      throw new Rejection(
           Status.UNAVAILABLE.withDescription("models are still loading; retry shortly"),
           "unavailable");
-      return;
     }
     Generator generator = loaded.get(request.getModel());
     if (generator == null) {
-      reject(
-          call,
-          requestId,
+      throw new Rejection(
           Status.INVALID_ARGUMENT.withDescription(
               "model: unknown model '"
                   + request.getModel()
@@ -149,56 +282,145 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
                   + String.join(", ", loaded.keySet())
                   + ")"),
           "invalid_argument");
-      return;
     }
-    GenerationSpec spec;
-    Path outputDir;
     try {
-      spec = mapper.map(request, generator);
-      outputDir = outputDirectory(request.getOutput());
+      GenerationSpec spec = mapper.map(request, generator);
+      Path outputDir = outputDirectory(request.getOutput());
+      return new CallState(sink, requestId, request, spec, outputDir, generator);
     } catch (IllegalArgumentException e) {
-      reject(
-          call,
-          requestId,
-          Status.INVALID_ARGUMENT.withDescription(e.getMessage()),
-          "invalid_argument");
-      return;
-    }
-    CallState state = new CallState(call, requestId, request, spec, outputDir);
-    BatchingScheduler.Job job =
-        new BatchingScheduler.Job(generator, spec, state, System.nanoTime());
-    call.setOnCancelHandler(
-        () -> {
-          state.cancelled = true;
-          batching.cancel(job);
-        });
-    synchronized (state) {
-      int position = batching.submit(job);
-      if (position < 0) {
-        reject(
-            call,
-            requestId,
-            Status.RESOURCE_EXHAUSTED.withDescription(
-                "queue is full (" + options.maxQueue() + " requests waiting); retry with backoff"),
-            "resource_exhausted");
-        state.finished = true;
-        return;
-      }
-      LOG.info(
-          "request_id={} model={} queued position={}", requestId, request.getModel(), position);
-      call.onNext(event(requestId).setQueued(Queued.newBuilder().setPosition(position)).build());
+      throw new Rejection(
+          Status.INVALID_ARGUMENT.withDescription(e.getMessage()), "invalid_argument");
     }
   }
 
-  private void reject(
-      ServerCallStreamObserver<GenerateEvent> call, String requestId, Status status, String label) {
+  private Status queueFull() {
+    return Status.RESOURCE_EXHAUSTED.withDescription(
+        "queue is full (" + options.maxQueue() + " requests waiting); retry with backoff");
+  }
+
+  /** Sends the Queued event of an admitted request, before any other event of it. */
+  private void queued(CallState state, int position) {
+    LOG.info(
+        "request_id={} model={} queued position={}",
+        state.requestId,
+        state.request.getModel(),
+        position);
+    state.sink.send(
+        event(state.requestId).setQueued(Queued.newBuilder().setPosition(position)).build());
+  }
+
+  private void reject(Sink sink, String requestId, Status status, String label) {
     metrics.request(label);
     LOG.info(
         "request_id={} rejected status={} reason={}",
         requestId,
         status.getCode(),
         status.getDescription());
-    call.onError(status.asRuntimeException());
+    sink.fail(requestId, status);
+  }
+
+  /** Where one request's events go: its own Generate call, or its share of a GenerateBatch call. */
+  private interface Sink {
+    void send(GenerateEvent event);
+
+    /** The request's last event was sent. */
+    void complete();
+
+    /** Ends the request with {@code status}. */
+    void fail(String requestId, Status status);
+
+    boolean cancelled();
+  }
+
+  /** A Generate call: the request's end is the call's end. */
+  private static final class CallSink implements Sink {
+    private final ServerCallStreamObserver<GenerateEvent> call;
+
+    CallSink(ServerCallStreamObserver<GenerateEvent> call) {
+      this.call = call;
+    }
+
+    @Override
+    public void send(GenerateEvent event) {
+      call.onNext(event);
+    }
+
+    @Override
+    public void complete() {
+      call.onCompleted();
+    }
+
+    @Override
+    public void fail(String requestId, Status status) {
+      if (!call.isCancelled()) {
+        call.onError(status.asRuntimeException());
+      }
+    }
+
+    @Override
+    public boolean cancelled() {
+      return call.isCancelled();
+    }
+  }
+
+  /**
+   * A GenerateBatch call shared by its requests: events of all of them go out under this object's
+   * lock, a failed request sends a Failure event, and the call ends when every request has ended.
+   */
+  private static final class BatchCall {
+    private final ServerCallStreamObserver<GenerateEvent> call;
+    private int open;
+
+    BatchCall(ServerCallStreamObserver<GenerateEvent> call, int requests) {
+      this.call = call;
+      this.open = requests;
+    }
+
+    Sink sink(String requestId) {
+      return new Sink() {
+        @Override
+        public void send(GenerateEvent event) {
+          synchronized (BatchCall.this) {
+            if (!call.isCancelled()) {
+              call.onNext(event);
+            }
+          }
+        }
+
+        @Override
+        public void complete() {
+          ended();
+        }
+
+        @Override
+        public void fail(String id, Status status) {
+          synchronized (BatchCall.this) {
+            if (!call.isCancelled()) {
+              call.onNext(
+                  event(id)
+                      .setFailure(
+                          Failure.newBuilder()
+                              .setCode(status.getCode().value())
+                              .setMessage(Objects.toString(status.getDescription(), "")))
+                      .build());
+            }
+          }
+          ended();
+        }
+
+        @Override
+        public boolean cancelled() {
+          return call.isCancelled();
+        }
+      };
+    }
+
+    private synchronized void ended() {
+      open--;
+      if (open == 0 && !call.isCancelled()) {
+        call.onCompleted();
+      }
+    }
   }
 
   private Path outputDirectory(OutputOptions output) {
@@ -220,33 +442,36 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
     return GenerateEvent.newBuilder().setRequestId(requestId);
   }
 
-  /** One call's state, shared by the gRPC thread and the compute thread (guarded by this). */
+  /** One request's state, shared by the gRPC thread and the compute thread (guarded by this). */
   private final class CallState implements BatchingScheduler.Listener {
-    final ServerCallStreamObserver<GenerateEvent> call;
+    final Sink sink;
     final String requestId;
     final GenerateRequest request;
     final GenerationSpec spec;
     final Path outputDir;
+    final BatchingScheduler.Job job;
     final Context context = Context.current();
     volatile boolean cancelled;
     boolean finished;
 
     CallState(
-        ServerCallStreamObserver<GenerateEvent> call,
+        Sink sink,
         String requestId,
         GenerateRequest request,
         GenerationSpec spec,
-        Path outputDir) {
-      this.call = call;
+        Path outputDir,
+        Generator generator) {
+      this.sink = sink;
       this.requestId = requestId;
       this.request = request;
       this.spec = spec;
       this.outputDir = outputDir;
+      this.job = new BatchingScheduler.Job(generator, spec, this, System.nanoTime());
     }
 
     @Override
     public boolean cancelled() {
-      return cancelled || context.isCancelled();
+      return cancelled || sink.cancelled() || context.isCancelled();
     }
 
     @Override
@@ -262,7 +487,7 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
           progress.setPreviewPng(ByteString.copyFrom(image.toPng()));
         }
       }
-      call.onNext(event(requestId).setProgress(progress).build());
+      sink.send(event(requestId).setProgress(progress).build());
     }
 
     @Override
@@ -291,7 +516,7 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
                 .setWorker(options.workerName())
                 .build();
         sendResult(media, stats);
-        call.onCompleted();
+        sink.complete();
         metrics.request("ok");
         LOG.info(
             "request_id={} ok batch={} queue_ms={} compute_ms={} block_evals={} block_skips={}",
@@ -304,10 +529,10 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
       } catch (IOException | RuntimeException e) {
         LOG.error("request_id={} failed while sending the result", requestId, e);
         metrics.request("internal");
-        call.onError(
-            Status.INTERNAL
-                .withDescription("could not deliver the result (request " + requestId + ")")
-                .asRuntimeException());
+        sink.fail(
+            requestId,
+            Status.INTERNAL.withDescription(
+                "could not deliver the result (request " + requestId + ")"));
       }
     }
 
@@ -343,7 +568,7 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
             file,
             java.nio.file.StandardCopyOption.REPLACE_EXISTING,
             java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        call.onNext(
+        sink.send(
             event(requestId)
                 .setResult(
                     Result.newBuilder()
@@ -366,7 +591,7 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
         if (i == count - 1) {
           result.setStats(stats);
         }
-        call.onNext(event(requestId).setResult(result).build());
+        sink.send(event(requestId).setResult(result).build());
       }
     }
 
@@ -379,24 +604,20 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
       if (error instanceof GenerationCancelledException || cancelled()) {
         metrics.request("cancelled");
         LOG.info("request_id={} cancelled", requestId);
-        if (!call.isCancelled()) {
-          call.onError(
-              Status.CANCELLED.withDescription("generation cancelled").asRuntimeException());
-        }
+        sink.fail(requestId, Status.CANCELLED.withDescription("generation cancelled"));
         return;
       }
       if (error instanceof IllegalArgumentException) {
         metrics.request("invalid_argument");
-        call.onError(
-            Status.INVALID_ARGUMENT.withDescription(error.getMessage()).asRuntimeException());
+        sink.fail(requestId, Status.INVALID_ARGUMENT.withDescription(error.getMessage()));
         return;
       }
       LOG.error("request_id={} generation failed", requestId, error);
       metrics.request("internal");
-      call.onError(
-          Status.INTERNAL
-              .withDescription("generation failed (request " + requestId + "); see the worker log")
-              .asRuntimeException());
+      sink.fail(
+          requestId,
+          Status.INTERNAL.withDescription(
+              "generation failed (request " + requestId + "); see the worker log"));
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.genloom.workers;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -8,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.ByteString;
 import dev.genloom.generators.ModelRepository;
+import dev.genloom.proto.v1.GenerateBatchRequest;
 import dev.genloom.proto.v1.GenerateEvent;
 import dev.genloom.proto.v1.GenerateRequest;
 import dev.genloom.proto.v1.GenerationServiceGrpc;
@@ -34,6 +36,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -318,6 +322,15 @@ class WorkerServerTest {
 
   private static CompletableFuture<List<GenerateEvent>> call(
       GenerationServiceGrpc.GenerationServiceStub stub, GenerateRequest request) {
+    return call(stub, request, e -> false, new CountDownLatch(1));
+  }
+
+  /** An asynchronous Generate call that counts {@code latch} down at the first event matching. */
+  private static CompletableFuture<List<GenerateEvent>> call(
+      GenerationServiceGrpc.GenerationServiceStub stub,
+      GenerateRequest request,
+      java.util.function.Predicate<GenerateEvent> signal,
+      CountDownLatch latch) {
     CompletableFuture<List<GenerateEvent>> done = new CompletableFuture<>();
     List<GenerateEvent> events = new ArrayList<>();
     stub.generate(
@@ -326,6 +339,9 @@ class WorkerServerTest {
           @Override
           public void onNext(GenerateEvent value) {
             events.add(value);
+            if (signal.test(value)) {
+              latch.countDown();
+            }
           }
 
           @Override
@@ -339,6 +355,108 @@ class WorkerServerTest {
           }
         });
     return done;
+  }
+
+  @Test
+  void aBatchCallRunsItsRequestsAsOneForwardAndFailsABadOneAlone() throws Exception {
+    // four valid requests wait out the window for partners, then run as one forward
+    var stub = start(WorkerOptions.defaults().withBatching(8, 300, 16));
+    GenerateBatchRequest.Builder batch = GenerateBatchRequest.newBuilder();
+    for (int i = 0; i < 3; i++) {
+      batch.addRequests(request("a red circle on a blue background", i).setRequestId("b-" + i));
+    }
+    batch.addRequests(request("a green square", 9).setRequestId("b-bad").setModel("no-such"));
+    batch.addRequests(request("a blue square", 8).setRequestId("b-1x").setSteps(-1));
+    batch.addRequests(request("a red circle on a blue background", 3).setRequestId("b-3"));
+    List<GenerateEvent> events =
+        collect(stub.withDeadlineAfter(60, TimeUnit.SECONDS).generateBatch(batch.build()));
+    Map<String, List<GenerateEvent>> byId = new java.util.TreeMap<>();
+    events.forEach(e -> byId.computeIfAbsent(e.getRequestId(), k -> new ArrayList<>()).add(e));
+    assertEquals(Set.of("b-0", "b-1", "b-2", "b-3", "b-bad", "b-1x"), byId.keySet());
+    for (String id : List.of("b-0", "b-1", "b-2", "b-3")) {
+      List<GenerateEvent> mine = byId.get(id);
+      assertTrue(mine.get(0).hasQueued(), id + " starts with Queued: " + mine.get(0));
+      GenerateEvent result = mine.get(mine.size() - 1);
+      assertTrue(result.hasResult(), id + " ends with its result");
+      assertEquals(4, result.getResult().getStats().getBatchSize(), id + " shared one forward");
+      assertNotNull(ImageIO.read(new java.io.ByteArrayInputStream(png(mine))));
+    }
+    GenerateEvent bad = byId.get("b-bad").get(0);
+    assertEquals(1, byId.get("b-bad").size());
+    assertEquals(Status.Code.INVALID_ARGUMENT.value(), bad.getFailure().getCode());
+    assertTrue(bad.getFailure().getMessage().startsWith("model: unknown model 'no-such'"));
+    GenerateEvent steps = byId.get("b-1x").get(0);
+    assertEquals(Status.Code.INVALID_ARGUMENT.value(), steps.getFailure().getCode());
+    assertTrue(
+        steps.getFailure().getMessage().startsWith("steps:"), steps.getFailure().getMessage());
+    // the same seeds give the same images as single Generate calls
+    byte[] alone =
+        png(collect(stub.generate(request("a red circle on a blue background", 1).build())));
+    assertArrayEquals(alone, png(byId.get("b-1")));
+    assertEquals(2, server.metrics().requests("invalid_argument"));
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "0|requests: must hold at least one request",
+        "-1|requests[1].request_id: must be set (events of a batch are told apart by it)",
+        "-2|requests[1].request_id: 'same' appears twice in the batch",
+        "17|requests: 17 requests exceed this worker's queue limit of 16; split the batch"
+      })
+  void aMalformedBatchIsRefusedAsAWholeNamingTheField(int shape, String message) throws Exception {
+    var stub = start(WorkerOptions.defaults().withBatching(8, 20, 16));
+    GenerateBatchRequest.Builder batch = GenerateBatchRequest.newBuilder();
+    if (shape > 0) {
+      for (int i = 0; i < shape; i++) {
+        batch.addRequests(request("a red circle", i).setRequestId("r-" + i));
+      }
+    } else if (shape == -1) {
+      batch.addRequests(request("a red circle", 1).setRequestId("r-1"));
+      batch.addRequests(request("a red circle", 2));
+    } else if (shape == -2) {
+      batch.addRequests(request("a red circle", 1).setRequestId("same"));
+      batch.addRequests(request("a red circle", 2).setRequestId("same"));
+    }
+    StatusRuntimeException e =
+        assertThrows(
+            StatusRuntimeException.class, () -> collect(stub.generateBatch(batch.build())));
+    assertEquals(Status.Code.INVALID_ARGUMENT, e.getStatus().getCode());
+    assertEquals(message, e.getStatus().getDescription());
+  }
+
+  @Test
+  void aBatchTheQueueCannotHoldFailsEachRequestWithResourceExhausted() throws Exception {
+    // one compute thread busy with a long request, a queue of 4 holding 2 more
+    var stub = start(WorkerOptions.defaults().withBatching(1, 0, 4));
+    var async = GenerationServiceGrpc.newStub(channel);
+    CountDownLatch running = new CountDownLatch(1);
+    CountDownLatch queued = new CountDownLatch(2);
+    List<CompletableFuture<List<GenerateEvent>>> blockers = new ArrayList<>();
+    blockers.add(
+        call(
+            async,
+            request("a red circle", 1).setSteps(300).build(),
+            e -> e.hasProgress(),
+            running));
+    assertTrue(running.await(60, TimeUnit.SECONDS));
+    for (int seed = 2; seed <= 3; seed++) {
+      blockers.add(call(async, request("a red circle", seed).build(), e -> e.hasQueued(), queued));
+    }
+    assertTrue(queued.await(60, TimeUnit.SECONDS));
+    GenerateBatchRequest.Builder batch = GenerateBatchRequest.newBuilder();
+    for (int i = 0; i < 3; i++) {
+      batch.addRequests(request("a blue square", i).setRequestId("q-" + i));
+    }
+    List<GenerateEvent> events = collect(stub.generateBatch(batch.build()));
+    assertEquals(3, events.size(), events.toString());
+    for (GenerateEvent event : events) {
+      assertEquals(Status.Code.RESOURCE_EXHAUSTED.value(), event.getFailure().getCode());
+    }
+    for (var blocker : blockers) {
+      assertNotNull(png(blocker.get(120, TimeUnit.SECONDS)));
+    }
   }
 
   @Test
