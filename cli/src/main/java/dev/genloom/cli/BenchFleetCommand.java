@@ -329,6 +329,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       schedule.stop();
       long retries = RunCounts.counter(result, "retries");
       return measure(
+          calls,
           workers.stream().map(FleetWorker::address).toList(),
           items,
           (int) doneAtFirst,
@@ -349,6 +350,7 @@ final class BenchFleetCommand implements Callable<Integer> {
 
   /** Reads the run's outputs: utilization per worker and the exactly-once checks. */
   private static Result measure(
+      String calls,
       List<String> addresses,
       int items,
       int doneAtFirst,

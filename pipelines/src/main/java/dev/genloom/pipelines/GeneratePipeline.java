@@ -10,7 +10,9 @@ import java.io.InputStream;
 import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.apache.beam.sdk.Pipeline;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.coders.KvCoder;
@@ -162,10 +164,10 @@ public final class GeneratePipeline {
             .get(ExpandFn.WORK)
             .setCoder(WorkItemCoder.Work.of())
             .apply(
-                "KeyByRequest",
-                WithKeys.of((SerializableFunction<WorkItem, String>) WorkItem::requestId))
+                "KeyByRequestGroup",
+                WithKeys.of((SerializableFunction<WorkItem, String>) MergeDuplicatesFn::group))
             .setCoder(KvCoder.of(StringUtf8Coder.of(), WorkItemCoder.Work.of()))
-            .apply("SameRequest", GroupByKey.create())
+            .apply("SameRequestGroup", GroupByKey.create())
             .apply("MergeDuplicates", ParDo.of(new MergeDuplicatesFn()))
             .setCoder(WorkItemCoder.Work.of());
 
@@ -359,27 +361,33 @@ public final class GeneratePipeline {
   }
 
   /**
-   * One work item per request id. Items with the same prompt, negative prompt, reference, seed and
-   * configuration (two lines of a prompt file with the same text, say) are one generation; the one
-   * from the earliest source line is kept and the others are counted as {@code merged}.
+   * Merges work items with the same request id (the same content under two item ids) into one, the
+   * first in source order, and counts the others as {@code merged}. Items arrive grouped by {@link
+   * #group}, one of {@link #GROUPS} buckets of request ids, not one group per request id: a local
+   * runner makes a bundle of each group, and one bundle per item costs more than the item's own
+   * work.
    */
   static final class MergeDuplicatesFn extends DoFn<KV<String, Iterable<WorkItem>>, WorkItem> {
     private static final long serialVersionUID = 1L;
+    static final int GROUPS = 64;
     private final Counter merged = Metrics.counter("genloom", "merged");
+
+    /** The bucket of a request id. */
+    static String group(WorkItem item) {
+      return Integer.toString(Math.floorMod(item.requestId().hashCode(), GROUPS));
+    }
 
     @ProcessElement
     public void process(
-        @Element KV<String, Iterable<WorkItem>> same, OutputReceiver<WorkItem> out) {
-      WorkItem first = null;
+        @Element KV<String, Iterable<WorkItem>> bucket, OutputReceiver<WorkItem> out) {
+      Map<String, WorkItem> first = new HashMap<>();
       long count = 0;
-      for (WorkItem item : same.getValue()) {
+      for (WorkItem item : bucket.getValue()) {
         count++;
-        if (first == null || order(item, first) < 0) {
-          first = item;
-        }
+        first.merge(item.requestId(), item, (a, b) -> order(b, a) < 0 ? b : a);
       }
-      merged.inc(count - 1);
-      out.output(first);
+      merged.inc(count - first.size());
+      first.values().forEach(out::output);
     }
 
     private static int order(WorkItem a, WorkItem b) {

@@ -38,9 +38,11 @@ final class ItemRecords implements Serializable {
   static final String TEMPORARY = ".tmp-";
 
   private final String out;
+  private final boolean local;
 
   ItemRecords(String out) {
     this.out = out;
+    this.local = GeneratePipeline.isLocal(out);
   }
 
   private ResourceId resolve(String relative) {
@@ -133,7 +135,16 @@ final class ItemRecords implements Serializable {
     return stale.size();
   }
 
-  private static boolean exists(ResourceId file) throws IOException {
+  /**
+   * Whether {@code file} exists, by its exact name. On the local file system this asks the file
+   * itself: Beam's local match lists the whole folder when the file is missing, which would make
+   * each lookup cost as much as the records written so far. Object stores match a name without a
+   * glob by a metadata lookup of that object.
+   */
+  private boolean exists(ResourceId file) throws IOException {
+    if (local) {
+      return Files.isRegularFile(Path.of(file.toString()));
+    }
     MatchResult match = FileSystems.match(file.toString(), EmptyMatchTreatment.ALLOW);
     return match.status() == MatchResult.Status.OK && !match.metadata().isEmpty();
   }
