@@ -125,6 +125,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       Map<String, Double> itemShare,
       Map<String, Double> computeShare,
       double driverCoreMsPerItem,
+      double driverRunCoreMsPerItem,
       double scaling) {
 
     Result withScaling(double value) {
@@ -147,6 +148,7 @@ final class BenchFleetCommand implements Callable<Integer> {
           itemShare,
           computeShare,
           driverCoreMsPerItem,
+          driverRunCoreMsPerItem,
           value);
     }
   }
@@ -186,7 +188,7 @@ final class BenchFleetCommand implements Callable<Integer> {
         Runtime.getRuntime().availableProcessors());
     out.printf(
         Locale.ROOT,
-        "%6s %8s %8s %8s %9s %10s %10s %8s %9s %9s %10s %11s %8s %6s  %s%n",
+        "%6s %8s %8s %8s %9s %10s %10s %8s %9s %9s %10s %11s %11s %8s %6s  %s%n",
         "calls",
         "workers",
         "items",
@@ -199,6 +201,7 @@ final class BenchFleetCommand implements Callable<Integer> {
         "min util",
         "mean batch",
         "driver ms/i",
+        "run ms/i",
         "retries",
         "kills",
         "exactly once");
@@ -217,7 +220,8 @@ final class BenchFleetCommand implements Callable<Integer> {
         allOk &= r.exactlyOnce();
         out.printf(
             Locale.ROOT,
-            "%6s %8d %8d %8.1f %9.1f %10.1f %10.1f %7.2fx %8.1f%% %8.1f%% %10.2f %11.2f %8d %6d  %s%n",
+            "%6s %8d %8d %8.1f %9.1f %10.1f %10.1f %7.2fx %8.1f%% %8.1f%% %10.2f %11.2f %11.2f %8d %6d"
+                + "  %s%n",
             r.workerCalls(),
             r.workers(),
             r.items(),
@@ -230,6 +234,7 @@ final class BenchFleetCommand implements Callable<Integer> {
             100 * r.minUtilization(),
             r.meanBatch(),
             r.driverCoreMsPerItem(),
+            r.driverRunCoreMsPerItem(),
             r.retries(),
             r.kills(),
             r.exactlyOnce() ? "yes" : "NO: " + r.problem());
@@ -308,6 +313,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       FaultSchedule schedule = new FaultSchedule(workers, !noFaults, items / ideal);
       options.as(org.apache.beam.runners.direct.DirectOptions.class).setBlockOnRun(false);
       long start = System.nanoTime();
+      long cpuAtStart = driverCpuNanos();
       PipelineResult result = GeneratePipeline.run(options);
       long[] cpuAtFirst = {0};
       // Throughput is measured from the first finished item (its media file) to the end: building
@@ -339,6 +345,7 @@ final class BenchFleetCommand implements Callable<Integer> {
           retries,
           schedule.kills(),
           (cpuAtEnd - cpuAtFirst[0]) / 1e6,
+          (cpuAtEnd - cpuAtStart) / 1e6,
           out);
     } finally {
       for (FleetWorker w : workers) {
@@ -360,6 +367,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       long retries,
       int kills,
       double driverCpuMs,
+      double driverRunCpuMs,
       Path out)
       throws IOException {
     int n = addresses.size();
@@ -447,6 +455,7 @@ final class BenchFleetCommand implements Callable<Integer> {
         itemShare,
         computeShare,
         driverCpuMs / Math.max(1, items - doneAtFirst),
+        driverRunCpuMs / Math.max(1, items),
         Double.NaN);
   }
 

@@ -261,7 +261,7 @@ final class RunCommand implements Callable<Integer> {
       throw new UserException("prompts: " + prompts + " holds no prompts");
     }
     if (runner.equals("DirectRunner")) {
-      options.as(DirectOptions.class).setBlockOnRun(false);
+      directDefaults(options.as(DirectOptions.class), fleet);
     }
     try {
       if (fleet == null) {
@@ -358,6 +358,31 @@ final class RunCommand implements Callable<Integer> {
     } catch (RuntimeException e) {
       return -1;
     }
+  }
+
+  /**
+   * The embedded runner's settings, where the command line leaves them unset: the run does not
+   * block, the DoFns' elements are not re-encoded and compared for immutability (a test-time check
+   * that costs CPU per element), and there is at least one runner thread per worker, since a bundle
+   * waits for its calls before its thread takes more work (docs/benchmarks.md, "Fleet dispatch").
+   */
+  private void directDefaults(DirectOptions direct, String fleet) {
+    direct.setBlockOnRun(false);
+    if (!beamOptionGiven("enforceImmutability")) {
+      direct.setEnforceImmutability(false);
+    }
+    if (!beamOptionGiven("enforceEncodability")) {
+      direct.setEnforceEncodability(false);
+    }
+    if (!beamOptionGiven("targetParallelism") && fleet != null) {
+      int addresses = fleet.split(",").length;
+      direct.setTargetParallelism(Math.max(direct.getTargetParallelism(), addresses));
+    }
+  }
+
+  private boolean beamOptionGiven(String name) {
+    return beamOptions.stream()
+        .anyMatch(a -> a.equals("--" + name) || a.startsWith("--" + name + "="));
   }
 
   private static PipelineResult.State watch(
