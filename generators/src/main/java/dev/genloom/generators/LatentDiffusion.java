@@ -147,8 +147,18 @@ public final class LatentDiffusion implements Generator, Calibratable {
           pkg.root().resolve(ModelPackage.MANIFEST_FILE)
               + ": schedule sets both config_file and type; a config file replaces the fields");
     }
+    // named by package and file in errors: request-time ones reach remote clients, who have no
+    // business with the worker's folders
+    String source = pkg.name() + "/" + file;
+    String json;
     try {
-      return SchedulerConfig.read(pkg.resolve(file));
+      json = java.nio.file.Files.readString(pkg.resolve(file));
+    } catch (java.io.IOException e) {
+      throw new ModelPackageException(
+          pkg.resolve(file) + ": cannot read the scheduler config: " + e.getMessage(), e);
+    }
+    try {
+      return SchedulerConfig.parse(json, source);
     } catch (IllegalArgumentException e) {
       throw new ModelPackageException(e.getMessage(), e);
     }
@@ -196,7 +206,9 @@ public final class LatentDiffusion implements Generator, Calibratable {
     try {
       Samplers.check(kind, scheduler);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("sampler: " + pkg.name() + ": " + e.getMessage(), e);
+      String message = e.getMessage();
+      throw new IllegalArgumentException(
+          message.startsWith("sampler: ") ? message : "sampler: " + message, e);
     }
     ImageSizes.check(pkg.manifest(), spec.width(), spec.height());
     text.checkClipSkip(spec.clipSkip(), "clip_skip");
