@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
+import dev.genloom.proto.RunLayout;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.ServerSocket;
@@ -371,7 +372,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       Path out)
       throws IOException {
     int n = addresses.size();
-    List<String> lines = Files.readAllLines(out.resolve(GeneratePipeline.MANIFEST));
+    List<String> lines = Files.readAllLines(out.resolve(RunLayout.MANIFEST));
     ObjectMapper mapper = new ObjectMapper();
     Set<String> ids = new HashSet<>();
     Map<String, Double> busyMs = new HashMap<>();
@@ -406,7 +407,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       media = all.size() - temporary;
     }
     long dead =
-        Files.readAllLines(out.resolve(GeneratePipeline.DEAD_LETTER)).stream()
+        Files.readAllLines(out.resolve(RunLayout.DEAD_LETTER)).stream()
             .filter(l -> !l.isBlank())
             .count();
     if (problem.isEmpty() && ids.size() != items) {

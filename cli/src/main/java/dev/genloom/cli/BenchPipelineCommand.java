@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
+import dev.genloom.proto.RunLayout;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;
 import dev.genloom.workers.WorkerServer;
@@ -188,7 +189,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
     // from there, like the direct clients count from their first request, is fair to both.
     List<Double> walls = new java.util.ArrayList<>();
     ObjectMapper mapper = new ObjectMapper();
-    for (String line : Files.readAllLines(out.resolve(GeneratePipeline.MANIFEST))) {
+    for (String line : Files.readAllLines(out.resolve(RunLayout.MANIFEST))) {
       if (!line.isBlank()) {
         walls.add(mapper.readTree(line).path("wall_ms").asDouble());
       }

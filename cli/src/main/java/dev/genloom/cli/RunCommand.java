@@ -5,6 +5,7 @@ import dev.genloom.pipelines.FleetCheck;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
 import dev.genloom.pipelines.LaunchSize;
+import dev.genloom.proto.RunLayout;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;
 import dev.genloom.workers.WorkerServer;
@@ -296,9 +297,9 @@ final class RunCommand implements Callable<Integer> {
                 + " instead)%n",
             counts.truncated());
       }
-      console.printf(Locale.ROOT, "  manifest:    %s%n", display(GeneratePipeline.MANIFEST));
-      console.printf(Locale.ROOT, "  media:       %s%n", display("media/"));
-      console.printf(Locale.ROOT, "  dead letter: %s%n", display(GeneratePipeline.DEAD_LETTER));
+      console.printf(Locale.ROOT, "  manifest:    %s%n", display(RunLayout.MANIFEST));
+      console.printf(Locale.ROOT, "  media:       %s%n", display(RunLayout.MEDIA + "/"));
+      console.printf(Locale.ROOT, "  dead letter: %s%n", display(RunLayout.DEAD_LETTER));
       console.flush();
       if (state != PipelineResult.State.DONE) {
         return 1;
@@ -312,7 +313,7 @@ final class RunCommand implements Callable<Integer> {
                 + " --allow-failures to exit 0.%n",
             counts.failed(),
             counts.rejected(),
-            display(GeneratePipeline.DEAD_LETTER));
+            display(RunLayout.DEAD_LETTER));
         err.flush();
         return 3;
       }

@@ -2,6 +2,7 @@ package dev.genloom.evaluation;
 
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.RgbImage;
+import dev.genloom.proto.MediaKind;
 import dev.genloom.proto.v1.RunRecord;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -87,7 +88,7 @@ public final class RunEvaluator {
       for (RunRecord record : ok.subList(start, Math.min(ok.size(), start + CHUNK))) {
         Path file = RunRecords.media(runDir, record);
         List<RgbImage> media =
-            file.toString().endsWith(".mp4")
+            MediaKind.ofFileName(file.toString()) == MediaKind.MP4
                 ? MediaFiles.readMp4(file)
                 : List.of(MediaFiles.readImage(file));
         if (media.size() > 1) {

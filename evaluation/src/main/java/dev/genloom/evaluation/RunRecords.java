@@ -1,6 +1,7 @@
 package dev.genloom.evaluation;
 
 import dev.genloom.proto.ProtoJson;
+import dev.genloom.proto.RunLayout;
 import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,17 +12,19 @@ import java.util.List;
 
 /** Reads a pipeline run's {@code manifest.jsonl} and resolves its media inside the run folder. */
 public final class RunRecords {
-  public static final String MANIFEST = "manifest.jsonl";
-  public static final String DEAD_LETTER = "dead-letter.jsonl";
 
   private RunRecords() {}
 
   /** Every record of the run, in file order; a line that does not parse names its line number. */
   public static List<RunRecord> read(Path runDir) {
-    Path manifest = runDir.resolve(MANIFEST);
+    Path manifest = runDir.resolve(RunLayout.MANIFEST);
     if (!Files.isRegularFile(manifest)) {
       throw new IllegalArgumentException(
-          "run: " + runDir + " has no " + MANIFEST + " (is it the --out folder of genloom run?)");
+          "run: "
+              + runDir
+              + " has no "
+              + RunLayout.MANIFEST
+              + " (is it the --out folder of genloom run?)");
     }
     List<RunRecord> records = new ArrayList<>();
     try {
@@ -39,7 +42,7 @@ public final class RunRecords {
 
   /** Lines in the run's dead-letter file (0 when there is none). */
   public static long deadLetters(Path runDir) {
-    Path file = runDir.resolve(DEAD_LETTER);
+    Path file = runDir.resolve(RunLayout.DEAD_LETTER);
     if (!Files.isRegularFile(file)) {
       return 0;
     }

@@ -1,6 +1,8 @@
 package dev.genloom.pipelines;
 
 import com.google.protobuf.ByteString;
+import dev.genloom.proto.MediaKind;
+import dev.genloom.proto.RunLayout;
 import dev.genloom.proto.v1.GenerateBatchRequest;
 import dev.genloom.proto.v1.GenerateEvent;
 import dev.genloom.proto.v1.GenerateRequest;
@@ -605,15 +607,20 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
 
   /** Writes the media under out/media/ atomically; returns the path relative to out. */
   private String writeMedia(String requestId, Result result) throws IOException {
-    String mime = result.getMedia(0).getMimeType();
-    String relative = "media/" + requestId + (mime.equals("video/mp4") ? ".mp4" : ".png");
+    String relative =
+        RunLayout.mediaPath(requestId, MediaKind.ofMimeType(result.getMedia(0).getMimeType()));
     ResourceId outDir = FileSystems.matchNewResource(out, true);
     ResourceId target =
         outDir.resolve(
             relative, org.apache.beam.sdk.io.fs.ResolveOptions.StandardResolveOptions.RESOLVE_FILE);
     ResourceId temp =
         outDir.resolve(
-            "media/" + ItemRecords.TEMPORARY + requestId + "-" + java.util.UUID.randomUUID(),
+            RunLayout.MEDIA
+                + "/"
+                + RunLayout.TEMPORARY
+                + requestId
+                + "-"
+                + java.util.UUID.randomUUID(),
             org.apache.beam.sdk.io.fs.ResolveOptions.StandardResolveOptions.RESOLVE_FILE);
     try (OutputStream os = Channels.newOutputStream(FileSystems.create(temp, MimeTypes.BINARY))) {
       result.getMedia(0).getData().writeTo(os);

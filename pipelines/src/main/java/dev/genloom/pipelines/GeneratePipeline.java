@@ -3,6 +3,7 @@ package dev.genloom.pipelines;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.proto.ProtoJson;
+import dev.genloom.proto.RunLayout;
 import dev.genloom.proto.v1.GeneratorConfig;
 import dev.genloom.proto.v1.PromptOverflow;
 import java.io.IOException;
@@ -52,8 +53,6 @@ import org.apache.beam.sdk.values.TypeDescriptors;
  * after a crash skips every item whose record and media exist.
  */
 public final class GeneratePipeline {
-  public static final String MANIFEST = "manifest.jsonl";
-  public static final String DEAD_LETTER = "dead-letter.jsonl";
 
   private GeneratePipeline() {}
 
@@ -203,7 +202,7 @@ public final class GeneratePipeline {
             .apply(
                 "WriteManifest",
                 TextIO.write()
-                    .to(outPath(options, "manifest"))
+                    .to(outPath(options, RunLayout.manifestPrefix()))
                     .withSuffix(".jsonl")
                     .withoutSharding()
                     .withShardNameTemplate("")
@@ -234,7 +233,7 @@ public final class GeneratePipeline {
         .apply(
             "WriteDeadLetters",
             TextIO.write()
-                .to(outPath(options, "dead-letter"))
+                .to(outPath(options, RunLayout.deadLetterPrefix()))
                 .withSuffix(".jsonl")
                 .withoutSharding()
                 .withShardNameTemplate(""));

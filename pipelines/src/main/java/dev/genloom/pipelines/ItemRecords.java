@@ -1,6 +1,7 @@
 package dev.genloom.pipelines;
 
 import dev.genloom.proto.ProtoJson;
+import dev.genloom.proto.RunLayout;
 import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,10 +33,6 @@ import org.apache.beam.sdk.util.MimeTypes;
  */
 final class ItemRecords implements Serializable {
   private static final long serialVersionUID = 1L;
-  static final String FOLDER = "records";
-
-  /** Prefix of files being written; a name with it is never a finished record or media file. */
-  static final String TEMPORARY = ".tmp-";
 
   private final String out;
   private final boolean local;
@@ -52,7 +49,7 @@ final class ItemRecords implements Serializable {
 
   /** The finished record of {@code requestId}, when it and its media are both on disk. */
   Optional<RunRecord> finished(String requestId) throws IOException {
-    ResourceId file = resolve(FOLDER + "/" + requestId + ".json");
+    ResourceId file = resolve(RunLayout.recordPath(requestId));
     if (!exists(file)) {
       return Optional.empty();
     }
@@ -75,9 +72,15 @@ final class ItemRecords implements Serializable {
 
   /** Writes a finished item's record: a temporary file, then a rename onto its final name. */
   void write(RunRecord record) throws IOException {
-    ResourceId target = resolve(FOLDER + "/" + record.getRequestId() + ".json");
+    ResourceId target = resolve(RunLayout.recordPath(record.getRequestId()));
     ResourceId temp =
-        resolve(FOLDER + "/" + TEMPORARY + record.getRequestId() + "-" + UUID.randomUUID());
+        resolve(
+            RunLayout.RECORDS
+                + "/"
+                + RunLayout.TEMPORARY
+                + record.getRequestId()
+                + "-"
+                + UUID.randomUUID());
     try (OutputStream os = Channels.newOutputStream(FileSystems.create(temp, MimeTypes.TEXT))) {
       os.write((ProtoJson.printRecord(record) + "\n").getBytes(StandardCharsets.UTF_8));
     }
@@ -116,7 +119,11 @@ final class ItemRecords implements Serializable {
    * Beam's own writes may still be finishing.
    */
   static int removeItemTemporaries(String out) throws IOException {
-    return remove(out, List.of("media/" + TEMPORARY + "*", FOLDER + "/" + TEMPORARY + "*"));
+    return remove(
+        out,
+        List.of(
+            RunLayout.MEDIA + "/" + RunLayout.TEMPORARY + "*",
+            RunLayout.RECORDS + "/" + RunLayout.TEMPORARY + "*"));
   }
 
   private static int remove(String out, List<String> patterns) throws IOException {

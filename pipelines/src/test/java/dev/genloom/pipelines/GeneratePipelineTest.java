@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.proto.RunLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
@@ -83,7 +84,7 @@ class GeneratePipelineTest {
               .waitUntilFinish();
       assertEquals(PipelineResult.State.DONE, state);
     }
-    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     // 4 parseable prompts x 2 seeds; the missing reference fails for both seeds.
     assertEquals(8, manifest.size());
     Set<String> ids = new HashSet<>();
@@ -97,7 +98,7 @@ class GeneratePipelineTest {
       }
     }
     assertEquals(6, ok);
-    List<JsonNode> dead = lines(out.resolve(GeneratePipeline.DEAD_LETTER));
+    List<JsonNode> dead = lines(out.resolve(RunLayout.DEAD_LETTER));
     Map<Long, Integer> byLine = new HashMap<>();
     for (JsonNode letter : dead) {
       byLine.merge(letter.get("line").asLong(), 1, Integer::sum);
@@ -126,7 +127,7 @@ class GeneratePipelineTest {
               .waitUntilFinish());
     }
     Map<Long, List<JsonNode>> byLine = new HashMap<>();
-    for (JsonNode line : lines(out.resolve(GeneratePipeline.MANIFEST))) {
+    for (JsonNode line : lines(out.resolve(RunLayout.MANIFEST))) {
       assertEquals("ok", line.get("status").asText(), line.toString());
       byLine.computeIfAbsent(line.get("source_line").asLong(), k -> new ArrayList<>()).add(line);
     }
@@ -138,7 +139,7 @@ class GeneratePipelineTest {
       assertEquals(twoSteps * 3 / 2, line.get("block_evals").asLong(), "steps override");
       assertEquals("tiny-ldm_2", line.get("config").asText());
     }
-    List<JsonNode> dead = lines(out.resolve(GeneratePipeline.DEAD_LETTER));
+    List<JsonNode> dead = lines(out.resolve(RunLayout.DEAD_LETTER));
     assertEquals(1, dead.size(), dead.toString());
     assertEquals(2, dead.get(0).get("line").asLong());
     assertTrue(
@@ -163,7 +164,7 @@ class GeneratePipelineTest {
       options.setWorkerClientKey(LoopbackWorkers.cert("client.key").toString());
       options.setWorkerTokenFile(token.toString());
       assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
-      List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+      List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
       assertEquals(4, manifest.size());
       manifest.forEach(l -> assertEquals("ok", l.get("status").asText(), l.toString()));
 
@@ -175,7 +176,7 @@ class GeneratePipelineTest {
       options.setWorkerClientKey(LoopbackWorkers.cert("client.key").toString());
       options.setMaxAttempts(1);
       assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
-      List<JsonNode> dead = lines(refused.resolve(GeneratePipeline.DEAD_LETTER));
+      List<JsonNode> dead = lines(refused.resolve(RunLayout.DEAD_LETTER));
       assertEquals(4, dead.size(), dead.toString());
       assertTrue(dead.get(0).get("error").asText().contains("UNAUTHENTICATED"), dead.toString());
     }
@@ -212,7 +213,7 @@ class GeneratePipelineTest {
       assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
     }
     Map<String, String> references = new HashMap<>();
-    for (JsonNode line : lines(out.resolve(GeneratePipeline.MANIFEST))) {
+    for (JsonNode line : lines(out.resolve(RunLayout.MANIFEST))) {
       assertEquals("ok", line.get("status").asText(), line.toString());
       references.put(
           line.get("item_id").asText(),
@@ -231,7 +232,7 @@ class GeneratePipelineTest {
     try (LoopbackWorkers workers = LoopbackWorkers.start(temp, 1)) {
       GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"))
           .waitUntilFinish();
-      List<JsonNode> first = lines(out.resolve(GeneratePipeline.MANIFEST));
+      List<JsonNode> first = lines(out.resolve(RunLayout.MANIFEST));
       assertEquals(4, first.size());
       // Simulate an interrupted run: one item's media is gone; the others are stamped.
       Path lost = out.resolve(first.get(0).get("media").asText());
@@ -242,7 +243,7 @@ class GeneratePipelineTest {
       }
       GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"))
           .waitUntilFinish();
-      List<JsonNode> second = lines(out.resolve(GeneratePipeline.MANIFEST));
+      List<JsonNode> second = lines(out.resolve(RunLayout.MANIFEST));
       assertEquals(4, second.size());
       assertEquals(4, second.stream().map(l -> l.get("request_id").asText()).distinct().count());
       assertTrue(Files.isRegularFile(lost), "the lost item was regenerated");
@@ -282,7 +283,7 @@ class GeneratePipelineTest {
       victim.drain(0);
       assertEquals(PipelineResult.State.DONE, result.waitUntilFinish());
     }
-    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(24, manifest.size());
     assertEquals(24, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
     assertEquals(
@@ -323,8 +324,8 @@ class GeneratePipelineTest {
       assertEquals(4, counter(first, "generated"));
       // What a driver killed mid-run leaves: records and media of finished items, no manifest,
       // and half-written temporaries.
-      Files.delete(out.resolve(GeneratePipeline.MANIFEST));
-      try (var records = Files.list(out.resolve(ItemRecords.FOLDER))) {
+      Files.delete(out.resolve(RunLayout.MANIFEST));
+      try (var records = Files.list(out.resolve(RunLayout.RECORDS))) {
         assertEquals(4, records.count(), "one record per finished item");
       }
       Files.writeString(out.resolve("media/.tmp-0123-half"), "partial");
@@ -348,7 +349,7 @@ class GeneratePipelineTest {
         assertEquals(stamp, Files.getLastModifiedTime(file), "not regenerated: " + file);
       }
     }
-    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(4, manifest.size());
     assertEquals(4, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
     try (var all = Files.walk(out)) {
@@ -380,7 +381,7 @@ class GeneratePipelineTest {
         4,
         LaunchSize.estimate(options(prompts, out, "127.0.0.1:1", "DirectRunner")),
         "the progress total counts merged items once");
-    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(4, manifest.size());
     for (JsonNode line : manifest) {
       if (line.get("prompt").asText().startsWith("a red")) {
@@ -432,7 +433,7 @@ class GeneratePipelineTest {
       assertEquals(8, counter(result, "generated"));
       assertEquals(0, counter(result, "retries"));
     }
-    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(8, manifest.size());
     assertTrue(manifest.stream().allMatch(l -> l.get("status").asText().equals("ok")));
   }
@@ -480,7 +481,7 @@ class GeneratePipelineTest {
       workers.restart(temp, 0, victimPort);
       assertEquals(PipelineResult.State.DONE, result.waitUntilFinish());
     }
-    List<JsonNode> manifest = lines(out.resolve(GeneratePipeline.MANIFEST));
+    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(48, manifest.size());
     assertEquals(48, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
     double meanBatch =

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.genloom.proto.RunLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -43,7 +44,7 @@ class RunnersTest {
               .as(GeneratePipelineOptions.class);
       assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
     }
-    List<JsonNode> manifest = GeneratePipelineTest.lines(out.resolve(GeneratePipeline.MANIFEST));
+    List<JsonNode> manifest = GeneratePipelineTest.lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(4, manifest.size());
     assertTrue(
         manifest.stream().allMatch(l -> l.get("status").asText().equals("ok")),

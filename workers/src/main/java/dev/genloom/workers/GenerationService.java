@@ -7,6 +7,7 @@ import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.RgbImage;
+import dev.genloom.proto.MediaKind;
 import dev.genloom.proto.v1.Failure;
 import dev.genloom.proto.v1.GenerateBatchRequest;
 import dev.genloom.proto.v1.GenerateEvent;
@@ -537,18 +538,13 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
     }
 
     private void sendResult(GeneratedMedia media, GenerationStats stats) throws IOException {
-      byte[] bytes;
-      String mime;
-      String extension;
-      if (media.isVideo()) {
-        bytes = MediaFiles.mp4Bytes(media.frames(), media.fps());
-        mime = "video/mp4";
-        extension = ".mp4";
-      } else {
-        bytes = media.frames().get(0).toPng();
-        mime = "image/png";
-        extension = ".png";
-      }
+      MediaKind kind = media.isVideo() ? MediaKind.MP4 : MediaKind.PNG;
+      byte[] bytes =
+          media.isVideo()
+              ? MediaFiles.mp4Bytes(media.frames(), media.fps())
+              : media.frames().get(0).toPng();
+      String mime = kind.mimeType();
+      String extension = kind.extension();
       RgbImage first = media.frames().get(0);
       Media.Builder header =
           Media.newBuilder()

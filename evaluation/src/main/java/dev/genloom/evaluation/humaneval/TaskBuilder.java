@@ -1,6 +1,7 @@
 package dev.genloom.evaluation.humaneval;
 
 import dev.genloom.evaluation.RunRecords;
+import dev.genloom.proto.MediaKind;
 import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -261,7 +262,7 @@ public final class TaskBuilder {
     try (PreparedStatement p =
         c.prepareStatement("INSERT INTO media(key, mime, data) VALUES (?, ?, ?)")) {
       p.setString(1, key);
-      p.setString(2, file.toString().endsWith(".mp4") ? "video/mp4" : "image/png");
+      p.setString(2, MediaKind.ofFileName(file.toString()).mimeType());
       p.setBytes(3, data);
       p.executeUpdate();
     }

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.evaluation.RunMetrics;
 import dev.genloom.evaluation.RunRecords;
 import dev.genloom.generators.MediaFiles;
+import dev.genloom.proto.MediaKind;
 import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -99,7 +100,7 @@ public final class RunReport {
     VIDEO_FROM_REFERENCE;
 
     boolean holds(RunRecord r) {
-      boolean video = r.getMedia().endsWith(".mp4");
+      boolean video = MediaKind.ofFileName(r.getMedia()) == MediaKind.MP4;
       return switch (this) {
         case IMAGE -> !video;
         case VIDEO -> video && r.getReferenceImage().isEmpty();
