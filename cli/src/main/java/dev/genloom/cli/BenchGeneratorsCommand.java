@@ -10,6 +10,7 @@ import dev.genloom.evaluation.FeatureNetwork;
 import dev.genloom.evaluation.FrechetDistance;
 import dev.genloom.evaluation.GaussianStats;
 import dev.genloom.evaluation.Motion;
+import dev.genloom.evaluation.Statistics;
 import dev.genloom.evaluation.StatsFiles;
 import dev.genloom.generators.CacheSpec;
 import dev.genloom.generators.Calibration;
@@ -26,7 +27,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -167,14 +167,6 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
         .toList();
   }
 
-  /** The median of {@code values} (the mean of the middle two for an even count). */
-  static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int n = sorted.length;
-    return n % 2 == 1 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
-  }
-
   private ObjectNode throughput(Generator ldm, List<String> prompts) {
     out.println("== tiny-ldm throughput (DDIM 50, no cache) ==");
     int[] batches = {1, 8};
@@ -193,7 +185,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
     }
     ObjectNode node = mapper.createObjectNode();
     for (int k = 0; k < batches.length; k++) {
-      double median = median(rates[k]);
+      double median = Statistics.median(rates[k]);
       node.put("batch_" + batches[k] + "_images_per_s", median);
       out.printf(
           Locale.ROOT, "  batch %d: %.2f images/s (median of %d)%n", batches[k], median, repeats);
@@ -440,8 +432,8 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
         }
       }
       ObjectNode node = mapper.createObjectNode();
-      double m1 = median(seconds[0]);
-      double m2 = median(seconds[1]);
+      double m1 = Statistics.median(seconds[0]);
+      double m2 = Statistics.median(seconds[1]);
       node.put("s1_seconds", m1);
       node.put("s2_seconds", m2);
       node.put("s1_forwards", forwards[0]);

@@ -3,6 +3,7 @@ package dev.genloom.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.evaluation.Statistics;
 import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
@@ -126,7 +127,7 @@ final class BenchImageCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "  image %d: %.2f s%n", r + 1, seconds[r]);
         out.flush();
       }
-      double median = median(seconds);
+      double median = Statistics.median(seconds);
       long peakKib = PeakMemory.residentKib();
       out.printf(
           Locale.ROOT,
@@ -160,10 +161,6 @@ final class BenchImageCommand implements Callable<Integer> {
       out.flush();
       return 0;
     }
-  }
-
-  private static double median(double[] values) {
-    return BenchGeneratorsCommand.median(values);
   }
 
   /** This process's peak resident set size, from /proc/self/status (Linux). */

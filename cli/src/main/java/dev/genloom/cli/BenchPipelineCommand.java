@@ -3,6 +3,7 @@ package dev.genloom.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.evaluation.Statistics;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
@@ -113,9 +114,9 @@ final class BenchPipelineCommand implements Callable<Integer> {
           concurrency,
           batch,
           rounds);
-      BenchWorkerCommand.run(channel, concurrency, 2 * concurrency); // warm-up
+      BenchWorkerCommand.run(channel, concurrency, 2 * concurrency, 0); // warm-up
       for (int r = 0; r < rounds; r++) {
-        direct[r] = BenchWorkerCommand.run(channel, concurrency, items).throughput();
+        direct[r] = BenchWorkerCommand.run(channel, concurrency, items, 0).throughput();
         pipeline[r] =
             throughPipeline(
                 prompts, dir.resolve("out-" + r), "127.0.0.1:" + server.port(), concurrency);
@@ -133,8 +134,8 @@ final class BenchPipelineCommand implements Callable<Integer> {
       }
       server.drain(30);
     }
-    double d = median(direct);
-    double p = median(pipeline);
+    double d = Statistics.median(direct);
+    double p = Statistics.median(pipeline);
     out.printf(
         Locale.ROOT,
         "median: direct %.2f items/s, pipeline %.2f items/s, ratio %.3f%n",
@@ -195,11 +196,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
       }
     }
     double firstWallSeconds =
-        median(walls.stream().mapToDouble(Double::doubleValue).toArray()) / 1000;
+        Statistics.median(walls.stream().mapToDouble(Double::doubleValue).toArray()) / 1000;
     return generated / ((end - firstAt) / 1e9 + firstWallSeconds);
-  }
-
-  private static double median(double[] values) {
-    return BenchGeneratorsCommand.median(values);
   }
 }

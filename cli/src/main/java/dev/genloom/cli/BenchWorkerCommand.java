@@ -133,8 +133,8 @@ final class BenchWorkerCommand implements Callable<Integer> {
               Grpc.newChannelBuilderForAddress(
                       "127.0.0.1", server.port(), InsecureChannelCredentials.create())
                   .build();
-          run(channel, Math.min(c, 4), 2 * Math.min(c, 4)); // warm-up
-          Result r = run(channel, c, Math.max(requests, 2 * c));
+          run(channel, Math.min(c, 4), 2 * Math.min(c, 4), steps); // warm-up
+          Result r = run(channel, c, Math.max(requests, 2 * c), steps);
           throughput[mode] = r.throughput();
           ObjectNode row = mapper.createObjectNode();
           row.put("concurrency", c);
@@ -177,7 +177,8 @@ final class BenchWorkerCommand implements Callable<Integer> {
   record Result(double throughput, double p50, double p99, double meanBatch) {}
 
   /** C closed-loop clients share {@code total} requests. */
-  static Result run(ManagedChannel channel, int clients, int total) throws Exception {
+  /** {@code steps} per request; 0 means the model's default. */
+  static Result run(ManagedChannel channel, int clients, int total, int steps) throws Exception {
     GenerationServiceGrpc.GenerationServiceStub stub = GenerationServiceGrpc.newStub(channel);
     AtomicInteger issued = new AtomicInteger();
     double[] latencies = new double[total];
@@ -187,7 +188,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
     for (int i = 0; i < clients; i++) {
       CompletableFuture<Void> loop = new CompletableFuture<>();
       loops.add(loop);
-      next(stub, issued, total, latencies, batchSum, loop);
+      next(stub, issued, total, steps, latencies, batchSum, loop);
     }
     for (CompletableFuture<Void> loop : loops) {
       loop.get(30, TimeUnit.MINUTES);
@@ -206,6 +207,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
       GenerationServiceGrpc.GenerationServiceStub stub,
       AtomicInteger issued,
       int total,
+      int steps,
       double[] latencies,
       long[] batchSum,
       CompletableFuture<Void> loop) {
@@ -220,6 +222,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
             .setModel("tiny-ldm")
             .setPrompt("a red circle on a blue background")
             .setSeed(index)
+            .setSteps(steps)
             .build();
     stub.generate(
         request,
@@ -241,7 +244,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
           @Override
           public void onCompleted() {
             latencies[index] = (System.nanoTime() - sent) / 1e6;
-            next(stub, issued, total, latencies, batchSum, loop);
+            next(stub, issued, total, steps, latencies, batchSum, loop);
           }
         });
   }

@@ -159,8 +159,8 @@ public final class RunEvaluator {
         failed,
         f.length,
         wallTotal,
-        median(walls),
-        computeKnown ? median(compute) : Double.NaN,
+        Statistics.median(walls),
+        computeKnown ? Statistics.median(compute) : Double.NaN,
         evals,
         skips,
         id,
@@ -228,19 +228,5 @@ public final class RunEvaluator {
       }
     }
     return baseline;
-  }
-
-  static double median(double[] values) {
-    if (values.length == 0) {
-      return Double.NaN;
-    }
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int mid = sorted.length / 2;
-    return sorted.length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2.0;
-  }
-
-  static double median(long[] values) {
-    return median(Arrays.stream(values).asDoubleStream().toArray());
   }
 }
