@@ -243,9 +243,10 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
           outcomes.get(i).complete(new Outcome(earlier.get(), null, 0, true));
           continue;
         }
-        RunRecord.Builder record = newRecord(item);
+        GeneratorConfig config = item.generatorConfig();
+        RunRecord.Builder record = newRecord(item, config);
         try {
-          calls.add(new Call(item, record, request(item, item.generatorConfig()), start));
+          calls.add(new Call(item, record, request(item, config), start));
           open.add(outcomes.get(i));
         } catch (IllegalArgumentException e) {
           pool.end(worker);
@@ -478,8 +479,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     }
   }
 
-  private static RunRecord.Builder newRecord(WorkItem item) {
-    GeneratorConfig config = item.generatorConfig();
+  private static RunRecord.Builder newRecord(WorkItem item, GeneratorConfig config) {
     return RunRecord.newBuilder()
         .setRequestId(item.requestId())
         .setPrompt(item.item().prompt())

@@ -320,20 +320,29 @@ public final class GeneratePipeline {
     static final TupleTag<DeadLetter> UNMATCHED = new TupleTag<>() {};
     private final List<byte[]> configs;
     private final int seeds;
+    // parsed once per DoFn instance, not per prompt
+    private transient List<GeneratorConfig> parsed;
 
     ExpandFn(List<byte[]> configs, int seeds) {
       this.configs = configs;
       this.seeds = seeds;
     }
 
+    @Setup
+    public void setup() throws com.google.protobuf.InvalidProtocolBufferException {
+      List<GeneratorConfig> list = new ArrayList<>();
+      for (byte[] bytes : configs) {
+        list.add(GeneratorConfig.parseFrom(bytes));
+      }
+      parsed = List.copyOf(list);
+    }
+
     @ProcessElement
-    public void process(@Element PromptItem item, MultiOutputReceiver out)
-        throws com.google.protobuf.InvalidProtocolBufferException {
+    public void process(@Element PromptItem item, MultiOutputReceiver out) {
       ItemOverrides overrides = item.overrides();
       List<String> ids = new ArrayList<>();
       int selected = 0;
-      for (byte[] bytes : configs) {
-        GeneratorConfig config = GeneratorConfig.parseFrom(bytes);
+      for (GeneratorConfig config : parsed) {
         ids.add(config.getId());
         if (!overrides.selects(config.getId())) {
           continue;

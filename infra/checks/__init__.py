@@ -1,0 +1,1 @@
+"""The parts of infra/check.py: Kubernetes, Dataflow and Docker."""
