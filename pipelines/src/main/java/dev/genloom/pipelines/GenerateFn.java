@@ -30,7 +30,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.apache.beam.sdk.io.FileSystems;
 import org.apache.beam.sdk.io.fs.MoveOptions;
@@ -49,11 +48,10 @@ import org.joda.time.Instant;
  * Sends each batch of work items to the worker fleet and writes the media. A batch goes whole to
  * one worker, in one GenerateBatch call (or, with {@code batchCalls} off or on a worker that lacks
  * it, one Generate call per item, leaving together). Items are in flight concurrently (at most
- * {@code maxInFlight} per instance). An item that fails with UNAVAILABLE, CANCELLED (a worker that
- * died mid-call), RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED (gRPC's own retry buffer is too small for
- * image payloads) is retried alone on another worker, with exponential backoff and full jitter,
- * while the rest of its batch goes on. Media are written to a temporary name and renamed, so a
- * retried or repeated request never leaves a partial or second file.
+ * {@code maxInFlight} per instance). An item whose failure the {@link RetryPolicy} retries goes
+ * alone to another worker after its backoff, while the rest of its batch goes on. Media are written
+ * to a temporary name and renamed, so a retried or repeated request never leaves a partial or
+ * second file.
  */
 final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, RunRecord> {
   private static final long serialVersionUID = 1L;
@@ -63,9 +61,8 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private final String workers;
   private final String out;
   private final int maxInFlight;
-  private final int maxAttempts;
+  private final RetryPolicy retry;
   private final int deadlineSeconds;
-  private final int initialBackoffMillis;
   private final boolean batchCalls;
   private final Counter generated = Metrics.counter("genloom", "generated");
   private final Counter failed = Metrics.counter("genloom", "failed");
@@ -83,9 +80,8 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       String workers,
       String out,
       int maxInFlight,
-      int maxAttempts,
+      RetryPolicy retry,
       int deadlineSeconds,
-      int initialBackoffMillis,
       boolean batchCalls,
       WorkerSecurity security) {
     this.security = security;
@@ -93,9 +89,8 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     this.workers = workers;
     this.out = out;
     this.maxInFlight = maxInFlight;
-    this.maxAttempts = maxAttempts;
+    this.retry = retry;
     this.deadlineSeconds = deadlineSeconds;
-    this.initialBackoffMillis = initialBackoffMillis;
     this.records = new ItemRecords(out);
   }
 
@@ -378,11 +373,11 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private void retryOrFail(
       Call call, CompletableFuture<Outcome> outcome, int worker, StatusRuntimeException error) {
     Status.Code code = error.getStatus().getCode();
-    if (!retryable(code)) {
+    if (!retry.retryable(code)) {
       outcome.complete(failed(call, error, 0));
       return;
     }
-    if (code == Status.Code.UNAVAILABLE || code == Status.Code.CANCELLED) {
+    if (retry.workerDown(code)) {
       pool.markDown(worker);
     }
     executor.execute(() -> complete(outcome, () -> alone(call, 1, worker, error)));
@@ -394,9 +389,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
    * another worker than the last.
    */
   private Outcome alone(Call call, int firstAttempt, int worker, StatusRuntimeException last) {
-    for (int attempt = firstAttempt; attempt < maxAttempts; attempt++) {
+    for (int attempt = firstAttempt; attempt < retry.maxAttempts(); attempt++) {
       if (attempt > 0) {
-        backoff(attempt - 1);
+        retry.backoff(attempt - 1);
         worker = pool.pickOther(worker);
         pool.begin(worker, 1);
       }
@@ -411,10 +406,10 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       } catch (StatusRuntimeException e) {
         last = e;
         Status.Code code = e.getStatus().getCode();
-        if (!retryable(code)) {
+        if (!retry.retryable(code)) {
           return failed(call, e, attempt);
         }
-        if (code == Status.Code.UNAVAILABLE || code == Status.Code.CANCELLED) {
+        if (retry.workerDown(code)) {
           pool.markDown(worker);
         }
         continue;
@@ -424,20 +419,9 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     return failure(
         call.record,
         call.item,
-        "gave up after " + maxAttempts + " attempts: " + FleetCheck.describe(last),
+        "gave up after " + retry.maxAttempts() + " attempts: " + FleetCheck.describe(last),
         call.start,
-        maxAttempts - 1);
-  }
-
-  /**
-   * The pipeline never cancels its own calls: CANCELLED means the worker went away mid-call (the
-   * stream was reset), so it is retried like UNAVAILABLE.
-   */
-  private static boolean retryable(Status.Code code) {
-    return code == Status.Code.UNAVAILABLE
-        || code == Status.Code.CANCELLED
-        || code == Status.Code.RESOURCE_EXHAUSTED
-        || code == Status.Code.DEADLINE_EXCEEDED;
+        retry.maxAttempts() - 1);
   }
 
   private Outcome failed(Call call, StatusRuntimeException e, int attempt) {
@@ -521,16 +505,6 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
         + (item.item().referenceImage().isEmpty()
             ? ""
             : " | reference " + item.item().referenceImage());
-  }
-
-  private void backoff(int attempt) {
-    long cap = Math.min(30_000L, (long) initialBackoffMillis << Math.min(attempt, 16));
-    try {
-      Thread.sleep(ThreadLocalRandom.current().nextLong(cap + 1));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while backing off", e);
-    }
   }
 
   private static GenerateRequest request(WorkItem item, GeneratorConfig config) {

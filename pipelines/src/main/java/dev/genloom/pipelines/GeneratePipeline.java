@@ -185,9 +185,9 @@ public final class GeneratePipeline {
                             options.getWorkers(),
                             options.getOut(),
                             options.getMaxInFlight(),
-                            options.getMaxAttempts(),
+                            RetryPolicy.of(
+                                options.getMaxAttempts(), options.getInitialBackoffMillis()),
                             options.getCallDeadlineSeconds(),
-                            options.getInitialBackoffMillis(),
                             batchCalls(options),
                             WorkerSecurity.from(options)))
                     .withOutputTags(GenerateFn.RECORDS, TupleTagList.of(GenerateFn.FAILURES)));
