@@ -76,21 +76,14 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private transient ExecutorService executor;
   private transient Semaphore inFlight;
 
-  GenerateFn(
-      String workers,
-      String out,
-      int maxInFlight,
-      RetryPolicy retry,
-      int deadlineSeconds,
-      boolean batchCalls,
-      WorkerSecurity security) {
-    this.security = security;
-    this.batchCalls = batchCalls;
-    this.workers = workers;
-    this.out = out;
-    this.maxInFlight = maxInFlight;
-    this.retry = retry;
-    this.deadlineSeconds = deadlineSeconds;
+  GenerateFn(GenerateMedia.Settings settings) {
+    this.security = settings.security();
+    this.batchCalls = settings.batchCalls();
+    this.workers = settings.workers();
+    this.out = settings.out();
+    this.maxInFlight = settings.maxInFlight();
+    this.retry = settings.retry();
+    this.deadlineSeconds = settings.callDeadlineSeconds();
     this.records = new ItemRecords(out);
   }
 

@@ -1,9 +1,5 @@
 package dev.genloom.pipelines;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.genloom.proto.ProtoJson;
-import dev.genloom.proto.RunLayout;
 import dev.genloom.proto.v1.GeneratorConfig;
 import dev.genloom.proto.v1.PromptOverflow;
 import java.io.IOException;
@@ -20,11 +16,8 @@ import org.apache.beam.sdk.coders.KvCoder;
 import org.apache.beam.sdk.coders.SerializableCoder;
 import org.apache.beam.sdk.coders.StringUtf8Coder;
 import org.apache.beam.sdk.io.FileSystems;
-import org.apache.beam.sdk.io.TextIO;
-import org.apache.beam.sdk.io.WriteFilesResult;
 import org.apache.beam.sdk.io.fs.EmptyMatchTreatment;
 import org.apache.beam.sdk.io.fs.MatchResult;
-import org.apache.beam.sdk.io.fs.ResolveOptions;
 import org.apache.beam.sdk.io.fs.ResourceId;
 import org.apache.beam.sdk.metrics.Counter;
 import org.apache.beam.sdk.metrics.Metrics;
@@ -32,8 +25,6 @@ import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import org.apache.beam.sdk.transforms.DoFn;
 import org.apache.beam.sdk.transforms.Flatten;
 import org.apache.beam.sdk.transforms.GroupByKey;
-import org.apache.beam.sdk.transforms.GroupIntoBatches;
-import org.apache.beam.sdk.transforms.MapElements;
 import org.apache.beam.sdk.transforms.ParDo;
 import org.apache.beam.sdk.transforms.SerializableFunction;
 import org.apache.beam.sdk.transforms.WithKeys;
@@ -43,7 +34,6 @@ import org.apache.beam.sdk.values.PCollectionList;
 import org.apache.beam.sdk.values.PCollectionTuple;
 import org.apache.beam.sdk.values.TupleTag;
 import org.apache.beam.sdk.values.TupleTagList;
-import org.apache.beam.sdk.values.TypeDescriptors;
 
 /**
  * The batch generation job: prompts x seeds x generator configurations, fanned out to a worker
@@ -108,36 +98,20 @@ public final class GeneratePipeline {
     }
   }
 
-  static String outPath(GeneratePipelineOptions options, String name) {
-    return FileSystems.matchNewResource(options.getOut(), true)
-        .resolve(name, ResolveOptions.StandardResolveOptions.RESOLVE_FILE)
-        .toString();
-  }
-
-  /** Whether batches go out as GenerateBatch calls (worker-calls batch) or per item (item). */
-  static boolean batchCalls(GeneratePipelineOptions options) {
-    return switch (options.getWorkerCalls()) {
-      case "batch" -> true;
-      case "item" -> false;
-      default ->
-          throw new IllegalArgumentException(
-              "worker-calls: '" + options.getWorkerCalls() + "' is not batch or item");
-    };
-  }
-
   static void build(Pipeline pipeline, GeneratePipelineOptions options) {
     if (options.getSeeds() < 1) {
       throw new IllegalArgumentException("seeds: must be >= 1");
     }
-    if (options.getMaxInFlight() < 1
-        || options.getBatchSize() < 1
-        || options.getMaxAttempts() < 1) {
-      throw new IllegalArgumentException("max-in-flight, batch size and attempts must be >= 1");
-    }
-    batchCalls(options);
+    // every setting is checked here, before any path or input is looked at
+    GenerateMedia generate =
+        GenerateMedia.to(options.getWorkers(), options.getOut())
+            .withBatchSize(options.getBatchSize())
+            .withMaxInFlight(options.getMaxInFlight())
+            .withRetries(options.getMaxAttempts(), options.getInitialBackoffMillis())
+            .withCallDeadlineSeconds(options.getCallDeadlineSeconds())
+            .withWorkerCalls(options.getWorkerCalls())
+            .withSecurity(WorkerSecurity.from(options));
     checkPaths(options);
-    WorkerPool.parse(options.getWorkers());
-    WorkerSecurity.from(options); // checks the combination before anything runs
     List<GeneratorConfig> configs = configs(options);
     List<byte[]> serializedConfigs = new ArrayList<>();
     configs.forEach(c -> serializedConfigs.add(c.toByteArray()));
@@ -170,51 +144,8 @@ public final class GeneratePipeline {
             .apply("MergeDuplicates", ParDo.of(new MergeDuplicatesFn()))
             .setCoder(WorkItemCoder.Work.of());
 
-    PCollectionTuple results =
-        work.apply(
-                "KeyByConfig",
-                WithKeys.of((SerializableFunction<WorkItem, String>) WorkItem::configId))
-            .setCoder(KvCoder.of(StringUtf8Coder.of(), WorkItemCoder.Work.of()))
-            .apply(
-                "BatchPerConfig",
-                GroupIntoBatches.<String, WorkItem>ofSize(options.getBatchSize()).withShardedKey())
-            .apply(
-                "Generate",
-                ParDo.of(
-                        new GenerateFn(
-                            options.getWorkers(),
-                            options.getOut(),
-                            options.getMaxInFlight(),
-                            RetryPolicy.of(
-                                options.getMaxAttempts(), options.getInitialBackoffMillis()),
-                            options.getCallDeadlineSeconds(),
-                            batchCalls(options),
-                            WorkerSecurity.from(options)))
-                    .withOutputTags(GenerateFn.RECORDS, TupleTagList.of(GenerateFn.FAILURES)));
+    PCollectionTuple results = work.apply("GenerateMedia", generate);
 
-    WriteFilesResult<Void> manifest =
-        results
-            .get(GenerateFn.RECORDS)
-            .setCoder(RunRecordCoder.of())
-            .apply(
-                "RecordLines",
-                MapElements.into(TypeDescriptors.strings()).via(ProtoJson::printRecord))
-            .apply(
-                "WriteManifest",
-                TextIO.write()
-                    .to(outPath(options, RunLayout.manifestPrefix()))
-                    .withSuffix(".jsonl")
-                    .withoutSharding()
-                    .withShardNameTemplate("")
-                    .<Void>withOutputFilenames());
-    // Once the manifest is written every item is done: remove the temporary media and records
-    // that attempts killed mid-write left behind (a lost TaskManager, a retried bundle).
-    manifest
-        .getPerDestinationOutputFilenames()
-        .apply("RemoveTemporaries", ParDo.of(new RemoveTemporariesFn(options.getOut())));
-
-    PCollection<DeadLetter> failures =
-        results.get(GenerateFn.FAILURES).setCoder(SerializableCoder.of(DeadLetter.class));
     PCollection<DeadLetter> rejected =
         PCollectionList.of(
                 inputs
@@ -224,19 +155,14 @@ public final class GeneratePipeline {
             .apply("RejectedInputs", Flatten.pCollections())
             .apply("CountRejected", ParDo.of(new CountFn<DeadLetter>("rejected")))
             .setCoder(SerializableCoder.of(DeadLetter.class));
-    PCollectionList.of(rejected)
-        .and(failures)
-        .apply("AllDeadLetters", Flatten.pCollections())
-        .apply(
-            "DeadLetterLines",
-            MapElements.into(TypeDescriptors.strings()).via(GeneratePipeline::deadLetterJson))
-        .apply(
-            "WriteDeadLetters",
-            TextIO.write()
-                .to(outPath(options, RunLayout.deadLetterPrefix()))
-                .withSuffix(".jsonl")
-                .withoutSharding()
-                .withShardNameTemplate(""));
+    PCollection<DeadLetter> deadLetters =
+        PCollectionList.of(rejected)
+            .and(results.get(GenerateMedia.FAILURES))
+            .apply("AllDeadLetters", Flatten.pCollections())
+            .setCoder(SerializableCoder.of(DeadLetter.class));
+    PCollectionTuple.of(WriteRunOutputs.RECORDS, results.get(GenerateMedia.RECORDS))
+        .and(WriteRunOutputs.DEAD_LETTERS, deadLetters)
+        .apply("WriteRunOutputs", WriteRunOutputs.to(options.getOut()));
   }
 
   /**
@@ -297,17 +223,6 @@ public final class GeneratePipeline {
     public void process(@Element KV<Void, String> written) throws IOException {
       ItemRecords.removeItemTemporaries(out);
     }
-  }
-
-  static String deadLetterJson(DeadLetter letter) {
-    ObjectNode node = new ObjectMapper().createObjectNode();
-    node.put("source", letter.source());
-    if (letter.line() > 0) {
-      node.put("line", letter.line());
-    }
-    node.put("input", letter.input());
-    node.put("error", letter.error());
-    return node.toString();
   }
 
   /**

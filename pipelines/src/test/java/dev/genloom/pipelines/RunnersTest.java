@@ -94,7 +94,14 @@ class RunnersTest {
         });
     for (String expected :
         new String[] {
-          "ReadPrompts", "Expand", "BatchPerConfig", "Generate", "WriteManifest", "WriteDeadLetters"
+          "ReadPrompts",
+          "Expand",
+          "GenerateMedia",
+          "GenerateMedia/BatchPerConfig",
+          "GenerateMedia/Generate",
+          "WriteRunOutputs",
+          "WriteRunOutputs/WriteManifest",
+          "WriteRunOutputs/WriteDeadLetters"
         }) {
       assertTrue(transforms.contains(expected), expected + " missing from the graph");
     }
