@@ -22,6 +22,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import org.apache.beam.runners.direct.DirectOptions;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
 import picocli.CommandLine;
@@ -291,28 +292,28 @@ final class BenchFleetCommand implements Callable<Integer> {
       int parallelism = Math.max(2, n);
       int inFlight = (int) Math.ceil(1.5 * n * maxBatch / parallelism) + maxBatch;
       PipelineOptionsFactory.register(GeneratePipelineOptions.class);
-      GeneratePipelineOptions options =
-          PipelineOptionsFactory.fromArgs(
-                  "--runner=DirectRunner",
-                  "--targetParallelism=" + parallelism,
-                  "--enforceImmutability=false",
-                  "--enforceEncodability=false",
-                  "--prompts=" + prompts,
-                  "--grid=" + grid,
-                  "--out=" + out,
-                  "--workers="
-                      + String.join(",", workers.stream().map(FleetWorker::address).toList()),
-                  "--batchSize=" + maxBatch,
-                  "--maxInFlight=" + inFlight,
-                  "--maxAttempts=12",
-                  "--initialBackoffMillis=100",
-                  "--callDeadlineSeconds=120",
-                  "--workerCalls=" + calls)
-              .as(GeneratePipelineOptions.class);
+      GeneratePipelineOptions options = PipelineOptionsFactory.as(GeneratePipelineOptions.class);
+      DirectOptions direct = options.as(DirectOptions.class);
+      options.setRunner(org.apache.beam.runners.direct.DirectRunner.class);
+      direct.setTargetParallelism(parallelism);
+      direct.setEnforceImmutability(false);
+      direct.setEnforceEncodability(false);
+      options.setPrompts(prompts.toString());
+      options.setGrid(grid.toString());
+      options.setOut(out.toString());
+      options.setWorkers(String.join(",", workers.stream().map(FleetWorker::address).toList()));
+      options.setBatchSize(maxBatch);
+      options.setMaxInFlight(inFlight);
+      // enough attempts to outlast a worker JVM restarting on a loaded machine (backoff caps at 30
+      // s)
+      options.setMaxAttempts(16);
+      options.setInitialBackoffMillis(100);
+      options.setCallDeadlineSeconds(120);
+      options.setWorkerCalls(calls);
       double batchSeconds = steps * stepMs / 1000.0;
       double ideal = n * maxBatch / batchSeconds;
       FaultSchedule schedule = new FaultSchedule(workers, !noFaults, items / ideal);
-      options.as(org.apache.beam.runners.direct.DirectOptions.class).setBlockOnRun(false);
+      direct.setBlockOnRun(false);
       long start = System.nanoTime();
       long cpuAtStart = driverCpuNanos();
       PipelineResult result = GeneratePipeline.run(options);

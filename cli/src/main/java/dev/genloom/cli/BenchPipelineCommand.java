@@ -166,18 +166,16 @@ final class BenchPipelineCommand implements Callable<Integer> {
   private static double throughPipeline(Path prompts, Path out, String worker, int inFlight)
       throws Exception {
     PipelineOptionsFactory.register(GeneratePipelineOptions.class);
-    GeneratePipelineOptions options =
-        PipelineOptionsFactory.fromArgs(
-                "--runner=DirectRunner",
-                "--targetParallelism=1",
-                "--prompts=" + prompts,
-                "--out=" + out,
-                "--model=tiny-ldm",
-                "--workers=" + worker,
-                "--batchSize=" + inFlight / 2,
-                "--maxInFlight=" + inFlight)
-            .as(GeneratePipelineOptions.class);
+    GeneratePipelineOptions options = PipelineOptionsFactory.as(GeneratePipelineOptions.class);
+    options.setRunner(org.apache.beam.runners.direct.DirectRunner.class);
+    options.as(DirectOptions.class).setTargetParallelism(1);
     options.as(DirectOptions.class).setBlockOnRun(false);
+    options.setPrompts(prompts.toString());
+    options.setOut(out.toString());
+    options.setModel("tiny-ldm");
+    options.setWorkers(worker);
+    options.setBatchSize(inFlight / 2);
+    options.setMaxInFlight(inFlight);
     PipelineResult result = GeneratePipeline.run(options);
     PipelineWatch watch = PipelineWatch.await(result, out, 50, () -> {});
     if (watch.state() != PipelineResult.State.DONE) {

@@ -20,6 +20,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.beam.runners.direct.DirectOptions;
 import org.apache.beam.sdk.PipelineResult;
 import org.apache.beam.sdk.options.PipelineOptionsFactory;
+import org.apache.beam.sdk.options.PipelineOptionsValidator;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -214,43 +215,36 @@ final class RunCommand implements Callable<Integer> {
             "workers: " + runner + " runs remotely and needs --workers host:port,...");
       }
     }
+    // Beam's own options (the runner's) come from the command line; Genloom's are set by name
     List<String> args = new ArrayList<>(beamOptions);
     args.add("--runner=" + runner);
-    args.add("--prompts=" + UserPaths.absolute(prompts));
-    args.add("--out=" + UserPaths.absolute(out));
-    args.add("--model=" + model);
-    args.add("--seeds=" + seeds);
-    // the embedded worker's address is known once it starts, after the inputs are checked
-    args.add("--workers=" + (fleet == null ? "127.0.0.1:0" : fleet));
-    args.add("--maxInFlight=" + maxInFlight);
-    args.add("--batchSize=" + batchSize);
-    args.add("--workerCalls=" + workerCalls);
-    args.add("--maxAttempts=" + maxAttempts);
-    args.add("--callDeadlineSeconds=" + callDeadlineSeconds);
-    args.add("--initialBackoffMillis=" + initialBackoffMillis);
-    if (grid != null) {
-      args.add("--grid=" + UserPaths.absolute(grid));
-    }
-    if (referenceDir != null) {
-      args.add("--referenceDir=" + UserPaths.absolute(referenceDir));
-    }
-    if (refuseLongPrompts) {
-      args.add("--refuseLongPrompts=true");
-    }
-    if (workerTls) {
-      args.add("--workerTls=true");
-    }
-    addPath(args, "workerCaCert", workerCaCert);
-    addPath(args, "workerClientCert", workerClientCert);
-    addPath(args, "workerClientKey", workerClientKey);
-    addPath(args, "workerTokenFile", workerTokenFile);
     PipelineOptionsFactory.register(GeneratePipelineOptions.class);
     GeneratePipelineOptions options;
     try {
       options =
           PipelineOptionsFactory.fromArgs(args.toArray(String[]::new))
-              .withValidation()
               .as(GeneratePipelineOptions.class);
+      options.setPrompts(UserPaths.absolute(prompts));
+      options.setOut(UserPaths.absolute(out));
+      options.setModel(model);
+      options.setSeeds(seeds);
+      // the embedded worker's address is known once it starts, after the inputs are checked
+      options.setWorkers(fleet == null ? "127.0.0.1:0" : fleet);
+      options.setMaxInFlight(maxInFlight);
+      options.setBatchSize(batchSize);
+      options.setWorkerCalls(workerCalls);
+      options.setMaxAttempts(maxAttempts);
+      options.setCallDeadlineSeconds(callDeadlineSeconds);
+      options.setInitialBackoffMillis(initialBackoffMillis);
+      options.setGrid(grid == null ? null : UserPaths.absolute(grid));
+      options.setReferenceDir(referenceDir == null ? null : UserPaths.absolute(referenceDir));
+      options.setRefuseLongPrompts(refuseLongPrompts);
+      options.setWorkerTls(workerTls);
+      options.setWorkerCaCert(absoluteOrNull(workerCaCert));
+      options.setWorkerClientCert(absoluteOrNull(workerClientCert));
+      options.setWorkerClientKey(absoluteOrNull(workerClientKey));
+      options.setWorkerTokenFile(absoluteOrNull(workerTokenFile));
+      PipelineOptionsValidator.validate(GeneratePipelineOptions.class, options);
       // inputs and outputs are checked before any worker starts or any item is expanded
       GeneratePipeline.checkPaths(options);
       GeneratePipeline.configs(options);
@@ -330,10 +324,9 @@ final class RunCommand implements Callable<Integer> {
     return out.endsWith("/") ? out + name : out + "/" + name;
   }
 
-  private static void addPath(List<String> args, String option, String value) {
-    if (value != null) {
-      args.add("--" + option + "=" + UserPaths.absolute(value));
-    }
+  /** A path as the user gave it, made absolute against where they stand; null stays null. */
+  private static String absoluteOrNull(String value) {
+    return value == null ? null : UserPaths.absolute(value);
   }
 
   private WorkerServer startEmbeddedWorker(PrintWriter console) throws Exception {
