@@ -483,20 +483,18 @@ public final class RunReport {
     return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1);
   }
 
-  private static final String STYLE =
-      "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#111;background:#fff;max-width:1352px}"
-          + "h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}"
-          + ".note{color:#444;font-size:.85rem}.warn{color:#a00}"
-          + ".scroll{overflow-x:auto}"
-          + "table{border-collapse:collapse;font-size:.85rem}"
-          + "th,td{border:1px solid #bbb;padding:.25rem .45rem;text-align:right;vertical-align:middle}"
-          + "th{background:#f0f0f0}td:first-child,td.prompt{text-align:left}"
-          // the configurations table fits a 1400 px window: the baseline wraps under the speedup
-          + "#configs td[data-field=speedup]{max-width:11rem;white-space:normal}"
-          + ".samples td{text-align:center}"
-          + "img.sample,video.sample{width:96px;height:96px;image-rendering:pixelated}"
-          + "img.sheet{height:32px;image-rendering:pixelated}"
-          + ".charts{display:flex;flex-wrap:wrap;gap:1rem}figure{margin:0}"
-          + "svg.chart{max-width:100%;height:auto;border:1px solid #ddd}"
-          + "@media print{.scroll{overflow:visible}video{display:none}}";
+  /** report.css, as inlined: comments and line breaks dropped. */
+  private static final String STYLE = style();
+
+  private static String style() {
+    try (java.io.InputStream in = RunReport.class.getResourceAsStream("report.css")) {
+      if (in == null) {
+        throw new IllegalStateException("report.css is missing from the evaluation jar");
+      }
+      String css = new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+      return css.replaceAll("(?s)/\\*.*?\\*/", "").replace("\n", "");
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("cannot read report.css", e);
+    }
+  }
 }
