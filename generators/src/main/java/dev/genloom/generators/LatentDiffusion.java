@@ -149,16 +149,8 @@ public final class LatentDiffusion implements Generator, Calibratable {
     }
     // named by package and file in errors: request-time ones reach remote clients, who have no
     // business with the worker's folders
-    String source = pkg.name() + "/" + file;
-    String json;
     try {
-      json = java.nio.file.Files.readString(pkg.resolve(file));
-    } catch (java.io.IOException e) {
-      throw new ModelPackageException(
-          pkg.resolve(file) + ": cannot read the scheduler config: " + e.getMessage(), e);
-    }
-    try {
-      return SchedulerConfig.parse(json, source);
+      return SchedulerConfig.read(pkg.resolve(file), pkg.name() + "/" + file);
     } catch (IllegalArgumentException e) {
       throw new ModelPackageException(e.getMessage(), e);
     }

@@ -58,38 +58,30 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   static final TupleTag<RunRecord> RECORDS = new TupleTag<RunRecord>() {};
   static final TupleTag<DeadLetter> FAILURES = new TupleTag<DeadLetter>() {};
 
-  private final String workers;
-  private final String out;
+  private final GenerateMedia.Settings settings;
   private final int maxInFlight;
   private final RetryPolicy retry;
-  private final int deadlineSeconds;
-  private final boolean batchCalls;
   private final Counter generated = Metrics.counter("genloom", "generated");
   private final Counter failed = Metrics.counter("genloom", "failed");
   private final Counter retries = Metrics.counter("genloom", "retries");
   private final Counter truncated = Metrics.counter("genloom", "truncated");
   private final Counter skipped = Metrics.counter("genloom", "skipped");
 
-  private final WorkerSecurity security;
   private final ItemRecords records;
   private transient WorkerPool pool;
   private transient ExecutorService executor;
   private transient Semaphore inFlight;
 
   GenerateFn(GenerateMedia.Settings settings) {
-    this.security = settings.security();
-    this.batchCalls = settings.batchCalls();
-    this.workers = settings.workers();
-    this.out = settings.out();
+    this.settings = settings;
     this.maxInFlight = settings.maxInFlight();
     this.retry = settings.retry();
-    this.deadlineSeconds = settings.callDeadlineSeconds();
-    this.records = new ItemRecords(out);
+    this.records = new ItemRecords(settings.out());
   }
 
   @Setup
   public void setup() {
-    pool = WorkerPool.forAddresses(workers, security);
+    pool = WorkerPool.forAddresses(settings.workers(), settings.security());
     executor =
         Executors.newFixedThreadPool(
             maxInFlight,
@@ -244,7 +236,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       if (calls.isEmpty()) {
         return;
       }
-      if (batchCalls && pool.takesBatches(worker)) {
+      if (settings.batchCalls() && pool.takesBatches(worker)) {
         batch(calls, open, worker);
       } else {
         for (int i = 0; i < calls.size(); i++) {
@@ -288,7 +280,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       calls.get(i).record.setWorker(pool.address(worker));
     }
     boolean[] ended = new boolean[calls.size()];
-    ByteString[] data = new ByteString[calls.size()];
+    ResultChunks[] chunks = new ResultChunks[calls.size()];
     int open = calls.size();
     try {
       Iterator<GenerateEvent> events = stub(worker).generateBatch(request.build());
@@ -306,19 +298,14 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
         switch (event.getEventCase()) {
           case QUEUED -> pool.queued(worker, event.getQueued().getPosition());
           case RESULT -> {
-            Result result = event.getResult();
-            ByteString chunk = result.getMediaCount() > 0 ? result.getMedia(0).getData() : null;
-            data[i] = data[i] == null ? chunk : data[i].concat(chunk);
-            if (result.getChunkIndex() >= result.getChunkCount() - 1) {
+            if (chunks[i] == null) {
+              chunks[i] = new ResultChunks();
+            }
+            Result whole = chunks[i].add(event.getResult());
+            if (whole != null) {
               ended[i] = true;
               open--;
               pool.end(worker);
-              Result whole =
-                  result.getMediaCount() == 0 || result.getChunkCount() <= 1
-                      ? result
-                      : result.toBuilder()
-                          .setMedia(0, result.getMedia(0).toBuilder().setData(data[i]))
-                          .build();
               outcomes.get(i).complete(finish(calls.get(i), whole, 0));
             }
           }
@@ -543,40 +530,54 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
   private GenerationServiceGrpc.GenerationServiceBlockingStub stub(int worker) {
     return GenerationServiceGrpc.newBlockingStub(pool.channel(worker))
         .withCallCredentials(pool.callCredentials())
-        .withDeadlineAfter(deadlineSeconds, TimeUnit.SECONDS);
+        .withDeadlineAfter(settings.callDeadlineSeconds(), TimeUnit.SECONDS);
   }
 
   /** One Generate call; a result in several chunks is joined (without copying the bytes). */
   private Result call(int worker, GenerateRequest request) {
     Iterator<GenerateEvent> events = stub(worker).generate(request);
-    ByteString data = null;
-    Result last = null;
+    ResultChunks chunks = new ResultChunks();
+    Result whole = null;
     while (events.hasNext()) {
       GenerateEvent event = events.next();
       if (event.hasQueued()) {
         pool.queued(worker, event.getQueued().getPosition());
       } else if (event.hasResult()) {
-        last = event.getResult();
-        ByteString chunk = last.getMediaCount() > 0 ? last.getMedia(0).getData() : null;
-        data = data == null ? chunk : data.concat(chunk);
+        whole = chunks.add(event.getResult());
       }
     }
-    if (last == null) {
+    if (whole == null) {
       throw Status.INTERNAL
           .withDescription("the worker ended the call without a result")
           .asRuntimeException();
     }
-    if (last.getMediaCount() == 0 || last.getChunkCount() <= 1) {
-      return last;
+    return whole;
+  }
+
+  /** The result events of one request, joined without copying the media bytes. */
+  private static final class ResultChunks {
+    private ByteString data = ByteString.EMPTY;
+
+    /** Adds one result event; returns the whole result at its last chunk, else null. */
+    Result add(Result chunk) {
+      if (chunk.getMediaCount() > 0) {
+        data = data.concat(chunk.getMedia(0).getData());
+      }
+      if (chunk.getChunkIndex() < chunk.getChunkCount() - 1) {
+        return null;
+      }
+      if (chunk.getMediaCount() == 0 || chunk.getChunkCount() <= 1) {
+        return chunk;
+      }
+      return chunk.toBuilder().setMedia(0, chunk.getMedia(0).toBuilder().setData(data)).build();
     }
-    return last.toBuilder().setMedia(0, last.getMedia(0).toBuilder().setData(data)).build();
   }
 
   /** Writes the media under out/media/ atomically; returns the path relative to out. */
   private String writeMedia(String requestId, Result result) throws IOException {
     String relative =
         RunLayout.mediaPath(requestId, MediaKind.ofMimeType(result.getMedia(0).getMimeType()));
-    ResourceId outDir = FileSystems.matchNewResource(out, true);
+    ResourceId outDir = FileSystems.matchNewResource(settings.out(), true);
     ResourceId target =
         outDir.resolve(
             relative, org.apache.beam.sdk.io.fs.ResolveOptions.StandardResolveOptions.RESOLVE_FILE);

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
@@ -30,13 +31,13 @@ final class WorkerPool {
   private final List<String> addresses;
   private final List<ManagedChannel> channels;
   private final AtomicLongArray downUntil;
-  private final java.util.concurrent.atomic.AtomicIntegerArray outstanding;
+  private final AtomicIntegerArray outstanding;
   private final AtomicInteger next = new AtomicInteger();
   // the latest Queued position each worker reported, and until when it counts
-  private final java.util.concurrent.atomic.AtomicIntegerArray reportedQueue;
+  private final AtomicIntegerArray reportedQueue;
   private final AtomicLongArray reportedUntil;
   // workers that answered GenerateBatch with UNIMPLEMENTED
-  private final java.util.concurrent.atomic.AtomicIntegerArray noBatches;
+  private final AtomicIntegerArray noBatches;
 
   private final CallCredentials callCredentials;
 
@@ -51,10 +52,10 @@ final class WorkerPool {
               .build());
     }
     this.downUntil = new AtomicLongArray(addresses.size());
-    this.outstanding = new java.util.concurrent.atomic.AtomicIntegerArray(addresses.size());
-    this.reportedQueue = new java.util.concurrent.atomic.AtomicIntegerArray(addresses.size());
+    this.outstanding = new AtomicIntegerArray(addresses.size());
+    this.reportedQueue = new AtomicIntegerArray(addresses.size());
     this.reportedUntil = new AtomicLongArray(addresses.size());
-    this.noBatches = new java.util.concurrent.atomic.AtomicIntegerArray(addresses.size());
+    this.noBatches = new AtomicIntegerArray(addresses.size());
     this.callCredentials = security.callCredentials();
   }
 

@@ -68,22 +68,8 @@ final class RequestMapper {
     if (request.getPrompt().isBlank()) {
       throw new IllegalArgumentException("prompt: must not be empty");
     }
-    if (request.getPrompt().length() > maxPromptChars) {
-      throw new IllegalArgumentException(
-          "prompt: "
-              + request.getPrompt().length()
-              + " characters, more than this worker accepts ("
-              + maxPromptChars
-              + ", --max-prompt-chars)");
-    }
-    if (request.getNegativePrompt().length() > maxPromptChars) {
-      throw new IllegalArgumentException(
-          "negative_prompt: "
-              + request.getNegativePrompt().length()
-              + " characters, more than this worker accepts ("
-              + maxPromptChars
-              + ", --max-prompt-chars)");
-    }
+    checkLength("prompt", request.getPrompt());
+    checkLength("negative_prompt", request.getNegativePrompt());
     GenerationSpec.Builder spec = generator.defaults(request.getPrompt(), seed).toBuilder();
     spec.negativePrompt(request.getNegativePrompt());
     if (request.getSteps() != 0) {
@@ -243,5 +229,17 @@ final class RequestMapper {
       throw new IllegalArgumentException("reference_images: cannot be decoded as PNG or JPEG");
     }
     return RgbImage.fromBufferedImage(decoded);
+  }
+
+  private void checkLength(String field, String text) {
+    if (text.length() > maxPromptChars) {
+      throw new IllegalArgumentException(
+          field
+              + ": "
+              + text.length()
+              + " characters, more than this worker accepts ("
+              + maxPromptChars
+              + ", --max-prompt-chars)");
+    }
   }
 }

@@ -197,13 +197,21 @@ public final class SchedulerConfig {
 
   /** Reads a {@code scheduler_config.json}; errors name the file. */
   public static SchedulerConfig read(Path file) {
+    return read(file, file.toString());
+  }
+
+  /**
+   * Reads a {@code scheduler_config.json}; parse errors name it as {@code source} (a package and
+   * file name rather than a server's folder), a read error names the file.
+   */
+  public static SchedulerConfig read(Path file, String source) {
     String text;
     try {
       text = Files.readString(file);
     } catch (IOException e) {
       throw new IllegalArgumentException(file + ": cannot read: " + e.getMessage(), e);
     }
-    return parse(text, file.toString());
+    return parse(text, source);
   }
 
   /** Parses config JSON; {@code source} names it in errors (e.g. "scheduler_config.json"). */
