@@ -49,7 +49,11 @@ public final class Genloom implements Runnable {
           PrintWriter err = commandLine.getErr();
           err.println("genloom " + commandLine.getCommandName() + ": " + describe(e));
           err.flush();
-          return e instanceof UserException user ? user.exitCode() : 1;
+          if (e instanceof UserException user) {
+            return user.exitCode();
+          }
+          // A benchmark set up wrongly (a setting, a missing package) is the user's error too.
+          return e instanceof dev.genloom.bench.BenchmarkException ? 2 : 1;
         });
     return cli;
   }

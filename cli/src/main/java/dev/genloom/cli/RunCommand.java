@@ -5,6 +5,7 @@ import dev.genloom.pipelines.FleetCheck;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
 import dev.genloom.pipelines.LaunchSize;
+import dev.genloom.pipelines.RunCounts;
 import dev.genloom.proto.RunLayout;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;

@@ -3,7 +3,6 @@ package dev.genloom.cli;
 import com.sun.net.httpserver.HttpServer;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
-import dev.genloom.generators.LatencyDouble;
 import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.workers.TokenAuthInterceptor;
@@ -39,7 +38,7 @@ import picocli.CommandLine.Option;
           + " server reflection). Compatible requests are batched dynamically. On SIGTERM the"
           + " worker reports NOT_SERVING, refuses new calls, finishes in-flight work and exits."
     })
-final class WorkerCommand implements Callable<Integer> {
+class WorkerCommand implements Callable<Integer> {
   @Mixin ModelsOption modelsOption;
 
   @Option(
@@ -162,14 +161,6 @@ final class WorkerCommand implements Callable<Integer> {
   long drainSeconds;
 
   @Option(
-      names = "--latency-double-step-ms",
-      paramLabel = "T",
-      description =
-          "TEST DOUBLE for fleet load tests: instead of running the models, sleep T ms per step"
-              + " and return solid images. Never use it to serve real traffic.")
-  Long latencyDoubleStepMs;
-
-  @Option(
       names = "--name",
       paramLabel = "NAME",
       description = "Worker name reported in results (default: host:port).")
@@ -234,16 +225,7 @@ final class WorkerCommand implements Callable<Integer> {
                 + " 0 for a free one, or -1 to disable metrics");
       }
     }
-    java.util.function.Function<ModelPackage, Generator> opener =
-        pkg -> Generators.open(pkg, options.device());
-    if (latencyDoubleStepMs != null) {
-      long stepMs = latencyDoubleStepMs;
-      opener = pkg -> new LatencyDouble(pkg, stepMs);
-      out.printf(
-          "TEST DOUBLE: this worker runs no model; every package sleeps %d ms per step and returns"
-              + " solid images (--latency-double-step-ms)%n",
-          stepMs);
-    }
+    java.util.function.Function<ModelPackage, Generator> opener = opener(options);
     WorkerServer worker;
     try {
       worker =
@@ -306,6 +288,11 @@ final class WorkerCommand implements Callable<Integer> {
     }
     worker.awaitTermination();
     return 0;
+  }
+
+  /** How each package becomes a generator: the real model, on the worker's device. */
+  java.util.function.Function<ModelPackage, Generator> opener(WorkerOptions options) {
+    return pkg -> Generators.open(pkg, options.device());
   }
 
   private ServerCredentials credentials() throws IOException {

@@ -3,14 +3,12 @@ package dev.genloom.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.bench.FleetWorker;
+import dev.genloom.pipelines.testing.RunAudit;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -27,7 +25,6 @@ import picocli.CommandLine;
  * already recorded, and every item is written exactly once.
  */
 class FlinkClusterTest {
-  private static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path temp;
 
   /** The pipelines classes as the runner stages them (the TaskManagers load parent-first). */
@@ -69,7 +66,8 @@ class FlinkClusterTest {
     Path promptFile = Files.writeString(temp.resolve("prompts.txt"), prompts.toString());
     Path out = temp.resolve("out");
     // a labelled latency double: 20 ms per step, so the run lasts long enough to kill into
-    try (FleetWorker worker = new FleetWorker(0, FlinkCluster.freePort(), models, 20, 8);
+    try (FleetWorker worker =
+            new FleetWorker(BenchFleetCommand.LAUNCH, 0, FlinkCluster.freePort(), models, 20, 8);
         FlinkCluster cluster = FlinkCluster.start(temp.resolve("flink"), 2, 2, 180)) {
       worker.start();
       worker.awaitReady(120);
@@ -118,24 +116,7 @@ class FlinkClusterTest {
           Long.parseLong(counts.group(2)) >= before,
           "the restarted tasks skip what was recorded before the kill: " + text);
     }
-    List<JsonNode> manifest = new ArrayList<>();
-    for (String line : Files.readAllLines(out.resolve("manifest.jsonl"))) {
-      if (!line.isBlank()) {
-        manifest.add(JSON.readTree(line));
-      }
-    }
-    assertEquals(40, manifest.size());
-    assertEquals(40, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
+    RunAudit.of(out).requireExactlyOnce(40, 40);
     assertEquals(40, recorded(out.resolve("records")), "one record per item");
-    try (Stream<Path> media = Files.list(out.resolve("media"))) {
-      assertEquals(40, media.count(), "one media file per item, no temporaries");
-    }
-    try (Stream<Path> all = Files.walk(out)) {
-      assertEquals(
-          List.of(),
-          all.map(p -> p.getFileName().toString())
-              .filter(n -> n.startsWith(".tmp-") || n.startsWith(".temp-beam"))
-              .toList());
-    }
   }
 }

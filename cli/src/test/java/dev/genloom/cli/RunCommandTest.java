@@ -4,8 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.pipelines.testing.RunAudit;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -27,7 +26,6 @@ import picocli.CommandLine;
  * the caller's folder, and a driver killed with SIGKILL mid-run that resumes where it stopped.
  */
 class RunCommandTest {
-  private static final ObjectMapper JSON = new ObjectMapper();
   private static final Path REPO = Path.of("..").toAbsolutePath().normalize();
   @TempDir Path temp;
 
@@ -65,16 +63,6 @@ class RunCommandTest {
           .append(" background\n");
     }
     return text.toString();
-  }
-
-  private static List<JsonNode> lines(Path file) throws IOException {
-    List<JsonNode> out = new ArrayList<>();
-    for (String line : Files.readAllLines(file)) {
-      if (!line.isBlank()) {
-        out.add(JSON.readTree(line));
-      }
-    }
-    return out;
   }
 
   @Test
@@ -215,21 +203,8 @@ class RunCommandTest {
     assertFalse(log.contains("Failed to match temporary files"), log);
     assertTrue(log.contains("manifest:    o/manifest.jsonl"), "paths as the user wrote them");
 
-    List<JsonNode> manifest = lines(folder.resolve("o/manifest.jsonl"));
-    assertEquals(40, manifest.size());
-    assertEquals(40, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
-    try (Stream<Path> media = Files.list(folder.resolve("o/media"))) {
-      assertEquals(40, media.count(), "one media file per item, no temporaries");
-    }
+    RunAudit.of(folder.resolve("o")).requireExactlyOnce(40, 40);
     assertEquals(40, finished(records));
-    try (Stream<Path> all = Files.walk(folder.resolve("o"))) {
-      assertEquals(
-          List.of(),
-          all.map(p -> p.getFileName().toString())
-              .filter(n -> n.startsWith(".tmp-") || n.startsWith(".temp-beam"))
-              .toList(),
-          "temporary files left");
-    }
     assertFalse(Files.exists(REPO.resolve("o")), "nothing written inside the checkout");
   }
 

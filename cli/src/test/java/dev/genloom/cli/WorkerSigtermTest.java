@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.genloom.bench.FleetWorker;
 import dev.genloom.proto.v1.GenerateEvent;
 import dev.genloom.proto.v1.GenerateRequest;
 import dev.genloom.proto.v1.GenerationServiceGrpc;
@@ -41,7 +42,7 @@ class WorkerSigtermTest {
       port = socket.getLocalPort();
     }
     // A latency double: 10 steps of 300 ms keep the call in flight long enough to signal.
-    FleetWorker worker = new FleetWorker(0, port, models, 300, 4, 30);
+    FleetWorker worker = new FleetWorker(BenchFleetCommand.LAUNCH, 0, port, models, 300, 4, 30);
     ManagedChannel channel =
         Grpc.newChannelBuilderForAddress("127.0.0.1", port, InsecureChannelCredentials.create())
             .build();

@@ -1,12 +1,11 @@
 package dev.genloom.evaluation;
 
 import dev.genloom.generators.MediaFiles;
-import dev.genloom.generators.RgbImage;
 import dev.genloom.proto.MediaKind;
+import dev.genloom.proto.RunRecords;
 import dev.genloom.proto.v1.RunRecord;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,9 +17,6 @@ import java.util.function.Consumer;
  * motion for videos. Media are read and scored in chunks, so memory holds features, not images.
  */
 public final class RunEvaluator {
-  /** Media files read and scored at a time. */
-  static final int CHUNK = 128;
-
   public static final int KID_SUBSETS = 100;
   public static final int KID_SUBSET_SIZE = 1000;
   public static final long KID_SEED = 0;
@@ -72,46 +68,21 @@ public final class RunEvaluator {
     List<RunRecord> ok = records.stream().filter(r -> r.getStatus().equals("ok")).toList();
     int failed = records.size() - ok.size();
     String model = records.get(0).getModel();
-    List<float[]> features = new ArrayList<>();
-    List<int[]> predictions = new ArrayList<>();
-    List<String> framePrompts = new ArrayList<>();
-    List<List<RgbImage>> videos = new ArrayList<>();
-    List<String> videoPrompts = new ArrayList<>();
-    boolean video = false;
-    double clipSum = 0;
+    MediaScorer scorer = new MediaScorer(network, clip);
+    for (RunRecord record : ok) {
+      Path file = RunRecords.media(runDir, record);
+      scorer.add(
+          MediaKind.ofFileName(file.toString()) == MediaKind.MP4
+              ? MediaFiles.readMp4(file)
+              : List.of(MediaFiles.readImage(file)),
+          record.getPrompt());
+    }
+    MediaScorer.Scores scores = scorer.finish();
+    boolean video = scores.video();
     long[] walls = new long[ok.size()];
     long wallTotal = 0;
     long evals = 0;
     long skips = 0;
-    for (int start = 0; start < ok.size(); start += CHUNK) {
-      List<RgbImage> frames = new ArrayList<>();
-      for (RunRecord record : ok.subList(start, Math.min(ok.size(), start + CHUNK))) {
-        Path file = RunRecords.media(runDir, record);
-        List<RgbImage> media =
-            MediaKind.ofFileName(file.toString()) == MediaKind.MP4
-                ? MediaFiles.readMp4(file)
-                : List.of(MediaFiles.readImage(file));
-        if (media.size() > 1) {
-          video = true;
-          videos.add(media);
-          videoPrompts.add(record.getPrompt());
-        }
-        for (RgbImage frame : media) {
-          frames.add(frame);
-          framePrompts.add(record.getPrompt());
-        }
-      }
-      if (clip != null && !frames.isEmpty()) {
-        List<String> chunkPrompts =
-            framePrompts.subList(framePrompts.size() - frames.size(), framePrompts.size());
-        for (double cos : clip.cosines(frames, chunkPrompts)) {
-          clipSum += 100 * cos;
-        }
-      }
-      FeatureNetwork.Output out = network.run(frames);
-      features.addAll(Arrays.asList(out.features()));
-      predictions.addAll(Arrays.asList(out.predictions()));
-    }
     double[] compute = new double[ok.size()];
     boolean computeKnown = !ok.isEmpty();
     for (int i = 0; i < ok.size(); i++) {
@@ -123,7 +94,7 @@ public final class RunEvaluator {
       evals += record.getBlockEvals();
       skips += record.getBlockSkips();
     }
-    float[][] f = features.toArray(float[][]::new);
+    float[][] f = scores.features();
     double fd = Double.NaN;
     boolean rankDeficient = false;
     if (f.length >= 2) {
@@ -140,7 +111,6 @@ public final class RunEvaluator {
       kidMean = kid.mean();
       kidStd = kid.std();
     }
-    Alignment alignment = Alignment.of(network, predictions.toArray(int[][]::new), framePrompts);
     boolean fromImage = records.stream().anyMatch(r -> !r.getReferenceImage().isEmpty());
     String task = (fromImage ? "image" : "text") + "-to-" + (video ? "video" : "image");
     String requested =
@@ -169,9 +139,9 @@ public final class RunEvaluator {
         rankDeficient,
         kidMean,
         kidStd,
-        alignment,
-        video ? Motion.score(videos, videoPrompts) : null,
-        clip == null || f.length == 0 ? Double.NaN : Math.max(clipSum / f.length, 0));
+        scores.alignment(),
+        scores.motion(),
+        scores.clip());
   }
 
   /**

@@ -6,13 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.pipelines.testing.RunAudit;
 import dev.genloom.proto.RunLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -84,20 +84,13 @@ class GeneratePipelineTest {
               .waitUntilFinish();
       assertEquals(PipelineResult.State.DONE, state);
     }
-    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     // 4 parseable prompts x 2 seeds; the missing reference fails for both seeds.
-    assertEquals(8, manifest.size());
-    Set<String> ids = new HashSet<>();
-    int ok = 0;
-    for (JsonNode line : manifest) {
-      assertTrue(ids.add(line.get("request_id").asText()), "duplicate " + line);
+    RunAudit.of(out).requireExactlyOnce(8, 6);
+    for (JsonNode line : lines(out.resolve(RunLayout.MANIFEST))) {
       if (line.get("status").asText().equals("ok")) {
-        ok++;
-        assertTrue(Files.isRegularFile(out.resolve(line.get("media").asText())), line.toString());
-        assertTrue(line.get("block_evals").asLong() > 0);
+        assertTrue(line.get("block_evals").asLong() > 0, line.toString());
       }
     }
-    assertEquals(6, ok);
     List<JsonNode> dead = lines(out.resolve(RunLayout.DEAD_LETTER));
     Map<Long, Integer> byLine = new HashMap<>();
     for (JsonNode letter : dead) {
@@ -243,18 +236,13 @@ class GeneratePipelineTest {
       }
       GeneratePipeline.run(options(prompts, out, workers.addresses(), "DirectRunner"))
           .waitUntilFinish();
-      List<JsonNode> second = lines(out.resolve(RunLayout.MANIFEST));
-      assertEquals(4, second.size());
-      assertEquals(4, second.stream().map(l -> l.get("request_id").asText()).distinct().count());
+      RunAudit.of(out).requireExactlyOnce(4, 4);
       assertTrue(Files.isRegularFile(lost), "the lost item was regenerated");
       for (JsonNode line : first.subList(1, 4)) {
         assertEquals(
             stamp,
             Files.getLastModifiedTime(out.resolve(line.get("media").asText())),
             "not regenerated");
-      }
-      try (var media = Files.list(out.resolve("media"))) {
-        assertEquals(4, media.count(), "no temporary or duplicate files");
       }
     }
   }
@@ -349,16 +337,7 @@ class GeneratePipelineTest {
         assertEquals(stamp, Files.getLastModifiedTime(file), "not regenerated: " + file);
       }
     }
-    List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
-    assertEquals(4, manifest.size());
-    assertEquals(4, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
-    try (var all = Files.walk(out)) {
-      List<String> temporaries =
-          all.map(f -> out.relativize(f).toString())
-              .filter(f -> f.contains(".tmp-") || f.contains(".temp-beam"))
-              .toList();
-      assertEquals(List.of(), temporaries, "temporary files left");
-    }
+    RunAudit.of(out).requireExactlyOnce(4, 4);
   }
 
   @Test

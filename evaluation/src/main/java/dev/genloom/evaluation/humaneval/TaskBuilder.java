@@ -1,7 +1,7 @@
 package dev.genloom.evaluation.humaneval;
 
-import dev.genloom.evaluation.RunRecords;
 import dev.genloom.proto.MediaKind;
+import dev.genloom.proto.RunRecords;
 import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,4 +1,4 @@
-package dev.genloom.cli;
+package dev.genloom.pipelines;
 
 import java.util.Locale;
 import org.apache.beam.sdk.PipelineResult;
@@ -17,7 +17,7 @@ import org.apache.beam.sdk.metrics.MetricsFilter;
  * @param merged items that shared a request id with another item and were generated once
  * @param truncated items whose prompt was truncated to the text encoder's length
  */
-record RunCounts(
+public record RunCounts(
     long generated,
     long skipped,
     long failed,
@@ -26,7 +26,7 @@ record RunCounts(
     long merged,
     long truncated) {
 
-  static RunCounts of(PipelineResult result) {
+  public static RunCounts of(PipelineResult result) {
     return new RunCounts(
         counter(result, "generated"),
         counter(result, "skipped"),
@@ -38,12 +38,12 @@ record RunCounts(
   }
 
   /** Items finished one way or another, for progress. */
-  long done() {
+  public long done() {
     return generated + skipped + failed + rejected;
   }
 
   /** "40 items: 8 generated, 32 skipped (finished earlier), 0 failed; ..." */
-  String summary() {
+  public String summary() {
     StringBuilder text =
         new StringBuilder(
             String.format(
@@ -66,7 +66,7 @@ record RunCounts(
     return text.toString();
   }
 
-  static long counter(PipelineResult result, String name) {
+  public static long counter(PipelineResult result, String name) {
     long sum = 0;
     for (MetricResult<Long> counter :
         result

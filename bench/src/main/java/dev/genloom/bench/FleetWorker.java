@@ -1,5 +1,8 @@
-package dev.genloom.cli;
+package dev.genloom.bench;
 
+import dev.genloom.generators.Generator;
+import dev.genloom.generators.ModelPackage;
+import dev.genloom.generators.testing.LatencyDouble;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -9,24 +12,51 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 /**
- * One worker process of a local fleet: {@code genloom worker} in its own JVM on a fixed loopback
- * port, serving latency doubles. It can be killed (SIGKILL, no drain) and started again on the same
- * port, as a crashed and rescheduled pod would be.
+ * One worker process of a local fleet: a worker in its own JVM on a fixed loopback port, serving
+ * latency doubles. It can be killed (SIGKILL, no drain) and started again on the same port, as a
+ * crashed and rescheduled pod would be.
  */
-final class FleetWorker implements AutoCloseable {
+public final class FleetWorker implements AutoCloseable {
+  /**
+   * How to start a worker process that serves {@link #latencyDoubles}: a main class on this JVM's
+   * class path, the arguments that select the worker, and then the worker's own options ({@code
+   * --models}, {@code --port}, {@code --max-batch}, ...) and {@code --step-ms}.
+   *
+   * @param mainClass the class whose {@code main} runs the worker
+   * @param arguments the arguments before the worker's options
+   */
+  public record Launch(String mainClass, List<String> arguments) {
+    public Launch {
+      arguments = List.copyOf(arguments);
+    }
+  }
+
+  /** Generators for a fleet load test: every package a {@link LatencyDouble} of {@code stepMs}. */
+  public static Function<ModelPackage, Generator> latencyDoubles(long stepMs) {
+    return pkg -> new LatencyDouble(pkg, stepMs);
+  }
+
   private final int index;
   private final int port;
   private final List<String> command;
   private Process process;
   private CompletableFuture<Void> ready;
 
-  FleetWorker(int index, int port, Path models, long stepMs, int maxBatch) {
-    this(index, port, models, stepMs, maxBatch, 0);
+  public FleetWorker(Launch launch, int index, int port, Path models, long stepMs, int maxBatch) {
+    this(launch, index, port, models, stepMs, maxBatch, 0);
   }
 
-  FleetWorker(int index, int port, Path models, long stepMs, int maxBatch, int drainSeconds) {
+  public FleetWorker(
+      Launch launch,
+      int index,
+      int port,
+      Path models,
+      long stepMs,
+      int maxBatch,
+      int drainSeconds) {
     this.index = index;
     this.port = port;
     this.command = new ArrayList<>();
@@ -41,13 +71,15 @@ final class FleetWorker implements AutoCloseable {
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-cp",
             System.getProperty("java.class.path"),
-            Genloom.class.getName(),
-            "worker",
+            launch.mainClass()));
+    command.addAll(launch.arguments());
+    command.addAll(
+        List.of(
             "--models",
             models.toString(),
             "--port",
             Integer.toString(port),
-            "--latency-double-step-ms",
+            "--step-ms",
             Long.toString(stepMs),
             "--max-batch",
             Integer.toString(maxBatch),
@@ -66,7 +98,7 @@ final class FleetWorker implements AutoCloseable {
   }
 
   /** Starts the process; {@link #awaitReady} waits for its health to be SERVING. */
-  synchronized void start() throws IOException {
+  public synchronized void start() throws IOException {
     process = new ProcessBuilder(command).redirectErrorStream(true).start();
     CompletableFuture<Void> started = new CompletableFuture<>();
     ready = started;
@@ -96,12 +128,12 @@ final class FleetWorker implements AutoCloseable {
     reader.start();
   }
 
-  void awaitReady(long seconds) throws Exception {
+  public void awaitReady(long seconds) throws Exception {
     ready.get(seconds, TimeUnit.SECONDS);
   }
 
   /** SIGKILL: in-flight calls die with it, nothing is drained. */
-  synchronized void kill() throws InterruptedException {
+  public synchronized void kill() throws InterruptedException {
     if (process != null) {
       process.destroyForcibly();
       process.waitFor(30, TimeUnit.SECONDS);
@@ -109,12 +141,12 @@ final class FleetWorker implements AutoCloseable {
   }
 
   /** SIGTERM: the worker drains (finishes in-flight work, refuses new work), then exits. */
-  synchronized void terminate() {
+  public synchronized void terminate() {
     process.destroy();
   }
 
   /** Waits for the process to end; its exit code, or -1 if it is still running. */
-  int awaitExit(long seconds) throws InterruptedException {
+  public int awaitExit(long seconds) throws InterruptedException {
     Process p;
     synchronized (this) {
       p = process;
@@ -122,11 +154,11 @@ final class FleetWorker implements AutoCloseable {
     return p.waitFor(seconds, TimeUnit.SECONDS) ? p.exitValue() : -1;
   }
 
-  int port() {
+  public int port() {
     return port;
   }
 
-  String address() {
+  public String address() {
     return "127.0.0.1:" + port;
   }
 

@@ -1,7 +1,5 @@
-package dev.genloom.evaluation;
+package dev.genloom.proto;
 
-import dev.genloom.proto.ProtoJson;
-import dev.genloom.proto.RunLayout;
 import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;

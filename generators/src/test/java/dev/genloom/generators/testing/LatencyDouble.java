@@ -1,5 +1,12 @@
-package dev.genloom.generators;
+package dev.genloom.generators.testing;
 
+import dev.genloom.generators.GeneratedMedia;
+import dev.genloom.generators.GenerationCancelledException;
+import dev.genloom.generators.GenerationSpec;
+import dev.genloom.generators.Generator;
+import dev.genloom.generators.ModelPackage;
+import dev.genloom.generators.ProgressListener;
+import dev.genloom.generators.RgbImage;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,5 +1,6 @@
-package dev.genloom.cli;
+package dev.genloom.bench;
 
+import dev.genloom.proto.RunLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,10 +16,10 @@ import org.apache.beam.sdk.PipelineResult;
  * @param firstMediaNanos {@link System#nanoTime} at the first media file, 0 if none appeared
  * @param endNanos {@link System#nanoTime} when the run ended
  */
-record PipelineWatch(PipelineResult.State state, long firstMediaNanos, long endNanos) {
+public record PipelineWatch(PipelineResult.State state, long firstMediaNanos, long endNanos) {
 
   /** Waits for {@code result}, polling {@code out/media}; {@code onFirstMedia} runs once. */
-  static PipelineWatch await(
+  public static PipelineWatch await(
       PipelineResult result, Path out, long pollMillis, Runnable onFirstMedia) throws IOException {
     long first = 0;
     while (true) {
@@ -35,7 +36,7 @@ record PipelineWatch(PipelineResult.State state, long firstMediaNanos, long endN
   }
 
   private static boolean anyMedia(Path out) throws IOException {
-    Path media = out.resolve("media");
+    Path media = out.resolve(RunLayout.MEDIA);
     if (!Files.isDirectory(media)) {
       return false;
     }

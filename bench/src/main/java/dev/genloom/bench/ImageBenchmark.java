@@ -1,0 +1,111 @@
+package dev.genloom.bench;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import dev.genloom.evaluation.Statistics;
+import dev.genloom.generators.GenerationSpec;
+import dev.genloom.generators.Generator;
+import dev.genloom.generators.Generators;
+import dev.genloom.generators.ModelPackage;
+import dev.genloom.generators.ProgressListener;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Seconds per image and peak resident memory of one package at one size, in this process: the
+ * package is loaded once, one untimed warm-up image runs, then each repeat generates one image
+ * (text encoders, denoising loop with guidance, VAE decoder).
+ */
+public final class ImageBenchmark implements AutoCloseable {
+  /** One measurement, as written to JSON. */
+  public record Result(
+      String engine,
+      String model,
+      int width,
+      int height,
+      String sampler,
+      int steps,
+      @JsonProperty("guidance_scale") float guidanceScale,
+      String threads,
+      @JsonProperty("load_s") double loadSeconds,
+      @JsonProperty("seconds_per_image") double[] secondsPerImage,
+      @JsonProperty("median_s") double medianSeconds,
+      @JsonProperty("peak_rss_kib") long peakRssKib) {}
+
+  private final Generator generator;
+  private final double loadSeconds;
+
+  private ImageBenchmark(Generator generator, double loadSeconds) {
+    this.generator = generator;
+    this.loadSeconds = loadSeconds;
+  }
+
+  /** Loads the package on the CPU, timed. */
+  public static ImageBenchmark load(ModelPackage pkg) {
+    long start = System.nanoTime();
+    Generator generator = Generators.open(pkg, Generators.device("cpu"));
+    return new ImageBenchmark(generator, (System.nanoTime() - start) / 1e9);
+  }
+
+  /** The loaded generator, for its defaults and validation. */
+  public Generator generator() {
+    return generator;
+  }
+
+  /** One warm-up image, then {@code repeats} timed ones with seeds 0, 1, ... */
+  public Result measure(GenerationSpec settings, int repeats, PrintWriter out) throws IOException {
+    if (repeats < 1) {
+      throw new BenchmarkException("repeats: must be >= 1, got " + repeats);
+    }
+    String model = generator.pkg().name();
+    out.printf(
+        Locale.ROOT,
+        "%s: loaded in %.1f s; %dx%d, %s, %d steps, guidance %s; warm-up...%n",
+        model,
+        loadSeconds,
+        settings.width(),
+        settings.height(),
+        settings.sampler(),
+        settings.steps(),
+        settings.guidanceScale());
+    out.flush();
+    generator.generate(List.of(settings.withSeed(-1)), ProgressListener.NONE);
+    double[] seconds = new double[repeats];
+    for (int r = 0; r < repeats; r++) {
+      long start = System.nanoTime();
+      generator.generate(List.of(settings.withSeed(r)), ProgressListener.NONE);
+      seconds[r] = (System.nanoTime() - start) / 1e9;
+      out.printf(Locale.ROOT, "  image %d: %.2f s%n", r + 1, seconds[r]);
+      out.flush();
+    }
+    double median = Statistics.median(seconds);
+    long peakKib = ResidentMemory.peakKib();
+    out.printf(
+        Locale.ROOT,
+        "%s: median %.2f s per image over %d, peak resident memory %.2f GiB%n",
+        model,
+        median,
+        repeats,
+        peakKib / 1048576.0);
+    out.flush();
+    return new Result(
+        "genloom",
+        model,
+        settings.width(),
+        settings.height(),
+        settings.sampler(),
+        settings.steps(),
+        settings.guidanceScale(),
+        System.getProperty("ai.djl.pytorch.num_threads", ""),
+        loadSeconds,
+        seconds,
+        median,
+        peakKib);
+  }
+
+  @Override
+  public void close() {
+    generator.close();
+  }
+}
