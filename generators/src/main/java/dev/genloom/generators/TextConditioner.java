@@ -17,8 +17,10 @@ import java.util.List;
 
 /**
  * A latent-diffusion package's prompt encoders, as its manifest declares them: one or more
- * tokenizer and text-encoder pairs whose hidden states are concatenated into the denoiser's {@code
- * encoder_hidden_states}, optionally a pooled embedding ({@code text_embeds}), the clip skip, and
+ * tokenizer and text-encoder pairs whose hidden states are concatenated along the features into the
+ * denoiser's {@code encoder_hidden_states}, optionally zero-padded to a context width with one more
+ * encoder's states appended along the sequence (SD3: two CLIPs, then T5), optionally a pooled
+ * embedding ({@code text_embeds}) from one encoder or several concatenated, the clip skip, and
  * SDXL's zero conditioning for an empty negative prompt. A package without {@code text} has one
  * encoder named {@code text_encoder} fed by the manifest's {@code tokenizer}.
  */
@@ -36,25 +38,35 @@ final class TextConditioner implements AutoCloseable {
       int hiddenLayer,
       int numHiddenStates,
       int hiddenOutput,
-      int pooledOutput) {}
+      int pooledOutput,
+      boolean sequence) {}
 
   private final Path manifestFile;
   private final List<Encoder> encoders;
   private final boolean zeroEmptyNegative;
   private final int defaultClipSkip;
-  private final boolean pooled;
+
+  /** Indexes into {@link #encoders} whose pooled outputs make {@code text_embeds}, in order. */
+  private final List<Integer> pooledEncoders;
+
+  private final int contextDim;
+  private final int zeroContextLength;
 
   private TextConditioner(
       Path manifestFile,
       List<Encoder> encoders,
       boolean zeroEmptyNegative,
       int defaultClipSkip,
-      boolean pooled) {
+      List<Integer> pooledEncoders,
+      int contextDim,
+      int zeroContextLength) {
     this.manifestFile = manifestFile;
     this.encoders = encoders;
     this.zeroEmptyNegative = zeroEmptyNegative;
     this.defaultClipSkip = defaultClipSkip;
-    this.pooled = pooled;
+    this.pooledEncoders = pooledEncoders;
+    this.contextDim = contextDim;
+    this.zeroContextLength = zeroContextLength;
   }
 
   /** Reads the declaration and loads the tokenizers; every failure names the manifest or file. */
@@ -77,22 +89,37 @@ final class TextConditioner implements AutoCloseable {
     if (text.getEncodersCount() == 0) {
       throw new ModelPackageException(manifestFile + ": 'text' lists no encoders");
     }
+    if (!text.getPooledFrom().isEmpty() && text.getPooledComponentsCount() > 0) {
+      throw new ModelPackageException(
+          manifestFile + ": set either text.pooled_from or text.pooled_components, not both");
+    }
+    List<String> pooledNames =
+        text.getPooledFrom().isEmpty()
+            ? List.copyOf(text.getPooledComponentsList())
+            : List.of(text.getPooledFrom());
     List<Encoder> encoders = new ArrayList<>();
     try {
-      boolean pooledFound = false;
+      List<String> names = new ArrayList<>();
       for (TextEncoderSpec spec : text.getEncodersList()) {
         TorchComponent component = components.get(spec.getComponent());
-        Encoder encoder = bind(manifestFile, pkg, component, spec, text.getPooledFrom());
-        pooledFound |= encoder.pooledOutput >= 0;
-        encoders.add(encoder);
+        encoders.add(bind(manifestFile, pkg, component, spec, pooledNames));
+        names.add(spec.getComponent());
       }
-      if (!text.getPooledFrom().isEmpty() && !pooledFound) {
-        throw new ModelPackageException(
-            manifestFile
-                + ": text.pooled_from names '"
-                + text.getPooledFrom()
-                + "', which is not one of the text encoders");
+      List<Integer> pooledEncoders = new ArrayList<>();
+      for (String name : pooledNames) {
+        int index = names.indexOf(name);
+        if (index < 0) {
+          throw new ModelPackageException(
+              manifestFile
+                  + ": text."
+                  + (text.getPooledFrom().isEmpty() ? "pooled_components" : "pooled_from")
+                  + " names '"
+                  + name
+                  + "', which is not one of the text encoders");
+        }
+        pooledEncoders.add(index);
       }
+      checkLayout(manifestFile, text, encoders);
       if (text.getDefaultClipSkip() < 0) {
         throw new ModelPackageException(manifestFile + ": text.default_clip_skip must be >= 0");
       }
@@ -102,7 +129,9 @@ final class TextConditioner implements AutoCloseable {
               List.copyOf(encoders),
               text.getZeroEmptyNegative(),
               text.getDefaultClipSkip(),
-              pooledFound);
+              List.copyOf(pooledEncoders),
+              text.getContextDim(),
+              text.getZeroContextLength());
       conditioner.checkClipSkip(conditioner.defaultClipSkip, "text.default_clip_skip");
       return conditioner;
     } catch (RuntimeException e) {
@@ -111,15 +140,63 @@ final class TextConditioner implements AutoCloseable {
     }
   }
 
+  /** The sequence join: at most one such encoder, last, with a context width to pad to. */
+  private static void checkLayout(
+      Path manifestFile, TextConditioning text, List<Encoder> encoders) {
+    long sequence = encoders.stream().filter(Encoder::sequence).count();
+    if (sequence > 1 || (sequence == 1 && !encoders.get(encoders.size() - 1).sequence())) {
+      throw new ModelPackageException(
+          manifestFile + ": text may have one JOIN_SEQUENCE encoder at most, listed last");
+    }
+    if (sequence == encoders.size()) {
+      throw new ModelPackageException(
+          manifestFile + ": text needs a JOIN_FEATURES encoder before its JOIN_SEQUENCE one");
+    }
+    if (text.getContextDim() < 0 || text.getZeroContextLength() < 0) {
+      throw new ModelPackageException(
+          manifestFile + ": text.context_dim and text.zero_context_length must be >= 0");
+    }
+    if (sequence == 1 && text.getZeroContextLength() > 0) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": text.zero_context_length stands in for a missing JOIN_SEQUENCE encoder; this"
+              + " package has one");
+    }
+    boolean joins = sequence == 1 || text.getZeroContextLength() > 0;
+    if (joins != (text.getContextDim() > 0)) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": text.context_dim is set exactly when an encoder joins along the sequence or"
+              + " text.zero_context_length is set");
+    }
+  }
+
   private static Encoder bind(
       Path manifestFile,
       ModelPackage pkg,
       TorchComponent component,
       TextEncoderSpec spec,
-      String pooledFrom) {
+      List<String> pooledNames) {
     Component io = component.spec();
     List<String> inputs = io.getInputsList().stream().map(TensorSpec::getName).toList();
     boolean legacy = inputs.size() == 1;
+    boolean sequence = spec.getJoin() == TextEncoderSpec.Join.JOIN_SEQUENCE;
+    if (spec.getJoin() == TextEncoderSpec.Join.UNRECOGNIZED) {
+      throw new ModelPackageException(
+          manifestFile + ": text encoder '" + spec.getComponent() + "' has an unknown join");
+    }
+    if (sequence
+        && (!inputs.equals(List.of(INPUT_IDS))
+            || spec.getHiddenLayer() != 0
+            || spec.getNumHiddenStates() != 0)) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": text encoder '"
+              + spec.getComponent()
+              + "' joins along the sequence, so it takes ["
+              + INPUT_IDS
+              + "] only and has no hidden_layer or num_hidden_states");
+    }
     if (!(legacy || inputs.equals(List.of(INPUT_IDS, HIDDEN_LAYER)))) {
       throw new ModelPackageException(
           manifestFile
@@ -152,7 +229,7 @@ final class TextConditioner implements AutoCloseable {
               + spec.getNumHiddenStates());
     }
     int pooledOutput = -1;
-    if (spec.getComponent().equals(pooledFrom)) {
+    if (pooledNames.contains(spec.getComponent())) {
       for (int i = 0; i < io.getOutputsCount(); i++) {
         if (io.getOutputs(i).getName().equals(POOLED)) {
           pooledOutput = i;
@@ -161,9 +238,9 @@ final class TextConditioner implements AutoCloseable {
       if (pooledOutput < 0) {
         throw new ModelPackageException(
             manifestFile
-                + ": text.pooled_from is '"
-                + pooledFrom
-                + "' but that component has no output named '"
+                + ": text names '"
+                + spec.getComponent()
+                + "' for the pooled embedding, but that component has no output named '"
                 + POOLED
                 + "'");
       }
@@ -176,7 +253,8 @@ final class TextConditioner implements AutoCloseable {
         legacy ? 0 : spec.getHiddenLayer(),
         legacy ? 0 : spec.getNumHiddenStates(),
         0,
-        pooledOutput);
+        pooledOutput,
+        sequence);
   }
 
   List<PromptTokenizer> tokenizers() {
@@ -185,7 +263,7 @@ final class TextConditioner implements AutoCloseable {
 
   /** Whether the conditioning includes a pooled embedding ({@code text_embeds}). */
   boolean hasPooled() {
-    return pooled;
+    return !pooledEncoders.isEmpty();
   }
 
   int defaultClipSkip() {
@@ -195,8 +273,8 @@ final class TextConditioner implements AutoCloseable {
   /** Refuses a clip skip the encoders cannot serve; the message names {@code field}. */
   void checkClipSkip(int clipSkip, String field) {
     for (Encoder encoder : encoders) {
-      if (clipSkip == 0) {
-        continue;
+      if (clipSkip == 0 || encoder.sequence()) {
+        continue; // diffusers' clip_skip is a CLIP setting: T5 always gives its last state
       }
       if (encoder.numHiddenStates() == 0) {
         throw new IllegalArgumentException(
@@ -230,7 +308,8 @@ final class TextConditioner implements AutoCloseable {
     checkClipSkip(clipSkip, "clip_skip");
     int batch = prompts.size();
     List<NDArray> hidden = new ArrayList<>();
-    NDArray pooledRows = null;
+    NDArray appended = null;
+    NDArray[] pooledOf = new NDArray[encoders.size()];
     for (int k = 0; k < encoders.size(); k++) {
       Encoder encoder = encoders.get(k);
       NDList outputs;
@@ -248,9 +327,13 @@ final class TextConditioner implements AutoCloseable {
             guided ? PromptBatch.guidedRows(prompts.cond(k), prompts.uncond(k)) : prompts.cond(k);
         outputs = run(encoder, scope, rows, clipSkip);
       }
-      hidden.add(outputs.get(encoder.hiddenOutput()));
+      if (encoder.sequence()) {
+        appended = outputs.get(encoder.hiddenOutput());
+      } else {
+        hidden.add(outputs.get(encoder.hiddenOutput()));
+      }
       if (encoder.pooledOutput() >= 0) {
-        pooledRows = outputs.get(encoder.pooledOutput());
+        pooledOf[k] = outputs.get(encoder.pooledOutput());
       }
     }
     long length = hidden.get(0).getShape().get(1);
@@ -266,6 +349,15 @@ final class TextConditioner implements AutoCloseable {
       }
     }
     NDArray states = hidden.size() == 1 ? hidden.get(0) : NDArrays.concat(new NDList(hidden), -1);
+    if (contextDim > 0) {
+      states = joinSequence(scope, states, appended);
+    }
+    NDArray pooledRows = null;
+    if (!pooledEncoders.isEmpty()) {
+      NDList parts = new NDList();
+      pooledEncoders.forEach(k -> parts.add(pooledOf[k]));
+      pooledRows = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, -1);
+    }
     if (guided && zeroEmptyNegative) {
       float[] keep = new float[2 * batch];
       boolean any = false;
@@ -283,6 +375,40 @@ final class TextConditioner implements AutoCloseable {
       }
     }
     return new Conditioning(states, pooledRows);
+  }
+
+  /**
+   * SD3's layout: the feature-joined states zero-padded to {@code context_dim} features, then the
+   * sequence encoder's states (or {@code zero_context_length} rows of zeros) along the sequence.
+   */
+  private NDArray joinSequence(NDManager scope, NDArray states, NDArray appended) {
+    Shape shape = states.getShape();
+    long rows = shape.get(0);
+    long width = shape.get(2);
+    if (width > contextDim) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": the feature-joined text encoders give "
+              + width
+              + " features, more than text.context_dim "
+              + contextDim);
+    }
+    NDList parts = new NDList(states);
+    if (width < contextDim) {
+      parts.add(scope.zeros(new Shape(rows, shape.get(1), contextDim - width)));
+    }
+    NDArray padded = parts.size() == 1 ? states : NDArrays.concat(parts, -1);
+    if (appended == null) {
+      appended = scope.zeros(new Shape(rows, zeroContextLength, contextDim));
+    } else if (appended.getShape().get(2) != contextDim) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": the sequence-joined text encoder gives "
+              + appended.getShape().get(2)
+              + " features, not text.context_dim "
+              + contextDim);
+    }
+    return padded.concat(appended, 1);
   }
 
   private static NDList run(Encoder encoder, NDManager scope, long[][] rows, int clipSkip) {
