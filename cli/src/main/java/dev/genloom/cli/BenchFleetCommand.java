@@ -1,13 +1,14 @@
 package dev.genloom.cli;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.pipelines.GeneratePipeline;
 import dev.genloom.pipelines.GeneratePipelineOptions;
+import dev.genloom.proto.ProtoJson;
 import dev.genloom.proto.RunLayout;
+import dev.genloom.proto.v1.RunRecord;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.ServerSocket;
@@ -374,7 +375,6 @@ final class BenchFleetCommand implements Callable<Integer> {
       throws IOException {
     int n = addresses.size();
     List<String> lines = Files.readAllLines(out.resolve(RunLayout.MANIFEST));
-    ObjectMapper mapper = new ObjectMapper();
     Set<String> ids = new HashSet<>();
     Map<String, Double> busyMs = new HashMap<>();
     String problem = "";
@@ -382,20 +382,20 @@ final class BenchFleetCommand implements Callable<Integer> {
     Map<String, Integer> itemsBy = new java.util.TreeMap<>();
     Map<Integer, Integer> batches = new java.util.TreeMap<>();
     long batchSum = 0;
-    for (String line : lines) {
-      if (line.isBlank()) {
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).isBlank()) {
         continue;
       }
-      JsonNode record = mapper.readTree(line);
-      if (!ids.add(record.path("request_id").asText())) {
-        problem = "duplicate request id " + record.path("request_id").asText();
+      RunRecord record = ProtoJson.parseRecord(lines.get(i), RunLayout.MANIFEST + ":" + (i + 1));
+      if (!ids.add(record.getRequestId())) {
+        problem = "duplicate request id " + record.getRequestId();
       }
-      if (record.path("status").asText().equals("ok")) {
+      if (record.getStatus() == RunRecord.Status.STATUS_OK) {
         ok++;
-        int batch = Math.max(1, record.path("batch_size").asInt());
-        double share = record.path("compute_ms").asDouble() / batch;
-        busyMs.merge(record.path("worker").asText(), share, Double::sum);
-        itemsBy.merge(record.path("worker").asText(), 1, Integer::sum);
+        int batch = Math.max(1, record.getBatchSize());
+        double share = (double) record.getComputeMs() / batch;
+        busyMs.merge(record.getWorker(), share, Double::sum);
+        itemsBy.merge(record.getWorker(), 1, Integer::sum);
         batches.merge(batch, 1, Integer::sum);
         batchSum += batch;
       }

@@ -419,7 +419,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
     try {
       String media = writeMedia(call.item.requestId(), result);
       record
-          .setStatus("ok")
+          .setStatus(RunRecord.Status.STATUS_OK)
           .setMedia(media)
           .setWallMs((System.nanoTime() - call.start) / 1_000_000)
           .setBlockEvals(result.getStats().getBlockEvals())
@@ -461,7 +461,7 @@ final class GenerateFn extends DoFn<KV<ShardedKey<String>, Iterable<WorkItem>>, 
       RunRecord.Builder record, WorkItem item, String error, long start, int retried) {
     RunRecord failedRecord =
         record
-            .setStatus("failed")
+            .setStatus(RunRecord.Status.STATUS_FAILED)
             .setError(error)
             .setWallMs((System.nanoTime() - start) / 1_000_000)
             .build();
