@@ -344,7 +344,7 @@ public final class FleetBenchmark {
     Map<Integer, Integer> batches = new TreeMap<>();
     long batchSum = 0;
     for (RunRecord record : RunRecords.read(out)) {
-      if (record.getStatus().equals("ok")) {
+      if (record.getStatus() == RunRecord.Status.STATUS_OK) {
         int batch = Math.max(1, record.getBatchSize());
         double share = record.getComputeMs() / (double) batch;
         busyMs.merge(record.getWorker(), share, Double::sum);

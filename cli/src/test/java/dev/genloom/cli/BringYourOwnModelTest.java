@@ -199,7 +199,7 @@ class BringYourOwnModelTest {
     Map<String, int[]> sizes = new HashMap<>();
     for (String line : Files.readAllLines(run.resolve("manifest.jsonl"))) {
       JsonNode record = JSON.readTree(line);
-      assertEquals("ok", record.get("status").asText(), line);
+      assertEquals("STATUS_OK", record.get("status").asText(), line);
       sizes.put(
           record.get("config").asText(),
           new int[] {record.get("width").asInt(), record.get("height").asInt()});

@@ -65,7 +65,8 @@ public final class RunEvaluator {
   }
 
   private ConfigMetrics score(Path runDir, String id, List<RunRecord> records) {
-    List<RunRecord> ok = records.stream().filter(r -> r.getStatus().equals("ok")).toList();
+    List<RunRecord> ok =
+        records.stream().filter(r -> r.getStatus() == RunRecord.Status.STATUS_OK).toList();
     int failed = records.size() - ok.size();
     String model = records.get(0).getModel();
     MediaScorer scorer = new MediaScorer(network, clip);

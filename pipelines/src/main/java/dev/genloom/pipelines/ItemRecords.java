@@ -61,7 +61,7 @@ final class ItemRecords implements Serializable {
     } catch (IllegalArgumentException e) {
       return Optional.empty(); // unreadable: the item is generated again and the record replaced
     }
-    if (!"ok".equals(record.getStatus())
+    if (record.getStatus() != RunRecord.Status.STATUS_OK
         || !record.getRequestId().equals(requestId)
         || record.getMedia().isEmpty()
         || !exists(resolve(record.getMedia()))) {

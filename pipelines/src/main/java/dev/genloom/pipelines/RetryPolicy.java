@@ -12,8 +12,9 @@ import java.util.function.LongUnaryOperator;
  * cancels its own calls, so it means the worker went away mid-call), RESOURCE_EXHAUSTED and
  * DEADLINE_EXCEEDED (gRPC's own retry buffer is too small for image payloads); any other status
  * fails the item. Before retry {@code n} (0-based) the caller waits a uniformly drawn time in
- * {@code [0, min(30 s, initialBackoffMillis * 2^n)]} (exponential backoff with full jitter),
- * through the {@link Sleeper}, so tests can run without real sleeps.
+ * {@code [0, min(30 s, initialBackoffMillis * 2^n)]} (exponential backoff with full jitter); the
+ * policy draws the wait, the caller waits it through its {@link Sleeper}, so tests can run without
+ * real sleeps.
  */
 final class RetryPolicy implements Serializable {
   private static final long serialVersionUID = 1L;
@@ -25,20 +26,14 @@ final class RetryPolicy implements Serializable {
           Status.Code.RESOURCE_EXHAUSTED,
           Status.Code.DEADLINE_EXCEEDED);
 
-  /** Waits; the real one sleeps. */
-  interface Sleeper extends Serializable {
-    void sleep(long millis) throws InterruptedException;
-  }
-
   /** Draws the wait in [0, cap]; the real one draws uniformly. */
   interface Jitter extends Serializable, LongUnaryOperator {}
 
   private final int maxAttempts;
   private final int initialBackoffMillis;
-  private final Sleeper sleeper;
   private final Jitter jitter;
 
-  private RetryPolicy(int maxAttempts, int initialBackoffMillis, Sleeper sleeper, Jitter jitter) {
+  private RetryPolicy(int maxAttempts, int initialBackoffMillis, Jitter jitter) {
     if (maxAttempts < 1) {
       throw new IllegalArgumentException("max-attempts: must be >= 1, got " + maxAttempts);
     }
@@ -48,22 +43,18 @@ final class RetryPolicy implements Serializable {
     }
     this.maxAttempts = maxAttempts;
     this.initialBackoffMillis = initialBackoffMillis;
-    this.sleeper = sleeper;
     this.jitter = jitter;
   }
 
-  /** Real sleeps and uniform jitter. */
+  /** Uniform jitter. */
   static RetryPolicy of(int maxAttempts, int initialBackoffMillis) {
     return new RetryPolicy(
-        maxAttempts,
-        initialBackoffMillis,
-        Thread::sleep,
-        cap -> ThreadLocalRandom.current().nextLong(cap + 1));
+        maxAttempts, initialBackoffMillis, cap -> ThreadLocalRandom.current().nextLong(cap + 1));
   }
 
-  /** The same policy waiting through {@code sleeper} and drawing through {@code jitter}. */
-  RetryPolicy with(Sleeper sleeper, Jitter jitter) {
-    return new RetryPolicy(maxAttempts, initialBackoffMillis, sleeper, jitter);
+  /** The same policy drawing its waits through {@code jitter}. */
+  RetryPolicy with(Jitter jitter) {
+    return new RetryPolicy(maxAttempts, initialBackoffMillis, jitter);
   }
 
   int maxAttempts() {
@@ -84,15 +75,9 @@ final class RetryPolicy implements Serializable {
     return Math.min(MAX_BACKOFF_MILLIS, (long) initialBackoffMillis << Math.min(retry, 16));
   }
 
-  /** Waits before retry {@code retry} (0-based). */
-  void backoff(int retry) {
+  /** How long to wait before retry {@code retry} (0-based): a draw in [0, its cap]. */
+  long backoffMillis(int retry) {
     long cap = capMillis(retry);
-    long wait = Math.max(0, Math.min(cap, jitter.applyAsLong(cap)));
-    try {
-      sleeper.sleep(wait);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted while backing off", e);
-    }
+    return Math.max(0, Math.min(cap, jitter.applyAsLong(cap)));
   }
 }

@@ -1,6 +1,7 @@
 package dev.genloom.pipelines;
 
 import io.grpc.CallCredentials;
+import io.grpc.Channel;
 import io.grpc.Grpc;
 import io.grpc.ManagedChannel;
 import java.util.ArrayList;
@@ -29,7 +30,7 @@ final class WorkerPool {
   private static final long REPORT_VALID_NANOS = 1_000_000_000L;
 
   private final List<String> addresses;
-  private final List<ManagedChannel> channels;
+  private final List<Channel> channels;
   private final AtomicLongArray downUntil;
   private final AtomicIntegerArray outstanding;
   private final AtomicInteger next = new AtomicInteger();
@@ -41,9 +42,28 @@ final class WorkerPool {
 
   private final CallCredentials callCredentials;
 
-  private WorkerPool(List<String> addresses, WorkerSecurity security) {
+  private WorkerPool(
+      List<String> addresses, List<? extends Channel> channels, CallCredentials callCredentials) {
+    if (addresses.size() != channels.size() || addresses.isEmpty()) {
+      throw new IllegalArgumentException(
+          "workers: one channel per address, at least one; got "
+              + addresses.size()
+              + " addresses and "
+              + channels.size()
+              + " channels");
+    }
     this.addresses = List.copyOf(addresses);
-    this.channels = new ArrayList<>();
+    this.channels = List.copyOf(channels);
+    this.downUntil = new AtomicLongArray(addresses.size());
+    this.outstanding = new AtomicIntegerArray(addresses.size());
+    this.reportedQueue = new AtomicIntegerArray(addresses.size());
+    this.reportedUntil = new AtomicLongArray(addresses.size());
+    this.noBatches = new AtomicIntegerArray(addresses.size());
+    this.callCredentials = callCredentials;
+  }
+
+  private static WorkerPool dial(List<String> addresses, WorkerSecurity security) {
+    List<ManagedChannel> channels = new ArrayList<>();
     for (String address : addresses) {
       channels.add(
           Grpc.newChannelBuilder(address, security.channelCredentials())
@@ -51,12 +71,7 @@ final class WorkerPool {
               .maxInboundMessageSize(64 << 20)
               .build());
     }
-    this.downUntil = new AtomicLongArray(addresses.size());
-    this.outstanding = new AtomicIntegerArray(addresses.size());
-    this.reportedQueue = new AtomicIntegerArray(addresses.size());
-    this.reportedUntil = new AtomicLongArray(addresses.size());
-    this.noBatches = new AtomicIntegerArray(addresses.size());
-    this.callCredentials = security.callCredentials();
+    return new WorkerPool(addresses, channels, security.callCredentials());
   }
 
   /** Round-robin over the resolved addresses, skipping those whose gRPC health is not SERVING. */
@@ -70,7 +85,15 @@ final class WorkerPool {
   /** The pool for a comma-separated address list and security (created once per JVM). */
   static WorkerPool forAddresses(String workers, WorkerSecurity security) {
     return POOLS.computeIfAbsent(
-        workers.strip() + "|" + security, w -> new WorkerPool(parse(workers), security));
+        workers.strip() + "|" + security, w -> dial(parse(workers), security));
+  }
+
+  /**
+   * A pool over channels the caller made and closes, {@code names.get(i)} naming {@code
+   * channels.get(i)} in records; no call credentials. Not shared: each call gives a new pool.
+   */
+  static WorkerPool over(List<String> names, List<? extends Channel> channels) {
+    return new WorkerPool(names, channels, null);
   }
 
   /** Bearer-token credentials for every call, or null. */
@@ -180,7 +203,11 @@ final class WorkerPool {
     downUntil.set(index, System.nanoTime() + COOL_DOWN_NANOS);
   }
 
-  ManagedChannel channel(int index) {
+  int size() {
+    return addresses.size();
+  }
+
+  Channel channel(int index) {
     return channels.get(index);
   }
 

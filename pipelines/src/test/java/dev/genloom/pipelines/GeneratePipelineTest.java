@@ -87,7 +87,7 @@ class GeneratePipelineTest {
     // 4 parseable prompts x 2 seeds; the missing reference fails for both seeds.
     RunAudit.of(out).requireExactlyOnce(8, 6);
     for (JsonNode line : lines(out.resolve(RunLayout.MANIFEST))) {
-      if (line.get("status").asText().equals("ok")) {
+      if (line.get("status").asText().equals("STATUS_OK")) {
         assertTrue(line.get("block_evals").asLong() > 0, line.toString());
       }
     }
@@ -121,7 +121,7 @@ class GeneratePipelineTest {
     }
     Map<Long, List<JsonNode>> byLine = new HashMap<>();
     for (JsonNode line : lines(out.resolve(RunLayout.MANIFEST))) {
-      assertEquals("ok", line.get("status").asText(), line.toString());
+      assertEquals("STATUS_OK", line.get("status").asText(), line.toString());
       byLine.computeIfAbsent(line.get("source_line").asLong(), k -> new ArrayList<>()).add(line);
     }
     assertEquals(Set.of(1L, 3L), byLine.keySet());
@@ -159,7 +159,7 @@ class GeneratePipelineTest {
       assertEquals(PipelineResult.State.DONE, GeneratePipeline.run(options).waitUntilFinish());
       List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
       assertEquals(4, manifest.size());
-      manifest.forEach(l -> assertEquals("ok", l.get("status").asText(), l.toString()));
+      manifest.forEach(l -> assertEquals("STATUS_OK", l.get("status").asText(), l.toString()));
 
       Path refused = temp.resolve("no-token");
       options = options(prompts, refused, address, "DirectRunner");
@@ -207,7 +207,7 @@ class GeneratePipelineTest {
     }
     Map<String, String> references = new HashMap<>();
     for (JsonNode line : lines(out.resolve(RunLayout.MANIFEST))) {
-      assertEquals("ok", line.get("status").asText(), line.toString());
+      assertEquals("STATUS_OK", line.get("status").asText(), line.toString());
       references.put(
           line.get("item_id").asText(),
           line.has("reference_image") ? line.get("reference_image").asText() : "");
@@ -276,7 +276,7 @@ class GeneratePipelineTest {
     assertEquals(24, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
     assertEquals(
         List.of(),
-        manifest.stream().filter(l -> !l.get("status").asText().equals("ok")).toList(),
+        manifest.stream().filter(l -> !l.get("status").asText().equals("STATUS_OK")).toList(),
         "failed items");
     try (var media = Files.list(out.resolve("media"))) {
       assertEquals(24, media.count());
@@ -315,6 +315,14 @@ class GeneratePipelineTest {
       Files.delete(out.resolve(RunLayout.MANIFEST));
       try (var records = Files.list(out.resolve(RunLayout.RECORDS))) {
         assertEquals(4, records.count(), "one record per finished item");
+      }
+      // two of them as the version before the status enum wrote them
+      try (var records = Files.list(out.resolve(RunLayout.RECORDS))) {
+        for (Path record : records.sorted().limit(2).toList()) {
+          String line = Files.readString(record);
+          assertTrue(line.contains("\"status\":\"STATUS_OK\""), line);
+          Files.writeString(record, line.replace("\"STATUS_OK\"", "\"ok\""));
+        }
       }
       Files.writeString(out.resolve("media/.tmp-0123-half"), "partial");
       Files.writeString(out.resolve("records/.tmp-0123-half"), "{");
@@ -414,7 +422,7 @@ class GeneratePipelineTest {
     }
     List<JsonNode> manifest = lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(8, manifest.size());
-    assertTrue(manifest.stream().allMatch(l -> l.get("status").asText().equals("ok")));
+    assertTrue(manifest.stream().allMatch(l -> l.get("status").asText().equals("STATUS_OK")));
   }
 
   @Test
@@ -465,7 +473,7 @@ class GeneratePipelineTest {
     assertEquals(48, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
     double meanBatch =
         manifest.stream()
-            .filter(l -> l.get("status").asText().equals("ok"))
+            .filter(l -> l.get("status").asText().equals("STATUS_OK"))
             .mapToInt(l -> l.get("batch_size").asInt())
             .average()
             .orElse(0);

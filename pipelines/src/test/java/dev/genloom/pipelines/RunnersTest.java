@@ -47,7 +47,7 @@ class RunnersTest {
     List<JsonNode> manifest = GeneratePipelineTest.lines(out.resolve(RunLayout.MANIFEST));
     assertEquals(4, manifest.size());
     assertTrue(
-        manifest.stream().allMatch(l -> l.get("status").asText().equals("ok")),
+        manifest.stream().allMatch(l -> l.get("status").asText().equals("STATUS_OK")),
         manifest.toString());
     assertEquals(4, manifest.stream().map(l -> l.get("request_id").asText()).distinct().count());
   }

@@ -1,5 +1,10 @@
 package dev.genloom.proto;
 
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.JsonPrimitive;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
@@ -10,13 +15,16 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * Proto3 JSON reading and writing for Genloom's file formats: {@code manifest.json} of a model
  * package and the lines of a run's {@code manifest.jsonl}.
  *
  * <p>Parsing is strict: an unknown field is an error, so a typo in a manifest is reported instead
- * of silently ignored.
+ * of silently ignored. A run-manifest line's {@code status} is printed as its enum name ({@code
+ * "STATUS_OK"}, {@code "STATUS_FAILED"}); the lowercase {@code "ok"} and {@code "failed"} that runs
+ * before the enum wrote are read as those values, so older run folders resume and evaluate.
  */
 public final class ProtoJson {
   private static final JsonFormat.Parser PARSER = JsonFormat.parser();
@@ -26,6 +34,8 @@ public final class ProtoJson {
           .alwaysPrintFieldsWithNoPresence()
           .omittingInsignificantWhitespace();
   private static final JsonFormat.Printer MANIFEST_PRINTER = JsonFormat.printer();
+  private static final Map<String, RunRecord.Status> EARLIER_STATUS =
+      Map.of("ok", RunRecord.Status.STATUS_OK, "failed", RunRecord.Status.STATUS_FAILED);
 
   private ProtoJson() {}
 
@@ -57,11 +67,36 @@ public final class ProtoJson {
     return print(RECORD_PRINTER, record);
   }
 
-  /** Parses one run-manifest line. */
+  /** Parses one run-manifest line, in this form or with an earlier run's lowercase status. */
   public static RunRecord parseRecord(String line, String source) {
     RunRecord.Builder builder = RunRecord.newBuilder();
-    merge(line, builder, source);
+    merge(withEnumStatus(line), builder, source);
     return builder.build();
+  }
+
+  /**
+   * The line with an earlier run's {@code "status": "ok"} or {@code "failed"} spelled as the enum
+   * value; any other line as it is, for the strict parser to accept or refuse.
+   */
+  private static String withEnumStatus(String line) {
+    JsonElement tree;
+    try {
+      tree = JsonParser.parseString(line);
+    } catch (JsonParseException e) {
+      return line;
+    }
+    if (!tree.isJsonObject()) {
+      return line;
+    }
+    JsonObject object = tree.getAsJsonObject();
+    JsonElement status = object.get("status");
+    if (!(status instanceof JsonPrimitive value)
+        || !value.isString()
+        || !EARLIER_STATUS.containsKey(value.getAsString())) {
+      return line;
+    }
+    object.addProperty("status", EARLIER_STATUS.get(value.getAsString()).name());
+    return object.toString();
   }
 
   private static void merge(String json, Message.Builder builder, String source) {

@@ -98,13 +98,60 @@ class ProtoJsonTest {
             .setRequestId("abc")
             .setPrompt("a red circle on a blue background")
             .setSeed(7)
-            .setStatus("ok")
+            .setStatus(RunRecord.Status.STATUS_OK)
             .setMedia("media/abc.png")
             .build();
     String line = ProtoJson.printRecord(record);
     assertTrue(!line.contains("\n"), "one line: " + line);
     assertTrue(line.contains("\"block_skips\""), line);
     assertTrue(line.contains("\"request_id\":\"abc\""), line);
+    assertTrue(line.contains("\"status\":\"STATUS_OK\""), line);
     assertEquals(record, ProtoJson.parseRecord(line, "manifest.jsonl:1"));
+  }
+
+  @Test
+  void aLineAnEarlierRunWroteIsReadWithItsLowercaseStatus() {
+    String ok =
+        "{\"request_id\":\"78cc862be0f1d6c1\",\"prompt\":\"a \\\"green\\\" square\","
+            + "\"seed\":\"9007199254740993\",\"model\":\"tiny-ldm\",\"config\":\"tiny-ldm_2\","
+            + "\"worker\":\"127.0.0.1:40547\",\"status\":\"ok\","
+            + "\"media\":\"media/78cc862be0f1d6c1.png\",\"wall_ms\":\"1836\",\"block_evals\":\"102\","
+            + "\"block_skips\":\"48\",\"item_id\":\"\",\"source_line\":\"23\","
+            + "\"reference_image\":\"\",\"negative_prompt\":\"\",\"error\":\"\",\"compute_ms\":\"1718\","
+            + "\"batch_size\":8,\"truncated_tokens\":0,\"width\":32,\"height\":32,\"baseline\":\"\"}";
+    RunRecord record = ProtoJson.parseRecord(ok, "manifest.jsonl:1");
+    assertEquals(RunRecord.Status.STATUS_OK, record.getStatus());
+    assertEquals("a \"green\" square", record.getPrompt());
+    assertEquals(9007199254740993L, record.getSeed(), "int64 beyond a double's precision");
+    assertEquals(8, record.getBatchSize());
+    assertEquals(1836, record.getWallMs());
+    String again = ProtoJson.printRecord(record);
+    assertTrue(again.contains("\"status\":\"STATUS_OK\""), "printed in the current form: " + again);
+    assertEquals(record, ProtoJson.parseRecord(again, "manifest.jsonl:1"));
+
+    RunRecord failed =
+        ProtoJson.parseRecord(
+            "{\"request_id\": \"x\", \"status\": \"failed\", \"error\": \"UNAVAILABLE: gone\"}",
+            "records/x.json");
+    assertEquals(RunRecord.Status.STATUS_FAILED, failed.getStatus());
+    assertEquals("UNAVAILABLE: gone", failed.getError());
+  }
+
+  @Test
+  void anUnknownStatusOrFieldInARecordIsRefusedNamingTheSource() {
+    for (String line :
+        new String[] {
+          "{\"request_id\": \"x\", \"status\": \"done\"}",
+          "{\"request_id\": \"x\", \"status\": \"OK\"}",
+          "{\"request_id\": \"x\", \"status\": \"ok\", \"colour\": 3}",
+          "{\"request_id\": \"x\", \"status\": \"ok\"",
+        }) {
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ProtoJson.parseRecord(line, "manifest.jsonl:4"),
+              line);
+      assertTrue(e.getMessage().contains("manifest.jsonl:4"), e.getMessage());
+    }
   }
 }

@@ -57,7 +57,7 @@ public final class TaskBuilder {
     // (prompt, seed, reference) -> config -> record, in manifest order.
     Map<String, Map<String, RunRecord>> groups = new LinkedHashMap<>();
     for (RunRecord r : records) {
-      if (r.getStatus().equals("ok") && spec.configs().contains(r.getConfig())) {
+      if (r.getStatus() == RunRecord.Status.STATUS_OK && spec.configs().contains(r.getConfig())) {
         groups
             .computeIfAbsent(
                 r.getPrompt() + "\u0000" + r.getSeed() + "\u0000" + r.getReferenceImage(),

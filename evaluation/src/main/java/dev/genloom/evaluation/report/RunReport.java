@@ -121,7 +121,7 @@ public final class RunReport {
             .thenComparing(RunRecord::getModel)
             .thenComparing(RunRecord::getConfig));
     for (RunRecord r : sorted) {
-      if (!r.getStatus().equals("ok") || !section.holds(r)) {
+      if (r.getStatus() != RunRecord.Status.STATUS_OK || !section.holds(r)) {
         continue;
       }
       if (!configs.contains(r.getConfig())) {

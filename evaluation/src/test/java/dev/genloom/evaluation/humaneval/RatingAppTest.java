@@ -89,7 +89,7 @@ class RatingAppTest {
                         .setSeed(0)
                         .setModel("m")
                         .setConfig(config)
-                        .setStatus("ok")
+                        .setStatus(RunRecord.Status.STATUS_OK)
                         .setMedia(media)
                         .build()))
             .append('\n');

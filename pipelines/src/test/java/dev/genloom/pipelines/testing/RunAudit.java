@@ -46,7 +46,7 @@ public record RunAudit(
       if (!ids.add(record.getRequestId())) {
         findings.add("request id " + record.getRequestId() + " is in the manifest twice");
       }
-      if (record.getStatus().equals("ok")) {
+      if (record.getStatus() == RunRecord.Status.STATUS_OK) {
         ok++;
         Path file = RunRecords.media(runDir, record);
         if (!Files.isRegularFile(file)) {

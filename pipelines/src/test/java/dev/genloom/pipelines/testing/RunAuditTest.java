@@ -20,7 +20,7 @@ class RunAuditTest {
   private static RunRecord ok(String id) {
     return RunRecord.newBuilder()
         .setRequestId(id)
-        .setStatus("ok")
+        .setStatus(RunRecord.Status.STATUS_OK)
         .setMedia(RunLayout.MEDIA + "/" + id + ".png")
         .build();
   }
@@ -29,7 +29,7 @@ class RunAuditTest {
     StringBuilder lines = new StringBuilder();
     for (RunRecord record : records) {
       lines.append(ProtoJson.printRecord(record)).append('\n');
-      if (record.getStatus().equals("ok")) {
+      if (record.getStatus() == RunRecord.Status.STATUS_OK) {
         Files.createDirectories(run.resolve(RunLayout.MEDIA));
         Files.write(run.resolve(record.getMedia()), new byte[] {1});
       }
@@ -39,7 +39,8 @@ class RunAuditTest {
 
   @Test
   void aCleanRunPasses() throws Exception {
-    RunRecord failed = RunRecord.newBuilder().setRequestId("c").setStatus("failed").build();
+    RunRecord failed =
+        RunRecord.newBuilder().setRequestId("c").setStatus(RunRecord.Status.STATUS_FAILED).build();
     write(ok("a"), ok("b"), failed);
     Files.writeString(run.resolve(RunLayout.DEAD_LETTER), "{\"request_id\":\"c\"}\n");
     RunAudit audit = RunAudit.of(run);
