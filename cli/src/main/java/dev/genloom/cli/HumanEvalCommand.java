@@ -1,10 +1,9 @@
 package dev.genloom.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.genloom.evaluation.EvalJson;
 import dev.genloom.evaluation.humaneval.HumanEvalDb;
 import dev.genloom.evaluation.humaneval.HumanEvalResults;
+import dev.genloom.evaluation.humaneval.HumanEvalSummary;
 import dev.genloom.evaluation.humaneval.RatingServer;
 import dev.genloom.evaluation.humaneval.RatingsExchange;
 import dev.genloom.evaluation.humaneval.TaskBuilder;
@@ -242,23 +241,21 @@ final class HumanEvalCommand implements Runnable {
 
     @Override
     public Integer call() throws IOException {
-      ObjectNode results;
+      HumanEvalSummary results;
       try (HumanEvalDb study = HumanEvalDb.open(studyFile.db)) {
         results = HumanEvalResults.compute(study);
       } catch (IllegalArgumentException e) {
         throw new UserException(e.getMessage());
       }
-      ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
       PrintWriter o = spec.commandLine().getOut();
       if (run != null) {
         if (!Files.isDirectory(run)) {
           throw new UserException("run: " + run + " is not a folder");
         }
-        Files.writeString(
-            run.resolve(RunReport.HUMAN_EVAL_FILE), mapper.writeValueAsString(results) + "\n");
+        EvalJson.write(run.resolve(RunReport.HUMAN_EVAL_FILE), results);
       }
       if (json) {
-        o.println(mapper.writeValueAsString(results));
+        o.println(EvalJson.toJson(results));
       } else {
         print(o, results);
       }
@@ -266,68 +263,67 @@ final class HumanEvalCommand implements Runnable {
       return 0;
     }
 
-    private static void print(PrintWriter o, ObjectNode results) {
-      for (var axis : results.get("axes")) {
-        o.println("axis " + axis.get("axis").asText());
-        for (var pair : axis.get("pairs")) {
-          int items = pair.get("items").asInt();
+    private static void print(PrintWriter o, HumanEvalSummary results) {
+      for (HumanEvalSummary.Axis axis : results.axes()) {
+        o.println("axis " + axis.axis());
+        for (HumanEvalSummary.Pair pair : axis.pairs()) {
+          int items = pair.items();
           o.printf(
               Locale.ROOT,
               "  %s vs %s: %d items, %d ratings; majority win %d tie %d loss %d (ratings: both"
                   + " good %d, both bad %d); win rate %.1f%% [%.1f, %.1f] (n = %d);"
                   + " net win rate %+.1f [%+.1f, %+.1f] (n = %d)%n",
-              pair.get("a").asText(),
-              pair.get("b").asText(),
+              pair.a(),
+              pair.b(),
               items,
-              pair.path("ratings").asInt(),
-              pair.at("/majority/win").asInt(),
-              pair.at("/majority/tie").asInt(),
-              pair.at("/majority/loss").asInt(),
-              pair.at("/votes/tie_both_good").asInt(),
-              pair.at("/votes/tie_both_bad").asInt(),
-              100 * pair.get("win_rate").asDouble(),
-              100 * pair.at("/win_rate_ci/0").asDouble(),
-              100 * pair.at("/win_rate_ci/1").asDouble(),
+              pair.ratings(),
+              pair.majority().win(),
+              pair.majority().tie(),
+              pair.majority().loss(),
+              pair.votes().tieBothGood(),
+              pair.votes().tieBothBad(),
+              100 * pair.winRate(),
+              100 * pair.winRateCi().low(),
+              100 * pair.winRateCi().high(),
               items,
-              pair.get("net_win_rate").asDouble(),
-              pair.at("/net_win_rate_ci/0").asDouble(),
-              pair.at("/net_win_rate_ci/1").asDouble(),
+              pair.netWinRate(),
+              pair.netWinRateCi().low(),
+              pair.netWinRateCi().high(),
               items);
-          if (pair.has("warning")) {
-            o.println("    warning: " + pair.get("warning").asText());
+          if (pair.warning() != null) {
+            o.println("    warning: " + pair.warning());
           }
         }
         o.printf(
             Locale.ROOT,
             "  Fleiss' kappa %s over %d items; self-consistency %s over %d repeats%n",
-            axis.get("fleiss_kappa").isNull()
+            axis.fleissKappa() == null
                 ? "-"
-                : String.format(Locale.ROOT, "%.3f", axis.get("fleiss_kappa").asDouble()),
-            axis.get("kappa_items").asInt(),
-            axis.get("self_consistency").isNull()
+                : String.format(Locale.ROOT, "%.3f", axis.fleissKappa()),
+            axis.kappaItems(),
+            axis.selfConsistency() == null
                 ? "-"
-                : String.format(
-                    Locale.ROOT, "%.1f%%", 100 * axis.get("self_consistency").asDouble()),
-            axis.get("repeat_pairs").asInt());
-        if (axis.has("bradley_terry")) {
-          for (var entry : axis.get("bradley_terry")) {
-            if (entry.get("rating").isNull()) {
+                : String.format(Locale.ROOT, "%.1f%%", 100 * axis.selfConsistency()),
+            axis.repeatPairs());
+        if (axis.bradleyTerry() != null) {
+          for (HumanEvalSummary.Rating entry : axis.bradleyTerry()) {
+            if (entry.rating() == null) {
               o.printf(
                   Locale.ROOT,
                   "  Bradley-Terry %s: - (%s)%n",
-                  entry.get("config").asText(),
-                  entry.path("note").asText("never rated"));
+                  entry.config(),
+                  entry.note() == null ? "never rated" : entry.note());
               continue;
             }
             o.printf(
                 Locale.ROOT,
                 "  Bradley-Terry %s: %.1f [%.1f, %.1f] (n = %d comparisons)%s%n",
-                entry.get("config").asText(),
-                entry.get("rating").asDouble(),
-                entry.at("/ci/0").asDouble(),
-                entry.at("/ci/1").asDouble(),
-                entry.path("battles").asInt(),
-                entry.has("note") ? "; warning: " + entry.get("note").asText() : "");
+                entry.config(),
+                entry.rating(),
+                entry.ci().low(),
+                entry.ci().high(),
+                entry.battles(),
+                entry.note() == null ? "" : "; warning: " + entry.note());
           }
         }
       }

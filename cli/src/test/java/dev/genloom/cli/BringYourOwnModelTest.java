@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.evaluation.RunMetrics;
 import java.awt.image.BufferedImage;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -209,8 +210,7 @@ class BringYourOwnModelTest {
     assertEquals(64, sizes.get("fixture-sd15_3_64x64")[0]);
     assertEquals(32, sizes.get("tiny-ldm_3")[0]);
     ok("eval", "run", "--models", MODELS.toString(), "--run", run.toString());
-    JsonNode metrics = JSON.readTree(run.resolve("metrics.json").toFile());
-    assertEquals(3, metrics.get("configs").size());
+    assertEquals(3, RunMetrics.read(run).configs().size());
     ok("report", "--run", run.toString());
     String html = Files.readString(run.resolve("report.html"));
     assertTrue(html.contains("fixture-sd15_3_96x64"), "the report names every configuration");

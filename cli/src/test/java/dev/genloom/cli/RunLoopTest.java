@@ -7,6 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.genloom.evaluation.ConfigMetrics;
+import dev.genloom.evaluation.EvalJson;
+import dev.genloom.evaluation.RunMetrics;
+import dev.genloom.evaluation.humaneval.HumanEvalSummary;
+import dev.genloom.evaluation.report.ReportModel;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -90,50 +95,53 @@ class RunLoopTest {
     genloom("report", "--run", run.toString());
   }
 
-  private static Map<String, JsonNode> byId(JsonNode configs) {
-    Map<String, JsonNode> out = new HashMap<>();
-    configs.forEach(c -> out.put(c.get("id").asText(), c));
+  private static Map<String, ConfigMetrics> byId(List<ConfigMetrics> configs) {
+    Map<String, ConfigMetrics> out = new HashMap<>();
+    configs.forEach(c -> out.put(c.id(), c));
     return out;
   }
 
   @Test
   void metricsCoverEveryConfiguration() throws Exception {
-    JsonNode metrics = JSON.readTree(run.resolve("metrics.json").toFile());
-    Map<String, JsonNode> configs = byId(metrics.get("configs"));
+    RunMetrics metrics = RunMetrics.read(run);
+    Map<String, ConfigMetrics> configs = byId(metrics.configs());
     assertEquals(
         java.util.Set.of("tiny-ldm_4", "tiny-ldm_2", "tiny-ar-s2", "t2v_3", "i2v_3"),
         configs.keySet());
-    assertEquals(1, metrics.get("dead_letters").asLong());
-    assertEquals(4, configs.get("tiny-ldm_4").get("items").asInt());
-    assertEquals("image", configs.get("tiny-ldm_4").get("media").asText());
-    assertEquals("video", configs.get("t2v_3").get("media").asText());
-    assertEquals(8, configs.get("t2v_3").get("samples").asInt(), "every frame is scored");
-    assertEquals(1, configs.get("i2v_3").get("motion").get("samples").asInt());
+    assertEquals(1, metrics.deadLetters());
+    assertEquals(4, configs.get("tiny-ldm_4").items());
+    assertEquals(ConfigMetrics.Media.IMAGE, configs.get("tiny-ldm_4").media());
+    assertEquals(ConfigMetrics.Media.VIDEO, configs.get("t2v_3").media());
+    assertEquals(8, configs.get("t2v_3").samples(), "every frame is scored");
+    assertEquals(1, configs.get("i2v_3").motion().samples());
     // Half the steps, half the block evaluations; the 4-step run is the baseline.
     assertEquals(
-        configs.get("tiny-ldm_4").get("block_evals").asLong(),
-        2 * configs.get("tiny-ldm_2").get("block_evals").asLong());
-    assertEquals("tiny-ldm_4", configs.get("tiny-ldm_2").get("baseline").asText());
-    for (JsonNode c : configs.values()) {
-      assertTrue(c.get("fd").isNumber(), c.toString());
-      assertTrue(c.get("kid_mean").isNumber(), "the shipped reference carries features: " + c);
-      double aligned = c.get("alignment").get("all").asDouble();
+        configs.get("tiny-ldm_4").blockEvals(), 2 * configs.get("tiny-ldm_2").blockEvals());
+    assertEquals("tiny-ldm_4", configs.get("tiny-ldm_2").baseline());
+    for (ConfigMetrics c : configs.values()) {
+      assertTrue(Double.isFinite(c.fd()), c.toString());
+      assertTrue(Double.isFinite(c.kidMean()), "the shipped reference carries features: " + c);
+      double aligned = c.alignment().allCorrect();
       assertTrue(aligned >= 0 && aligned <= 1, c.toString());
-      assertTrue(c.get("compute_ms_median").asDouble() > 0, c.toString());
+      assertTrue(c.computeMsMedian() > 0, c.toString());
     }
   }
 
   @Test
   void reportNumbersAreTheMetrics() throws Exception {
-    JsonNode metrics = JSON.readTree(run.resolve("metrics.json").toFile());
-    JsonNode report = JSON.readTree(run.resolve("report.json").toFile());
-    assertEquals(metrics.get("configs"), report.get("configs"));
-    assertEquals(metrics.get("features"), report.get("features"));
+    RunMetrics metrics = RunMetrics.read(run);
+    ReportModel report = EvalJson.read(run.resolve("report.json"), ReportModel.class);
+    assertEquals(metrics.configs(), report.configs());
+    assertEquals(metrics.features(), report.features());
     String html = Files.readString(run.resolve("report.html"));
-    // Every numeric cell carries the exact metrics.json value it shows.
+    // Every numeric cell carries the exact metrics.json value it shows; a cell's data-field is
+    // its path in the file.
     Pattern row = Pattern.compile("<tr><td>([^<]+)</td>(.*?)</tr>");
     Pattern cell = Pattern.compile("data-field=\"([a-z_.]+)\" data-value=\"([^\"]+)\"");
-    Map<String, JsonNode> configs = byId(metrics.get("configs"));
+    Map<String, JsonNode> configs = new HashMap<>();
+    JSON.readTree(run.resolve("metrics.json").toFile())
+        .get("configs")
+        .forEach(c -> configs.put(c.get("id").asText(), c));
     int checked = 0;
     Matcher rows = row.matcher(html);
     while (rows.find()) {
@@ -157,8 +165,7 @@ class RunLoopTest {
     assertTrue(html.contains("data:video/mp4;base64,"), "videos inline");
     assertFalse(html.contains("src=\"media/"), "self-contained: no links to files");
     assertEquals(
-        List.of("tiny-ar-s2", "tiny-ldm_2", "tiny-ldm_4"),
-        JSON.convertValue(report.at("/samples/image/configs"), List.class));
+        List.of("tiny-ar-s2", "tiny-ldm_2", "tiny-ldm_4"), report.samples().image().configs());
   }
 
   @Test
@@ -212,21 +219,19 @@ class RunLoopTest {
             });
     genloom("humaneval", "results", "--db", study.toString(), "--run", human.toString());
     genloom("report", "--run", human.toString());
-    JsonNode results = JSON.readTree(human.resolve("humaneval.json").toFile());
-    JsonNode report = JSON.readTree(human.resolve("report.json").toFile());
-    assertEquals(results, report.get("human_eval"));
-    JsonNode axis = results.get("axes").get(0);
-    assertEquals(3, axis.get("pairs").size(), "three configurations: three pairs");
-    assertEquals(3, axis.get("bradley_terry").size());
+    HumanEvalSummary results =
+        EvalJson.read(human.resolve("humaneval.json"), HumanEvalSummary.class);
+    ReportModel report = EvalJson.read(human.resolve("report.json"), ReportModel.class);
+    assertEquals(results, report.humanEval());
+    HumanEvalSummary.Axis axis = results.axes().get(0);
+    assertEquals(3, axis.pairs().size(), "three configurations: three pairs");
+    assertEquals(3, axis.bradleyTerry().size());
     String html = Files.readString(human.resolve("report.html"));
-    for (JsonNode pair : axis.get("pairs")) {
+    for (HumanEvalSummary.Pair pair : axis.pairs()) {
       // With one rater for the left side and one tie per item there is no majority: all ties.
-      assertEquals(pair.get("items").asInt(), pair.at("/majority/tie").asInt(), pair.toString());
+      assertEquals(pair.items(), pair.majority().tie(), pair.toString());
       assertTrue(
-          html.contains(
-              "data-field=\"majority.tie\" data-value=\""
-                  + pair.at("/majority/tie").asText()
-                  + "\""),
+          html.contains("data-field=\"majority.tie\" data-value=\"" + pair.majority().tie() + "\""),
           "report shows the tie count");
     }
   }

@@ -1,5 +1,6 @@
 package dev.genloom.evaluation;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import dev.genloom.generators.RgbImage;
 import dev.genloom.proto.v1.FeaturesSpec;
 import java.util.List;
@@ -16,7 +17,11 @@ import java.util.List;
  * @param background fraction with the background colour right
  */
 public record Alignment(
-    int samples, double allCorrect, double shape, double foreground, double background) {
+    int samples,
+    @JsonProperty("all") @FiniteOrNull double allCorrect,
+    @FiniteOrNull double shape,
+    @FiniteOrNull double foreground,
+    @FiniteOrNull double background) {
 
   /** Scores images against their prompts with the network's heads (shape, fg, bg, in order). */
   public static Alignment score(

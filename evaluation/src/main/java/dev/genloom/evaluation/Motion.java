@@ -12,7 +12,7 @@ import java.util.Optional;
  * @param samples videos whose prompt names a direction
  * @param correct fraction of them that moved the prompted way
  */
-public record Motion(int samples, double correct) {
+public record Motion(int samples, @FiniteOrNull double correct) {
   /** Smallest centroid travel, in pixels, that counts as moving. */
   public static final double MIN_PIXELS = 1.0;
 

@@ -50,9 +50,11 @@ public final class RunEvaluator {
       byConfig.computeIfAbsent(record.getConfig(), k -> new ArrayList<>()).add(record);
     }
     List<ConfigMetrics> configs = new ArrayList<>();
+    Map<String, String> requestedBaselines = new LinkedHashMap<>();
     for (Map.Entry<String, List<RunRecord>> entry : byConfig.entrySet()) {
       progress.accept("scoring " + entry.getKey() + " (" + entry.getValue().size() + " items)");
       configs.add(score(runDir, entry.getKey(), entry.getValue()));
+      requestedBaselines.put(entry.getKey(), requestedBaseline(entry.getValue()));
     }
     return new RunMetrics(
         runDir.getFileName() == null ? runDir.toString() : runDir.getFileName().toString(),
@@ -61,7 +63,9 @@ public final class RunEvaluator {
         reference.description(),
         clip == null ? "" : clip.name(),
         RunRecords.deadLetters(runDir),
-        withBaselines(configs));
+        KID_SUBSETS,
+        KID_SUBSET_SIZE,
+        withBaselines(configs, requestedBaselines));
   }
 
   private ConfigMetrics score(Path runDir, String id, List<RunRecord> records) {
@@ -114,18 +118,11 @@ public final class RunEvaluator {
     }
     boolean fromImage = records.stream().anyMatch(r -> !r.getReferenceImage().isEmpty());
     String task = (fromImage ? "image" : "text") + "-to-" + (video ? "video" : "image");
-    String requested =
-        records.stream()
-            .map(RunRecord::getBaseline)
-            .filter(b -> !b.isEmpty())
-            .findFirst()
-            .orElse("");
     return new ConfigMetrics(
         id,
         model,
-        video,
+        video ? ConfigMetrics.Media.VIDEO : ConfigMetrics.Media.IMAGE,
         task,
-        requested,
         ok.size(),
         failed,
         f.length,
@@ -141,8 +138,17 @@ public final class RunEvaluator {
         kidMean,
         kidStd,
         scores.alignment(),
-        scores.motion(),
-        scores.clip());
+        scores.clip(),
+        scores.motion());
+  }
+
+  /** The baseline a configuration's grid entry named, or empty. */
+  private static String requestedBaseline(List<RunRecord> records) {
+    return records.stream()
+        .map(RunRecord::getBaseline)
+        .filter(b -> !b.isEmpty())
+        .findFirst()
+        .orElse("");
   }
 
   /**
@@ -150,12 +156,14 @@ public final class RunEvaluator {
    * model's most expensive configuration for the same task (text-to-video is not compared with
    * image-to-video) without skipped blocks (most block evaluations per item). Speedup is the
    * baseline's median per-item worker compute time over its own (wall time when compute times are
-   * not recorded).
+   * not recorded). {@code requestedBaselines} maps a configuration id to the baseline its grid
+   * entry named (absent or empty: none).
    */
-  static List<ConfigMetrics> withBaselines(List<ConfigMetrics> configs) {
+  static List<ConfigMetrics> withBaselines(
+      List<ConfigMetrics> configs, Map<String, String> requestedBaselines) {
     List<ConfigMetrics> out = new ArrayList<>();
     for (ConfigMetrics config : configs) {
-      ConfigMetrics baseline = named(configs, config.requestedBaseline());
+      ConfigMetrics baseline = named(configs, requestedBaselines.getOrDefault(config.id(), ""));
       if (baseline == null) {
         baseline = mostExpensiveUncached(configs, config);
       }

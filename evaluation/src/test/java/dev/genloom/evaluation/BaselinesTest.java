@@ -11,13 +11,12 @@ import org.junit.jupiter.api.Test;
 /** Which configuration a cached one is compared with in the report. */
 class BaselinesTest {
   private static ConfigMetrics config(
-      String id, String task, String requested, long evalsPerItem, long skips, double computeMs) {
+      String id, String task, long evalsPerItem, long skips, double computeMs) {
     return new ConfigMetrics(
         id,
         "tiny-dit-video",
-        true,
+        ConfigMetrics.Media.VIDEO,
         task,
-        requested,
         10,
         0,
         80,
@@ -33,8 +32,8 @@ class BaselinesTest {
         Double.NaN,
         Double.NaN,
         null,
-        null,
-        Double.NaN);
+        Double.NaN,
+        null);
   }
 
   private static Map<String, ConfigMetrics> byId(List<ConfigMetrics> configs) {
@@ -45,11 +44,11 @@ class BaselinesTest {
   void aCachedConfigurationIsComparedWithTheUncachedOneOfTheSameModelAndTask() {
     List<ConfigMetrics> configs =
         List.of(
-            config("t2v_none", "text-to-video", "", 100, 0, 70),
-            config("t2v_fora-2", "text-to-video", "", 60, 400, 36.5),
+            config("t2v_none", "text-to-video", 100, 0, 70),
+            config("t2v_fora-2", "text-to-video", 60, 400, 36.5),
             // image-to-video costs more per item; it must not become text-to-video's baseline
-            config("i2v", "image-to-video", "", 150, 0, 62));
-    Map<String, ConfigMetrics> out = byId(RunEvaluator.withBaselines(configs));
+            config("i2v", "image-to-video", 150, 0, 62));
+    Map<String, ConfigMetrics> out = byId(RunEvaluator.withBaselines(configs, Map.of()));
     assertEquals("t2v_none", out.get("t2v_fora-2").baseline());
     assertEquals(70 / 36.5, out.get("t2v_fora-2").speedup(), 1e-9);
     assertEquals("i2v", out.get("i2v").baseline(), "its own task's baseline is itself");
@@ -60,10 +59,11 @@ class BaselinesTest {
   void aGridEntryMayNameItsBaseline() {
     List<ConfigMetrics> configs =
         List.of(
-            config("t2v_none", "text-to-video", "", 100, 0, 70),
-            config("t2v_fora-2", "text-to-video", "t2v_slow", 60, 400, 35),
-            config("t2v_slow", "text-to-video", "", 90, 0, 105));
-    Map<String, ConfigMetrics> out = byId(RunEvaluator.withBaselines(configs));
+            config("t2v_none", "text-to-video", 100, 0, 70),
+            config("t2v_fora-2", "text-to-video", 60, 400, 35),
+            config("t2v_slow", "text-to-video", 90, 0, 105));
+    Map<String, ConfigMetrics> out =
+        byId(RunEvaluator.withBaselines(configs, Map.of("t2v_fora-2", "t2v_slow")));
     assertEquals("t2v_slow", out.get("t2v_fora-2").baseline());
     assertEquals(3.0, out.get("t2v_fora-2").speedup(), 1e-9);
   }

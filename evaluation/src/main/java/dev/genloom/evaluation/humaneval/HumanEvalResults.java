@@ -1,8 +1,5 @@
 package dev.genloom.evaluation.humaneval;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -25,8 +22,6 @@ public final class HumanEvalResults {
   public static final int BOOTSTRAP_ROUNDS = 1000;
   public static final int BT_BOOTSTRAP_ROUNDS = 200;
   public static final long BOOTSTRAP_SEED = 0;
-
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   /**
    * Fewer items than this make a pair's bootstrap interval unreliable; results say so beside it.
@@ -59,11 +54,11 @@ public final class HumanEvalResults {
 
   private HumanEvalResults() {}
 
-  public static ObjectNode compute(HumanEvalDb db) {
+  public static HumanEvalSummary compute(HumanEvalDb db) {
     return db.inTransaction(HumanEvalResults::compute);
   }
 
-  private static ObjectNode compute(Connection c) throws SQLException {
+  private static HumanEvalSummary compute(Connection c) throws SQLException {
     List<String> configs = new ArrayList<>();
     String order = setting(c, "reference_configs");
     if (order != null && !order.isEmpty()) {
@@ -76,12 +71,6 @@ public final class HumanEvalResults {
         }
       }
     }
-    ObjectNode root = JSON.createObjectNode();
-    root.put("bootstrap_rounds", BOOTSTRAP_ROUNDS);
-    root.put("bootstrap_seed", BOOTSTRAP_SEED);
-    ArrayNode configList = root.putArray("configs");
-    configs.forEach(configList::add);
-    ArrayNode axes = root.putArray("axes");
     List<String> axisNames = new ArrayList<>();
     try (ResultSet r =
         c.createStatement().executeQuery("SELECT name FROM axes ORDER BY position")) {
@@ -89,10 +78,11 @@ public final class HumanEvalResults {
         axisNames.add(r.getString(1));
       }
     }
+    List<HumanEvalSummary.Axis> axes = new ArrayList<>();
     for (String axis : axisNames) {
       axes.add(axis(axis, votes(c, axis), configs));
     }
-    ArrayNode raters = root.putArray("raters");
+    List<HumanEvalSummary.Rater> raters = new ArrayList<>();
     try (ResultSet r =
         c.createStatement()
             .executeQuery(
@@ -100,13 +90,10 @@ public final class HumanEvalResults {
                     + " (SELECT count(DISTINCT item_id) FROM ratings x WHERE x.rater_id = r.id)"
                     + " FROM raters r ORDER BY r.id")) {
       while (r.next()) {
-        ObjectNode rater = raters.addObject();
-        rater.put("name", r.getString(1));
-        rater.put("assigned", r.getInt(2));
-        rater.put("answered", r.getInt(3));
+        raters.add(new HumanEvalSummary.Rater(r.getString(1), r.getInt(2), r.getInt(3)));
       }
     }
-    return root;
+    return new HumanEvalSummary(BOOTSTRAP_ROUNDS, BOOTSTRAP_SEED, configs, axes, raters);
   }
 
   private static List<Vote> votes(Connection c, String axis) throws SQLException {
@@ -144,11 +131,9 @@ public final class HumanEvalResults {
     return votes;
   }
 
-  static ObjectNode axis(String axis, List<Vote> votes, List<String> configs) {
-    ObjectNode node = JSON.createObjectNode();
-    node.put("axis", axis);
+  static HumanEvalSummary.Axis axis(String axis, List<Vote> votes, List<String> configs) {
     List<Vote> primary = votes.stream().filter(v -> v.repeatOf() == null).toList();
-    ArrayNode pairs = node.putArray("pairs");
+    List<HumanEvalSummary.Pair> pairs = new ArrayList<>();
     for (int a = 0; a < configs.size(); a++) {
       for (int b = a + 1; b < configs.size(); b++) {
         String ca = configs.get(a);
@@ -165,12 +150,17 @@ public final class HumanEvalResults {
         }
       }
     }
-    kappa(node, primary);
-    selfConsistency(node, votes);
-    if (configs.size() > 2) {
-      bradleyTerry(node, primary, configs);
-    }
-    return node;
+    Kappa kappa = kappa(primary);
+    Consistency consistency = selfConsistency(votes);
+    return new HumanEvalSummary.Axis(
+        axis,
+        pairs,
+        kappa.items(),
+        kappa.ratersPerItem(),
+        kappa.value(),
+        consistency.pairs(),
+        consistency.share(),
+        configs.size() > 2 ? bradleyTerry(primary, configs) : null);
   }
 
   /** Outcome of one vote or majority for A: +1 win, 0 tie, −1 loss. */
@@ -200,10 +190,7 @@ public final class HumanEvalResults {
     return tied ? 0 : best;
   }
 
-  private static ObjectNode pair(String a, String b, List<Vote> votes) {
-    ObjectNode node = JSON.createObjectNode();
-    node.put("a", a);
-    node.put("b", b);
+  private static HumanEvalSummary.Pair pair(String a, String b, List<Vote> votes) {
     int[] raterCounts = new int[3];
     Map<Long, List<Vote>> byItem = new LinkedHashMap<>();
     for (Vote v : votes) {
@@ -215,34 +202,28 @@ public final class HumanEvalResults {
     for (List<Vote> itemVotes : byItem.values()) {
       majorities[i++] = majority(itemVotes, a);
     }
-    node.put("items", majorities.length);
-    node.put("ratings", votes.size());
-    ObjectNode voteCounts = counts(raterCounts);
-    voteCounts.put("tie_both_good", votes.stream().filter(v -> v.choice().equals("tie")).count());
-    voteCounts.put(
-        "tie_both_bad", votes.stream().filter(v -> v.choice().equals("both_bad")).count());
-    node.set("votes", voteCounts);
-    if (majorities.length < MIN_ITEMS_FOR_INTERVAL) {
-      node.put(
-          "warning",
-          "only "
-              + majorities.length
-              + " item(s) rated for this pair (n = "
-              + majorities.length
-              + "): too few for its rates and intervals to mean much; "
-              + MIN_ITEMS_FOR_INTERVAL
-              + " or more are needed");
-    }
+    HumanEvalSummary.Votes voteCounts =
+        new HumanEvalSummary.Votes(
+            raterCounts[2],
+            raterCounts[1],
+            raterCounts[0],
+            votes.stream().filter(v -> v.choice().equals("tie")).count(),
+            votes.stream().filter(v -> v.choice().equals("both_bad")).count());
+    String warning =
+        majorities.length >= MIN_ITEMS_FOR_INTERVAL
+            ? null
+            : "only "
+                + majorities.length
+                + " item(s) rated for this pair (n = "
+                + majorities.length
+                + "): too few for its rates and intervals to mean much; "
+                + MIN_ITEMS_FOR_INTERVAL
+                + " or more are needed";
     int[] majorityCounts = new int[3];
     for (int m : majorities) {
       majorityCounts[m + 1]++;
     }
-    node.set("majority", counts(majorityCounts));
     double n = majorities.length;
-    node.put("win_rate", majorityCounts[2] / n);
-    node.put("tie_rate", majorityCounts[1] / n);
-    node.put("loss_rate", majorityCounts[0] / n);
-    node.put("net_win_rate", 100 * (majorityCounts[2] - majorityCounts[0]) / n);
     double[] winRates = new double[BOOTSTRAP_ROUNDS];
     double[] netRates = new double[BOOTSTRAP_ROUNDS];
     Random random = new Random(BOOTSTRAP_SEED);
@@ -257,27 +238,27 @@ public final class HumanEvalResults {
       winRates[round] = wins / n;
       netRates[round] = 100 * (wins - losses) / n;
     }
-    node.set("win_rate_ci", interval(winRates));
-    node.set("net_win_rate_ci", interval(netRates));
-    return node;
-  }
-
-  private static ObjectNode counts(int[] c) {
-    ObjectNode node = JSON.createObjectNode();
-    node.put("win", c[2]);
-    node.put("tie", c[1]);
-    node.put("loss", c[0]);
-    return node;
+    return new HumanEvalSummary.Pair(
+        a,
+        b,
+        majorities.length,
+        votes.size(),
+        voteCounts,
+        warning,
+        new HumanEvalSummary.Counts(majorityCounts[2], majorityCounts[1], majorityCounts[0]),
+        majorityCounts[2] / n,
+        majorityCounts[1] / n,
+        majorityCounts[0] / n,
+        100 * (majorityCounts[2] - majorityCounts[0]) / n,
+        interval(winRates),
+        interval(netRates));
   }
 
   /** The 2.5th and 97.5th percentiles (linear interpolation, as numpy's default). */
-  static ArrayNode interval(double[] values) {
+  static HumanEvalSummary.Interval interval(double[] values) {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
-    ArrayNode node = JSON.createArrayNode();
-    node.add(percentile(sorted, 2.5));
-    node.add(percentile(sorted, 97.5));
-    return node;
+    return new HumanEvalSummary.Interval(percentile(sorted, 2.5), percentile(sorted, 97.5));
   }
 
   static double percentile(double[] sorted, double q) {
@@ -287,8 +268,14 @@ public final class HumanEvalResults {
     return sorted[lo] + (position - lo) * (sorted[hi] - sorted[lo]);
   }
 
+  /**
+   * Fleiss' kappa ({@code value}, null when it cannot be computed) over {@code items} items rated
+   * by {@code ratersPerItem} raters each.
+   */
+  private record Kappa(int items, int ratersPerItem, Double value) {}
+
   /** Fleiss' kappa over left/right/tie, on the items with the most common number of raters. */
-  private static void kappa(ObjectNode node, List<Vote> primary) {
+  private static Kappa kappa(List<Vote> primary) {
     Map<Long, int[]> table = new LinkedHashMap<>();
     for (Vote v : primary) {
       int category =
@@ -309,22 +296,21 @@ public final class HumanEvalResults {
             .orElse(0);
     List<int[]> rows =
         table.values().stream().filter(row -> row[0] + row[1] + row[2] + row[3] == raters).toList();
-    node.put("kappa_items", rows.size());
-    node.put("kappa_raters_per_item", raters);
-    if (rows.isEmpty()) {
-      node.putNull("fleiss_kappa");
-    } else {
-      double kappa = FleissKappa.of(rows.toArray(int[][]::new));
-      if (Double.isFinite(kappa)) {
-        node.put("fleiss_kappa", kappa);
-      } else {
-        node.putNull("fleiss_kappa");
-      }
+    Double kappa = null;
+    if (!rows.isEmpty()) {
+      double value = FleissKappa.of(rows.toArray(int[][]::new));
+      kappa = Double.isFinite(value) ? value : null;
     }
+    return new Kappa(rows.size(), raters, kappa);
   }
 
-  /** The share of (rater, repeated item) pairs answered the same way both times. */
-  private static void selfConsistency(ObjectNode node, List<Vote> votes) {
+  /**
+   * Rater self-consistency: the share (null without any) of {@code pairs} (rater, repeated item)
+   * pairs answered the same way both times.
+   */
+  private record Consistency(int pairs, Double share) {}
+
+  private static Consistency selfConsistency(List<Vote> votes) {
     Map<String, Vote> originals = new HashMap<>();
     for (Vote v : votes) {
       if (v.repeatOf() == null) {
@@ -344,15 +330,11 @@ public final class HumanEvalResults {
       pairs++;
       same += original.choice().equals(v.choice()) ? 1 : 0;
     }
-    node.put("repeat_pairs", pairs);
-    if (pairs == 0) {
-      node.putNull("self_consistency");
-    } else {
-      node.put("self_consistency", same / (double) pairs);
-    }
+    return new Consistency(pairs, pairs == 0 ? null : same / (double) pairs);
   }
 
-  private static void bradleyTerry(ObjectNode node, List<Vote> primary, List<String> configs) {
+  private static List<HumanEvalSummary.Rating> bradleyTerry(
+      List<Vote> primary, List<String> configs) {
     Map<String, Double> ratings = BradleyTerry.fit(configs, battles(primary));
     List<Long> items = primary.stream().map(Vote::item).distinct().toList();
     Map<Long, List<Vote>> byItem = new LinkedHashMap<>();
@@ -379,32 +361,29 @@ public final class HumanEvalResults {
       a[battle.score() == 1 ? 1 : battle.score() == 0 ? 2 : 0]++;
       b[battle.score() == 0 ? 1 : battle.score() == 1 ? 2 : 0]++;
     }
-    ArrayNode list = node.putArray("bradley_terry");
+    List<HumanEvalSummary.Rating> list = new ArrayList<>();
     for (String cfg : configs) {
-      ObjectNode entry = list.addObject();
-      entry.put("config", cfg);
       int[] r = record.getOrDefault(cfg, new int[3]);
-      entry.put("battles", r[0]);
       if (r[0] == 0) {
         // no comparison involves it: any number would be made up
-        entry.putNull("rating");
-        entry.putNull("ci");
-        entry.put("note", "never rated");
+        list.add(new HumanEvalSummary.Rating(cfg, 0, null, null, "never rated"));
         continue;
       }
-      entry.put("rating", ratings.get(cfg));
-      entry.set("ci", interval(samples.get(cfg)));
+      String note = null;
       if (r[1] == r[0] || r[2] == r[0]) {
-        entry.put(
-            "note",
+        note =
             (r[1] == r[0] ? "won" : "lost")
                 + " every one of its "
                 + r[0]
-                + " comparison(s): the rating is unbounded, only its direction is meaningful");
+                + " comparison(s): the rating is unbounded, only its direction is meaningful";
       } else if (r[0] < MIN_ITEMS_FOR_INTERVAL) {
-        entry.put("note", "only " + r[0] + " comparison(s): too few for its interval");
+        note = "only " + r[0] + " comparison(s): too few for its interval";
       }
+      list.add(
+          new HumanEvalSummary.Rating(
+              cfg, r[0], ratings.get(cfg), interval(samples.get(cfg)), note));
     }
+    return list;
   }
 
   private static List<BradleyTerry.Battle> battles(List<Vote> votes) {

@@ -36,4 +36,25 @@ final class Html {
     }
     return String.format(Locale.ROOT, "%.1f%%", 100 * fraction);
   }
+
+  /**
+   * A table cell showing {@code shown}, named by {@code field} (its path in the report's JSON) and
+   * carrying the exact value in {@code data-value} when it is a number.
+   */
+  static void cell(StringBuilder h, String field, double value, String shown) {
+    td(h, field, Double.isFinite(value) ? Double.toString(value) : null, shown);
+  }
+
+  /** A table cell with a whole number, as {@link #cell(StringBuilder, String, double, String)}. */
+  static void cell(StringBuilder h, String field, long value, String shown) {
+    td(h, field, Long.toString(value), shown);
+  }
+
+  private static void td(StringBuilder h, String field, String value, String shown) {
+    h.append("<td data-field=\"").append(field).append("\"");
+    if (value != null) {
+      h.append(" data-value=\"").append(value).append("\"");
+    }
+    h.append(">").append(escape(shown)).append("</td>");
+  }
 }

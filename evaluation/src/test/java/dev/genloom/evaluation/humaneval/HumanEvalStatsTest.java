@@ -86,15 +86,16 @@ class HumanEvalStatsTest {
   void tooFewRatingsAreFlaggedAndNeverRatedConfigurationsGetNoRating() {
     List<HumanEvalResults.Vote> votes = new ArrayList<>();
     votes.add(new HumanEvalResults.Vote(1, 1, null, "x", "y", "x"));
-    var axis = HumanEvalResults.axis("visual", votes, List.of("x", "y", "z"));
-    var pair = axis.get("pairs").get(0);
-    assertEquals(1, pair.get("items").asInt());
-    assertEquals(true, pair.get("warning").asText().contains("n = 1"), pair.toString());
-    var bt = axis.get("bradley_terry");
-    assertEquals(true, bt.get(0).get("note").asText().contains("won every"), bt.toString());
-    assertEquals(true, bt.get(1).get("note").asText().contains("lost every"), bt.toString());
-    assertEquals(true, bt.get(2).get("rating").isNull(), "z was never compared: " + bt);
-    assertEquals("never rated", bt.get(2).get("note").asText());
+    HumanEvalSummary.Axis axis = HumanEvalResults.axis("visual", votes, List.of("x", "y", "z"));
+    HumanEvalSummary.Pair pair = axis.pairs().get(0);
+    assertEquals(1, pair.items());
+    assertEquals(true, pair.warning().contains("n = 1"), pair.toString());
+    List<HumanEvalSummary.Rating> bt = axis.bradleyTerry();
+    assertEquals(true, bt.get(0).note().contains("won every"), bt.toString());
+    assertEquals(true, bt.get(1).note().contains("lost every"), bt.toString());
+    assertEquals(null, bt.get(2).rating(), "z was never compared: " + bt);
+    assertEquals(null, bt.get(2).ci(), "z was never compared: " + bt);
+    assertEquals("never rated", bt.get(2).note());
   }
 
   @Test
@@ -106,11 +107,13 @@ class HumanEvalStatsTest {
           new HumanEvalResults.Vote(
               1, item, null, "x", "y", choice.equals("left") ? "x" : null, choice));
     }
-    var pair = HumanEvalResults.axis("visual", votes, List.of("x", "y")).get("pairs").get(0);
-    assertEquals(6, pair.at("/majority/win").asInt());
-    assertEquals(6, pair.at("/majority/tie").asInt());
-    assertEquals(3, pair.at("/votes/tie_both_good").asInt());
-    assertEquals(3, pair.at("/votes/tie_both_bad").asInt());
-    assertEquals(false, pair.has("warning"), "12 items are enough: " + pair);
+    HumanEvalSummary.Axis axis = HumanEvalResults.axis("visual", votes, List.of("x", "y"));
+    HumanEvalSummary.Pair pair = axis.pairs().get(0);
+    assertEquals(6, pair.majority().win());
+    assertEquals(6, pair.majority().tie());
+    assertEquals(3, pair.votes().tieBothGood());
+    assertEquals(3, pair.votes().tieBothBad());
+    assertEquals(null, pair.warning(), "12 items are enough: " + pair);
+    assertEquals(null, axis.bradleyTerry(), "two configurations: no Bradley-Terry ratings");
   }
 }

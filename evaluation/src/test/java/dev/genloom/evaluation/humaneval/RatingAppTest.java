@@ -4,8 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.generators.MediaFiles;
 import dev.genloom.generators.RgbImage;
 import dev.genloom.proto.ProtoJson;
@@ -215,21 +213,19 @@ class RatingAppTest {
     assertEquals(answered, toComparable(stored));
 
     // The results match a hand count from the recorded placements.
-    ObjectNode results = HumanEvalResults.compute(db);
+    HumanEvalSummary results = HumanEvalResults.compute(db);
     Map<String, String[]> leftRight = placements();
     for (int axis = 0; axis < 2; axis++) {
       int[] hand = handCount(axis, leftRight);
-      JsonNode pair = results.get("axes").get(axis).get("pairs").get(0);
-      assertEquals(SECRET_A, pair.get("a").asText());
-      assertEquals(hand[0], pair.at("/majority/win").asInt(), "win axis " + axis);
-      assertEquals(hand[1], pair.at("/majority/tie").asInt(), "tie axis " + axis + " " + pair);
-      assertEquals(hand[2], pair.at("/majority/loss").asInt(), "loss axis " + axis);
+      HumanEvalSummary.Pair pair = results.axes().get(axis).pairs().get(0);
+      assertEquals(SECRET_A, pair.a());
+      assertEquals(hand[0], pair.majority().win(), "win axis " + axis);
+      assertEquals(hand[1], pair.majority().tie(), "tie axis " + axis + " " + pair);
+      assertEquals(hand[2], pair.majority().loss(), "loss axis " + axis);
       assertEquals(
-          100.0 * (hand[0] - hand[2]) / (hand[0] + hand[1] + hand[2]),
-          pair.get("net_win_rate").asDouble(),
-          1e-9);
+          100.0 * (hand[0] - hand[2]) / (hand[0] + hand[1] + hand[2]), pair.netWinRate(), 1e-9);
     }
-    assertEquals(2, results.get("raters").size());
+    assertEquals(2, results.raters().size());
   }
 
   private static void waitFor(WebDriver driver, java.util.function.BooleanSupplier condition) {
