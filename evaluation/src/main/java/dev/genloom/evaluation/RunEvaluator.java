@@ -41,10 +41,13 @@ public final class RunEvaluator {
 
   public RunMetrics evaluate(Path runDir) {
     List<RunRecord> records = new ArrayList<>(RunRecords.read(runDir));
-    // Configurations grouped by model, each model's in id order: the manifest's order is the
-    // runner's, not the launch's.
+    // Configurations grouped by model, each model's in id order, and each configuration's items in
+    // request-id order: the manifest's order is the runner's, not the launch's, and the sums behind
+    // FD and the subsets behind KID depend on the order, so a rerun scores the same media the same.
     records.sort(
-        java.util.Comparator.comparing(RunRecord::getModel).thenComparing(RunRecord::getConfig));
+        java.util.Comparator.comparing(RunRecord::getModel)
+            .thenComparing(RunRecord::getConfig)
+            .thenComparing(RunRecord::getRequestId));
     Map<String, List<RunRecord>> byConfig = new LinkedHashMap<>();
     for (RunRecord record : records) {
       byConfig.computeIfAbsent(record.getConfig(), k -> new ArrayList<>()).add(record);
