@@ -1,11 +1,5 @@
 package dev.genloom.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import java.io.IOException;
-import java.io.PrintWriter;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import picocli.CommandLine.Command;
 
 /** {@code genloom bench}: benchmarks whose results go to docs/benchmarks.md. */
@@ -30,24 +24,10 @@ import picocli.CommandLine.Command;
       "  double-worker  a worker serving latency doubles (TEST DOUBLE), for 'fleet'"
     })
 final class BenchCommand implements Runnable {
-  private static final ObjectMapper JSON =
-      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
   @picocli.CommandLine.Spec picocli.CommandLine.Model.CommandSpec spec;
 
   @Override
   public void run() {
     spec.commandLine().usage(spec.commandLine().getOut());
-  }
-
-  /** Writes a benchmark's results as indented JSON to {@code file} and says so. */
-  static void writeJson(Path file, Object results, PrintWriter out) throws IOException {
-    Path parent = file.toAbsolutePath().getParent();
-    if (parent != null) {
-      Files.createDirectories(parent);
-    }
-    Files.writeString(file, JSON.writeValueAsString(results) + "\n");
-    out.println("wrote " + file);
-    out.flush();
   }
 }

@@ -4,7 +4,6 @@ import dev.genloom.bench.BenchModels;
 import dev.genloom.bench.FleetBenchmark;
 import dev.genloom.bench.FleetWorker;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -80,8 +79,7 @@ final class BenchFleetCommand implements Callable<Integer> {
       defaultValue = "batch")
   List<String> workerCalls;
 
-  @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
-  Path json;
+  @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -104,17 +102,15 @@ final class BenchFleetCommand implements Callable<Integer> {
             workerCalls);
     List<FleetBenchmark.Result> results =
         new FleetBenchmark(settings, LAUNCH, out).run(modelsOption.folder());
-    if (json != null) {
-      Map<String, Object> root = new LinkedHashMap<>();
-      root.put("step_ms", stepMs);
-      root.put("steps", steps);
-      root.put("max_batch", maxBatch);
-      root.put("items_per_worker", itemsPerWorker);
-      root.put("faults", !noFaults);
-      root.put("cores", Runtime.getRuntime().availableProcessors());
-      root.put("runs", results);
-      BenchCommand.writeJson(json, root, out);
-    }
+    Map<String, Object> root = new LinkedHashMap<>();
+    root.put("step_ms", stepMs);
+    root.put("steps", steps);
+    root.put("max_batch", maxBatch);
+    root.put("items_per_worker", itemsPerWorker);
+    root.put("faults", !noFaults);
+    root.put("cores", Runtime.getRuntime().availableProcessors());
+    root.put("runs", results);
+    json.write(root, out);
     out.flush();
     return results.stream().allMatch(FleetBenchmark.Result::exactlyOnce) ? 0 : 1;
   }

@@ -68,8 +68,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
       description = "Parts to run: throughput, ldm-cache, dit-cache, ar, memory (default: all).")
   List<String> only;
 
-  @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
-  Path json;
+  @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -87,9 +86,7 @@ final class BenchGeneratorsCommand implements Callable<Integer> {
             Home.resolve("examples/calibration-prompts.txt"),
             Home.resolve("examples/video-prompts.txt"));
     ObjectNode results = new GeneratorBenchmark(settings, out).run(modelsOption.repository());
-    if (json != null) {
-      BenchCommand.writeJson(json, results, out);
-    }
+    json.write(results, out);
     out.flush();
     return 0;
   }

@@ -5,7 +5,6 @@ import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.ModelPackage;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -56,8 +55,7 @@ final class BenchImageCommand implements Callable<Integer> {
       defaultValue = "3")
   int repeats;
 
-  @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
-  Path json;
+  @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -92,9 +90,7 @@ final class BenchImageCommand implements Callable<Integer> {
         throw new UserException(e.getMessage());
       }
       ImageBenchmark.Result result = bench.measure(settings, repeats, out);
-      if (json != null) {
-        BenchCommand.writeJson(json, result, out);
-      }
+      json.write(result, out);
       out.flush();
       return 0;
     }

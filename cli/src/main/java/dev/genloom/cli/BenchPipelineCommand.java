@@ -3,7 +3,6 @@ package dev.genloom.cli;
 import dev.genloom.bench.BenchModels;
 import dev.genloom.bench.PipelineBenchmark;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -44,8 +43,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
       defaultValue = "8")
   int batch;
 
-  @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
-  Path json;
+  @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -56,9 +54,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
         new PipelineBenchmark.Settings(BenchModels.SHIPPED.ldm(), items, rounds, batch);
     PipelineBenchmark.Result result =
         new PipelineBenchmark(settings, out).run(modelsOption.repository());
-    if (json != null) {
-      BenchCommand.writeJson(json, result, out);
-    }
+    json.write(result, out);
     out.flush();
     return 0;
   }

@@ -3,7 +3,6 @@ package dev.genloom.cli;
 import dev.genloom.bench.BenchModels;
 import dev.genloom.bench.WorkerBenchmark;
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -59,8 +58,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
       defaultValue = "20")
   long delayMs;
 
-  @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON.")
-  Path json;
+  @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -72,9 +70,7 @@ final class BenchWorkerCommand implements Callable<Integer> {
             BenchModels.SHIPPED.ldm(), concurrency, requests, steps, maxBatch, delayMs);
     List<WorkerBenchmark.Row> rows =
         new WorkerBenchmark(settings, out).run(modelsOption.repository());
-    if (json != null) {
-      BenchCommand.writeJson(json, rows, out);
-    }
+    json.write(rows, out);
     out.flush();
     return 0;
   }
