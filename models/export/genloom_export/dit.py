@@ -1,36 +1,38 @@
 #!/usr/bin/env python3
-"""Export a diffusers flow-matching DiT (SD3-style `transformer_blocks`) as a Genloom block graph.
+"""Export a diffusers flow-matching DiT (SD3-style `transformer_blocks`) as a Genloom dit_video block graph.
+
+A StableDiffusion3Pipeline folder is refused here: genloom_export.stable_diffusion exports it as a
+latent_diffusion package with its three text encoders, pooled embedding and flow-match schedule.
 
 Supported transformer layout: diffusers' SD3Transformer2DModel attribute names and call signatures
--- pos_embed (patchify + positions), time_text_embed(timestep, pooled_projections), context_embedder,
-transformer_blocks (JointTransformerBlock: block(hidden_states=, encoder_hidden_states=, temb=) ->
-(encoder_hidden_states or None, hidden_states)), norm_out(hidden_states, temb), proj_out, and
-config.patch_size / out_channels. Output: a MODEL_KIND_DIT_VIDEO package (Genloom's flow-matching
-generator) with one frame:
+-- pos_embed (patchify + positions cropped from a pos_embed_max_size grid), time_text_embed(timestep,
+pooled_projections), context_embedder, transformer_blocks (JointTransformerBlock:
+block(hidden_states=, encoder_hidden_states=, temb=) -> (encoder_hidden_states or None,
+hidden_states)), norm_out(hidden_states, temb), proj_out, and config.patch_size / out_channels.
+The blocks are genloom_export.mmdit's (the text length read from encoder_hidden_states, the latent
+size and frame count from sample), with frames folded into the batch around them. Output: a
+MODEL_KIND_DIT_VIDEO package (Genloom's flow-matching generator) with one frame:
 
-  transformer.embed         sample [B,C,1,h,w], timestep [B] (sigma * 1000), encoder_hidden_states
-                            [B,L,Dt], pooled_projections [B,P] -> hidden_states [B,L+N,D], temb [B,D]
-  transformer_blocks.<i>    hidden_states, temb -> hidden_states   (group "transformer_blocks")
-  transformer.final_layer   hidden_states, temb -> velocity [B,C,1,h,w]
+  transformer.embed         sample [B,C,F,h,w], timestep [B] (sigma * 1000), encoder_hidden_states
+                            [B,L,Dt], pooled_projections [B,P] -> joint_in [B*F,L+N,D], temb [B*F,D]
+  transformer_blocks.<i>    joint, temb, encoder_hidden_states -> joint   (group "transformer_blocks")
+  transformer.final_layer   joint, temb, encoder_hidden_states, sample -> velocity [B,C,F,h,w]
   vae_encoder / vae_decoder per-frame AutoencoderKL (posterior mean; shift_factor folded in)
   text_encoder + tokenizer.json, only when the pipeline has a single text encoder
 
-The joint blocks update the text and image streams together; Genloom's block caches (FORA,
-TeaCache) treat a group as one residual stream (first input -> first output), so the two streams
-are carried as one tensor, [context tokens | image tokens] along the sequence, and each block
-wrapper splits and re-joins them (the last, context_pre_only block passes the context through).
 Prediction: flow velocity (v = noise - x0), timestep_input "sigma", timestep_scale
 num_train_timesteps.
 
 What does NOT work yet, stated plainly:
   * Graph input `pooled_projections`: Genloom's DiT generator feeds sample, timestep,
-    encoder_hidden_states, cond_latent and cond_mask only, so an SD3-style package passes its
-    component golden checks but cannot generate until the runtime supplies pooled text embeddings.
-  * SD3 pipelines have three text encoders (two CLIP, one T5) whose outputs are concatenated; a
-    Genloom package has one `text_encoder` component with one tokenizer, so for such pipelines the
-    text encoder is not exported (the script says so) and the package cannot serve prompts.
-  * The scheduler's `shift` (SD3: 3.0) has no field in the manifest; Genloom's Euler sampler uses
+    encoder_hidden_states, cond_latent and cond_mask only, so such a package passes its component
+    golden checks but cannot generate until that runtime supplies pooled text embeddings.
+  * A pipeline with several text encoders gets no text encoder component here (the script says so):
+    a dit_video package has one `text_encoder` with one tokenizer.
+  * The scheduler's `shift` has no field in a dit_video manifest; Genloom's DiT Euler sampler uses
     the "linear" or "linear_quadratic" sigma schedules, so sampling differs from diffusers'.
+  * The DiT generator samples at the manifest's latent size only, although the exported blocks take
+    any size the position grid covers.
 
 Usage:
   PYTHONPATH=models/export python3 -m genloom_export.dit --pipeline PATH/TO/pipeline --out models/my-dit \\
@@ -38,7 +40,7 @@ Usage:
 
 models/export/tests/test_dit_export.py exports a stand-in transformer with the SD3 attribute names
 and forward() control flow (tests/standins/dit_modules.py) through the same code and checks that the
-exported blocks run in order reproduce its full forward.
+exported blocks run in order reproduce its full forward at two sizes and two text lengths.
 """
 import importlib
 import os
@@ -50,8 +52,9 @@ import torch
 import torch.nn as nn
 
 from . import cli as C
-from .common import GraphRunner, VaeDecoder, VaeEncoder, as_tuple, cfg, max_abs, read_json, strip_debug_sources, \
-    spec, train_export, versions
+from . import mmdit
+from .common import GraphRunner, Refused, VaeDecoder, VaeEncoder, as_tuple, cfg, max_abs, read_json, \
+    strip_debug_sources, spec, train_export, versions
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -180,61 +183,35 @@ class Exporter:
 # ------------------------------------------------------------------------------------ block wrappers
 
 
-class Embed(nn.Module):
-    """(sample [B,C,1,h,w], timestep, encoder_hidden_states, pooled) -> (joint [B,L+N,D], temb)."""
+def frames_to_batch(x, frames):
+    """[B, ...] -> [B*F, ...], each item repeated for its F frames (frame-major within an item)."""
+    return x.unsqueeze(1).expand(x.shape[0], frames, *x.shape[1:]).flatten(0, 1)
+
+
+class FramesEmbed(nn.Module):
+    """mmdit.Embed over frames folded into the batch: (sample [B,C,F,h,w], timestep [B], encoder_hidden_states
+    [B,L,Dt], pooled_projections [B,P]) -> (joint [B*F,L+N,D], temb [B*F,D]); F from sample.shape[2]."""
 
     def __init__(self, tr):
         super().__init__()
-        self.pos_embed, self.time_text_embed, self.context_embedder = tr.pos_embed, tr.time_text_embed, \
-            tr.context_embedder
+        self.embed = mmdit.Embed(tr)
 
     def forward(self, sample, timestep, encoder_hidden_states, pooled_projections):
-        hidden = self.pos_embed(sample[:, :, 0])
-        temb = self.time_text_embed(timestep, pooled_projections)
-        context = self.context_embedder(encoder_hidden_states)
-        return torch.cat([context, hidden], dim=1), temb
+        frames = sample.shape[2]
+        return self.embed(sample.transpose(1, 2).flatten(0, 1), frames_to_batch(timestep, frames),
+                          frames_to_batch(encoder_hidden_states, frames), frames_to_batch(pooled_projections, frames))
 
 
-class JointBlock(nn.Module):
-    """joint [B,L+N,D], temb -> joint; splits at the (fixed) text length L."""
+class FramesFinalLayer(nn.Module):
+    """mmdit.FinalLayer, unfolded: (joint, temb, encoder_hidden_states, sample [B,C,F,h,w]) -> [B,C,F,h,w]."""
 
-    def __init__(self, block, text_len):
+    def __init__(self, tr):
         super().__init__()
-        self.block = block
-        self.L = int(text_len)
+        self.final = mmdit.FinalLayer(tr)
 
-    def forward(self, hidden_states, temb):
-        context, hidden = hidden_states[:, :self.L], hidden_states[:, self.L:]
-        new_context, hidden = self.block(hidden_states=hidden, encoder_hidden_states=context, temb=temb)
-        if new_context is None:  # context_pre_only (last SD3 block): the text stream is not updated
-            new_context = context
-        return torch.cat([new_context, hidden], dim=1)
-
-
-class FinalLayer(nn.Module):
-    """joint, temb -> velocity [B,C,1,h,w] (norm_out, proj_out, SD3's unpatchify)."""
-
-    def __init__(self, tr, text_len, lat_h, lat_w):
-        super().__init__()
-        self.norm_out, self.proj_out = tr.norm_out, tr.proj_out
-        self.L, self.p = int(text_len), int(cfg(tr, "patch_size"))
-        self.c = int(getattr(tr, "out_channels", None) or cfg(tr, "out_channels"))
-        self.h, self.w = lat_h // self.p, lat_w // self.p
-
-    def forward(self, hidden_states, temb):
-        x = self.proj_out(self.norm_out(hidden_states[:, self.L:], temb))
-        p, c = self.p, self.c
-        x = x.reshape(x.shape[0], self.h, self.w, p, p, c)
-        x = torch.einsum("nhwpqc->nchpwq", x)
-        return x.reshape(x.shape[0], c, self.h * p, self.w * p).unsqueeze(2)
-
-
-def check_layout(tr):
-    missing = [a for a in ("pos_embed", "time_text_embed", "context_embedder", "transformer_blocks", "norm_out",
-                           "proj_out") if getattr(tr, a, None) is None]
-    if missing or cfg(tr, "patch_size") is None:
-        sys.exit(f"error: {type(tr).__name__} does not have the SD3-style layout this script supports "
-                 f"(missing: {', '.join(missing) or 'config.patch_size'})")
+    def forward(self, joint, temb, encoder_hidden_states, sample):
+        x = self.final(joint, temb, encoder_hidden_states, sample)
+        return x.reshape(sample.shape[0], sample.shape[2], *x.shape[1:]).transpose(1, 2)
 
 
 @torch.no_grad()
@@ -243,9 +220,9 @@ def export_dit(p, out, name, atol=1e-4, height=None, width=None):
     ((spec, type) or None), text_length, scheduler_config, source, command."""
     if os.path.exists(os.path.join(out, "manifest.json")):
         sys.exit(f"error: {out} already holds a package; choose an empty --out")
-    os.makedirs(out, exist_ok=True)
     tr, vae = p.transformer.eval(), p.vae.eval()
-    check_layout(tr)
+    mmdit.check_layout(tr)
+    os.makedirs(out, exist_ok=True)
     notes = []
     down = 2 ** (len(cfg(vae, "block_out_channels", [0])) - 1)
     scale = float(cfg(vae, "scaling_factor", 1.0))
@@ -289,13 +266,15 @@ def export_dit(p, out, name, atol=1e-4, height=None, width=None):
            "timestep": sig * n_train, "encoder_hidden_states": ehs,
            "pooled_projections": torch.randn(2, pooled_dim, generator=g)}
     graph_inputs = ["sample", "timestep", "encoder_hidden_states", "pooled_projections"]
-    ex.block(env, "transformer.embed", "transformer.embed", Embed(tr), graph_inputs, ["hidden_states", "temb"],
+    ex.block(env, "transformer.embed", "transformer.embed", FramesEmbed(tr), graph_inputs, ["joint_in", "temb"],
              False)
+    prev = "joint_in"
     for i, blk in enumerate(tr.transformer_blocks):
-        ex.block(env, f"transformer_blocks.{i}", f"transformer_blocks.{i}", JointBlock(blk, L),
-                 ["hidden_states", "temb"], ["hidden_states"], True, group="transformer_blocks")
-    ex.block(env, "transformer.final_layer", "transformer.final_layer", FinalLayer(tr, L, lat_h, lat_w),
-             ["hidden_states", "temb"], ["velocity"], False)
+        ex.block(env, f"transformer_blocks.{i}", f"transformer_blocks.{i}", mmdit.JointBlock(blk),
+                 [prev, "temb", "encoder_hidden_states"], [f"joint_{i}"], True, group=mmdit.GROUP)
+        prev = f"joint_{i}"
+    ex.block(env, "transformer.final_layer", "transformer.final_layer", FramesFinalLayer(tr),
+             [prev, "temb", "encoder_hidden_states", "sample"], ["velocity"], False)
     denoiser = {"inputs": graph_inputs, "blocks": ex.blocks, "output": "velocity",
                 "prediction": "PREDICTION_FLOW_VELOCITY", "timestepInput": "sigma", "timestepScale": float(n_train)}
 
@@ -347,6 +326,10 @@ def export_dit(p, out, name, atol=1e-4, height=None, width=None):
 
 
 def main_export(a):
+    index = os.path.join(a.pipeline, "model_index.json")
+    if os.path.isfile(index) and read_json(index).get("_class_name") == "StableDiffusion3Pipeline":
+        sys.exit("error: a StableDiffusion3Pipeline folder: export it with genloom_export.stable_diffusion (a "
+                 "latent_diffusion package with its three text encoders, pooled embedding and flow-match schedule)")
     torch.set_grad_enabled(False)
     diffusers, transformers = require_hf()
     kw = {"torch_dtype": torch.float32}
@@ -370,13 +353,17 @@ def main_export(a):
         tok_type, lower = write_tokenizer(pipe, out, "tokenizer", tok)
         encode, tok_info = hf_encoder(tok, L), (hf_tokenizer_spec(tok, L, lower), tok_type)
     elif not text_length:
-        sys.exit("error: the pipeline has several text encoders; give --text-length (SD3 with T5: 333)")
+        sys.exit("error: the pipeline has several text encoders; give --text-length (the encoder_hidden_states "
+                 "length its pipeline builds)")
     p = types.SimpleNamespace(
         transformer=tr, vae=vae, text_encoder=te, encode=encode, tokenizer=tok_info, text_length=text_length,
         scheduler_config=read_json(os.path.join(pipe, "scheduler", "scheduler_config.json")),
         source=os.path.basename(os.path.normpath(pipe)),
         command="PYTHONPATH=models/export python3 -m genloom_export.dit " + " ".join(sys.argv[1:]))
-    export_dit(p, out, a.name or os.path.basename(out), a.atol, a.height, a.width)
+    try:
+        export_dit(p, out, a.name or os.path.basename(out), a.atol, a.height, a.width)
+    except Refused as e:
+        sys.exit(f"error: {e}")
 
 
 def main():

@@ -10,6 +10,13 @@ rescale_noise_cfg, scheduler.step (with eta where the step takes one, and the pe
 finally pixels = vae.decode(latents / scaling_factor). The text conditioning is computed as the
 pipelines' encode_prompt computes it, item by item (so that "an empty negative prompt" means
 negative_prompt=None for that item, which zeroes it under SDXL's force_zeros_for_empty_prompt).
+
+StableDiffusion3Pipeline (family "sd3"): the text conditioning is diffusers' own
+StableDiffusion3Pipeline.encode_prompt (with its _get_clip_prompt_embeds and _get_t5_prompt_embeds),
+called item by item with the item's negative prompt, clip_skip None and the package's
+max_sequence_length, over the eager text encoders and the package's tokenizers; the transformer takes
+(hidden_states, timestep expanded to the batch, encoder_hidden_states, pooled_projections) and
+pixels = vae.decode(latents / scaling_factor + shift_factor), as that pipeline runs them.
 Every random draw is kept: the initial noise, and the scheduler's step noise, captured by wrapping
 the `randn_tensor` name inside the scheduler's module.
 
@@ -20,16 +27,18 @@ the recorded draws; the final latents must agree to GoldenOptions.sampling_atol.
 Files: golden/sampling_<sampler>_<W>x<H>.npz (float32 init_noise [B,C,h,w], step_noise
 [steps,B,C,h,w] when the scheduler draws noise, timesteps [steps], latent_final [B,C,h,w] in the
 scaled latent space, pixels [B,3,H,W] raw decoder output; int64 input_ids_<k> and uncond_ids_<k>
-[B,L] for each text encoder k in manifest order) and a .json sidecar with the settings. An extra
+[B,L_k] for each text encoder k in manifest order) and a .json sidecar with the settings. An extra
 golden (--golden-extra) carries a tag after the size: sampling_<sampler>_<W>x<H>_<tag>.npz, subject
 sampling/<sampler>/<W>x<H>/<tag>.
 """
 import argparse
 import ast
 import importlib
+import importlib.util
 import inspect
 import json
 import os
+import types
 
 import numpy as np
 import torch
@@ -136,8 +145,8 @@ class GoldenOptions:
             self.sizes = [sizes.default, (w * 3 // 2 // m * m, h)]
         for s in self.sizes:
             sizes.check("golden size", s)
-        if self.guidance is None:
-            self.guidance = 5.0 if pipeline.family == "sdxl" else 7.5
+        if self.guidance is None:  # the pipelines' defaults
+            self.guidance = {"sdxl": 5.0, "sd3": 7.0}.get(pipeline.family, 7.5)
         if not (len(self.prompts) == len(self.negatives) == len(self.seeds)):
             raise Refused("golden prompts, negative prompts and seeds must be as many")
         if not 0.0 <= self.guidance_rescale <= 1.0:
@@ -157,7 +166,8 @@ def add_golden_args(ap):
                          "flow-matching schedule)")
     ap.add_argument("--golden-sizes", type=parse_sizes, help="WxH,... (default: the default size and 1.5x its width)")
     ap.add_argument("--golden-steps", type=int, default=20, help="steps of each sampling golden (default 20)")
-    ap.add_argument("--golden-guidance", type=float, help="guidance scale (default: the package's, 7.5 or SDXL 5)")
+    ap.add_argument("--golden-guidance", type=float, help="guidance scale (default: the package's, 7.5, SDXL 5, "
+                                                          "SD3 7)")
     ap.add_argument("--golden-guidance-rescale", type=float, default=0.0, help="guidance_rescale (default 0)")
     ap.add_argument("--golden-eta", type=float, default=0.0, help="DDIM eta (default 0)")
     ap.add_argument("--golden-extra", type=parse_extra, action="append",
@@ -172,24 +182,131 @@ def add_golden_args(ap):
 # ------------------------------------------------------------------------------------------ diffusers parts
 
 
-def rescale_noise_cfg_of(diffusers):
-    """diffusers' rescale_noise_cfg. Its pipeline module imports transformers' tokenizer and image classes
-    when it loads; where that import fails, the function is compiled alone from that module's source file
-    (it needs only torch)."""
+def _unavailable(name, why):
+    """A class standing in for a name whose import failed: nothing is an instance of it, and it cannot be
+    built (what `isinstance(self, SD3LoraLoaderMixin)` in a pipeline method needs)."""
+    def init(self, *args, **kwargs):
+        raise ImportError(f"{name} did not import ({why})")
+    return type(name, (), {"__init__": init, "__doc__": f"{name} did not import ({why})"})
+
+
+def _import_namespace(tree, module, path):
+    """A namespace with what the module's top-level imports give (each name alone; one that fails becomes
+    _unavailable) and its logger."""
+    package = module.rsplit(".", 1)[0]
+    ns = {"__name__": module}
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                try:
+                    ns[a.asname or a.name.split(".")[0]] = importlib.import_module(
+                        a.name if a.asname else a.name.split(".")[0])
+                except ImportError:
+                    pass
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package)
+            for a in node.names:
+                try:
+                    src = importlib.import_module(base)
+                    ns[a.asname or a.name] = (getattr(src, a.name) if hasattr(src, a.name)
+                                              else importlib.import_module(f"{base}.{a.name}"))
+                except (ImportError, AttributeError) as e:
+                    ns[a.asname or a.name] = _unavailable(a.name, e)
+        elif isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["logger"]:
+            exec(compile(ast.Module(body=[node], type_ignores=[]), path, "exec"), ns)
+    return ns
+
+
+def diffusers_functions(diffusers, module, names, class_name=None):
+    """{name: function} of a diffusers pipeline module, or methods of its class `class_name` as plain functions.
+    Such a module imports transformers' tokenizer and model classes when it loads; where that import fails, the
+    functions are compiled alone from the module's source file, in a namespace of what the module's own imports
+    give (_import_namespace)."""
     try:
-        mod = importlib.import_module("diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion")
-        return mod.rescale_noise_cfg
+        mod = importlib.import_module(module)
+        owner = getattr(mod, class_name) if class_name else mod
+        return {n: getattr(owner, n) for n in names}
     except ImportError:
-        path = os.path.join(os.path.dirname(diffusers.__file__), "pipelines", "stable_diffusion",
-                            "pipeline_stable_diffusion.py")
-        with open(path, encoding="utf-8") as f:
-            tree = ast.parse(f.read(), path)
-        fn = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "rescale_noise_cfg"]
-        if not fn:
-            raise Refused(f"diffusers {diffusers.__version__}: no rescale_noise_cfg in {path}") from None
-        ns = {"torch": torch}
-        exec(compile(ast.Module(body=fn, type_ignores=[]), path, "exec"), ns)
-        return ns["rescale_noise_cfg"]
+        pass
+    path = os.path.join(os.path.dirname(diffusers.__file__), *module.split(".")[1:]) + ".py"
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read(), path)
+    body = tree.body
+    if class_name:
+        body = next((n.body for n in tree.body if isinstance(n, ast.ClassDef) and n.name == class_name), [])
+    fns = [n for n in body if isinstance(n, ast.FunctionDef) and n.name in names]
+    missing = sorted(set(names) - {f.name for f in fns})
+    if missing:
+        raise Refused(f"diffusers {diffusers.__version__}: no {', '.join(missing)} in {path}")
+    ns = _import_namespace(tree, module, path)
+    exec(compile(ast.Module(body=fns, type_ignores=[]), path, "exec"), ns)
+    return {n: ns[n] for n in names}
+
+
+def rescale_noise_cfg_of(diffusers):
+    """diffusers' rescale_noise_cfg (it needs only torch)."""
+    return diffusers_functions(diffusers, "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion",
+                               ["rescale_noise_cfg"])["rescale_noise_cfg"]
+
+
+SD3_ENCODE = ("encode_prompt", "_get_clip_prompt_embeds", "_get_t5_prompt_embeds")
+
+
+class TokenizerCall:
+    """The calls diffusers' SD3 encode_prompt makes on a transformers tokenizer, served by a Genloom tokenizer
+    (text.PromptTokenizer or text.T5PromptTokenizer, with its reference encoder): padding="max_length" at the
+    tokenizer's own length (exactly its encode()), padding="longest" without truncation, batch_decode."""
+
+    def __init__(self, tok):
+        self.tok = tok
+        self.model_max_length = tok.max_length
+        if getattr(tok, "bpe", None) is not None:
+            self._encode, self.pad = tok.bpe.encode, tok.settings["pad_id"]
+            self._tokens = {i: t for t, i in tok.bpe.vocab.items()}
+        else:
+            self._encode, self.pad = tok.reference.encode, tok.pad_id
+            self._tokens = dict(enumerate(p for p, _ in tok.reference.model.pieces))
+
+    def __call__(self, prompts, padding="max_length", max_length=None, truncation=False, add_special_tokens=True,
+                 return_tensors=None):
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        if not add_special_tokens:
+            raise Refused("the pipeline asked for ids without special tokens")
+        if padding == "max_length":
+            if max_length != self.tok.max_length or not truncation:
+                raise Refused(f"the pipeline asked for {max_length} ids (truncation {truncation}); the package's "
+                              f"tokenizer gives {self.tok.max_length}")
+            return types.SimpleNamespace(input_ids=self.tok.encode(prompts)[0])
+        if padding != "longest":
+            raise Refused(f"the pipeline asked for padding={padding!r}")
+        rows = []
+        for p in prompts:
+            ids, n = self._encode(p, self.tok.max_length, self.pad)
+            rows.append(self._encode(p, n, self.pad)[0] if n > self.tok.max_length else ids[:n])
+        n = max(len(r) for r in rows)
+        return types.SimpleNamespace(input_ids=torch.tensor([r + [self.pad] * (n - len(r)) for r in rows]))
+
+    def batch_decode(self, rows):
+        return [" ".join(self._tokens.get(int(i), "?") for i in row) for row in rows]
+
+
+class Sd3Encoding:
+    """`self` for diffusers' SD3 encode_prompt and the two methods it calls: the eager text encoders, the
+    tokenizers (transformers' own when installed, else TokenizerCall), the CLIP length, the transformer."""
+
+    def __init__(self, methods, encoders, tokenizers, transformer):
+        def call(tok):
+            return tok.hf if tok.hf is not None else TokenizerCall(tok)
+
+        self._execution_device = torch.device("cpu")
+        self.text_encoder, self.text_encoder_2 = encoders[0], encoders[1]
+        self.tokenizer, self.tokenizer_2 = call(tokenizers[0]), call(tokenizers[1])
+        self.text_encoder_3 = encoders[2] if len(encoders) > 2 else None
+        self.tokenizer_3 = call(tokenizers[2]) if len(tokenizers) > 2 else None
+        self.tokenizer_max_length = self.tokenizer.model_max_length
+        self.transformer = transformer
+        for name, fn in methods.items():
+            setattr(self, name, types.MethodType(fn, self))
 
 
 class NoiseTap:
@@ -261,6 +378,22 @@ def denoise(diffusers, scheduler_config, sampler, steps, init_noise, generators,
 
 
 @torch.no_grad()
+def sd3_reference_text(diffusers, encoders, tokenizers, transformer, prompts, negatives, guided, max_sequence_length):
+    """SD3 text conditioning by diffusers' StableDiffusion3Pipeline.encode_prompt, item by item. Returns
+    (cond, uncond, pooled_cond, pooled_uncond); the unconditional ones are None unless guided."""
+    methods = diffusers_functions(diffusers, "diffusers.pipelines.stable_diffusion_3.pipeline_stable_diffusion_3",
+                                  SD3_ENCODE, "StableDiffusion3Pipeline")
+    enc = Sd3Encoding(methods, encoders, tokenizers, transformer)
+    out = []
+    for p, n in zip(prompts, negatives):
+        out.append(enc.encode_prompt(prompt=[p], prompt_2=None, prompt_3=None, device=torch.device("cpu"),
+                                     num_images_per_prompt=1, do_classifier_free_guidance=guided,
+                                     negative_prompt=[n], clip_skip=None, max_sequence_length=max_sequence_length))
+    cond, uncond, pc, pu = (torch.cat(x) if x[0] is not None else None for x in zip(*out))
+    return cond, uncond, pc, pu
+
+
+@torch.no_grad()
 def reference_text(family, encoders, ids, uncond_ids, negatives, zero_empty):
     """Text conditioning as diffusers' encode_prompt computes it (clip_skip None), item by item.
     Returns (cond, uncond, pooled_cond, pooled_uncond); pooled are None outside SDXL."""
@@ -288,19 +421,42 @@ def reference_text(family, encoders, ids, uncond_ids, negatives, zero_empty):
 
 @torch.no_grad()
 def package_text(pkg, manifest, ids, uncond_ids, negatives):
-    """Text conditioning from the package's text encoder components, combined as manifest["text"] says."""
+    """Text conditioning from the package's text encoder components, combined as manifest["text"] says (as the
+    Java runtime's TextConditioner combines them): feature-joined encoders concatenated along the features,
+    zero-padded to contextDim with the JOIN_SEQUENCE encoder's states (or zeroContextLength zero rows)
+    appended along the sequence when contextDim is set; the pooled embedding from pooledFrom, or the
+    pooledComponents' pooled outputs concatenated; empty negatives zeroed under zeroEmptyNegative.
+    Returns (cond, uncond, pooled_cond, pooled_uncond)."""
     text = manifest["text"]
-    files = {c["name"]: c["file"] for c in manifest["components"]}
+    comps = {c["name"]: c for c in manifest["components"]}
+    pooled_names = [text["pooledFrom"]] if text.get("pooledFrom") else list(text.get("pooledComponents", []))
+    context_dim = int(text.get("contextDim", 0))
 
     def encode(rows):
-        hs, pooled = [], None
+        hidden, appended, pooled = [], None, {}
         for enc, x in zip(text["encoders"], rows):
-            m = torch.jit.load(os.path.join(pkg, files[enc["component"]]))
-            outs = as_tuple(m(x, torch.tensor([enc["hiddenLayer"] + text["defaultClipSkip"]], dtype=torch.int64)))
-            hs.append(outs[0])
-            if enc["component"] == text.get("pooledFrom"):
-                pooled = outs[1]
-        return torch.cat(hs, dim=-1), pooled
+            c = comps[enc["component"]]
+            m = torch.jit.load(os.path.join(pkg, c["file"]))
+            args = (x,)
+            if [s["name"] for s in c["inputs"]] == ["input_ids", "hidden_layer"]:
+                args += (torch.tensor([enc["hiddenLayer"] + text["defaultClipSkip"]], dtype=torch.int64),)
+            outs = as_tuple(m(*args))
+            if enc.get("join") == "JOIN_SEQUENCE":
+                appended = outs[0]
+            else:
+                hidden.append(outs[0])
+            if enc["component"] in pooled_names:
+                pooled[enc["component"]] = outs[[s["name"] for s in c["outputs"]].index("pooled")]
+        states = torch.cat(hidden, dim=-1)
+        if context_dim:
+            if states.shape[-1] > context_dim:
+                raise Refused(f"the feature-joined text encoders give {states.shape[-1]} features, more than "
+                              f"text.contextDim {context_dim}")
+            states = torch.nn.functional.pad(states, (0, context_dim - states.shape[-1]))
+            if appended is None:
+                appended = torch.zeros(states.shape[0], int(text.get("zeroContextLength", 0)), context_dim)
+            states = torch.cat([states, appended], dim=1)
+        return states, (torch.cat([pooled[n] for n in pooled_names], dim=-1) if pooled_names else None)
 
     c, pc = encode(ids)
     u, pu = encode(uncond_ids)
@@ -320,24 +476,31 @@ def golden_names(sampler, size, tag):
 
 
 @torch.no_grad()
-def record_goldens(diffusers, pkg, manifest, golden, pipeline, unet, vae, encoders, tokenizers):
+def record_goldens(diffusers, pkg, manifest, golden, pipeline, denoiser, vae, encoders, tokenizers):
     """Record every golden of `golden.runs()` into pkg/golden and replay it with the package's TorchScript.
-    Returns (manifest golden entries, report lines)."""
+    `denoiser`: the eager UNet, or (family "sd3") transformer. Returns (manifest golden entries, report lines)."""
     from diffusers.utils.torch_utils import randn_tensor
     rescale_fn = rescale_noise_cfg_of(diffusers)
     prompts, negatives = golden.prompts, golden.negatives
     encoded = [t.encode(prompts) for t in tokenizers]
     ids = [e[0] for e in encoded]
-    truncated = encoded[0][1]
-    uncond_ids = [t.encode(negatives)[0] for t in tokenizers]
-    sdxl = pipeline.family == "sdxl"
-    ref = reference_text(pipeline.family, encoders, ids, uncond_ids, negatives, pipeline.zero_empty_negative)
+    uncond = [t.encode(negatives) for t in tokenizers]
+    uncond_ids = [e[0] for e in uncond]
+    # per item, the tokens dropped from its prompt and negative prompt, the largest count over the tokenizers
+    truncated = [max(p[i] + n[i] for (_, p), (_, n) in zip(encoded, uncond)) for i in range(len(prompts))]
+    sdxl, sd3 = pipeline.family == "sdxl", pipeline.family == "sd3"
+    if sd3:
+        guided = any(float(over.get("guidance_scale", golden.guidance)) > 1.0 for _, _, over, _ in golden.runs())
+        ref = sd3_reference_text(diffusers, encoders, tokenizers, denoiser, prompts, negatives, guided,
+                                 pipeline.max_sequence_length)
+    else:
+        ref = reference_text(pipeline.family, encoders, ids, uncond_ids, negatives, pipeline.zero_empty_negative)
     exp = package_text(pkg, manifest, ids, uncond_ids, negatives)
     text_err = max(max_abs(a, b) for a, b in zip(ref, exp) if a is not None)
     if sdxl:
         proj = int(cfg(encoders[-1], "projection_dim"))
-        want = int(cfg(unet, "addition_time_embed_dim")) * 6 + proj
-        have = int(unet.add_embedding.linear_1.in_features)
+        want = int(cfg(denoiser, "addition_time_embed_dim")) * 6 + proj
+        have = int(denoiser.add_embedding.linear_1.in_features)
         if want != have:
             raise Refused(f"unet add_embedding takes {have} features; addition_time_embed_dim x 6 + the pooled "
                           f"projection_dim gives {want}")
@@ -345,12 +508,17 @@ def record_goldens(diffusers, pkg, manifest, golden, pipeline, unet, vae, encode
     files = {c["name"]: c["file"] for c in manifest["components"]}
     decoder = torch.jit.load(os.path.join(pkg, files["vae_decoder"]))
     scale = float(manifest["latent"]["scaleFactor"])
+    # SD3's pipeline decodes latents / scaling_factor + shift_factor (the package's decoder adds the shift)
+    shift = float(cfg(vae, "shift_factor", None) or 0.0) if sd3 else 0.0
     f = int(manifest["latent"]["downsample"])
     C = int(manifest["latent"]["channels"])
     B = len(prompts)
 
     def eager_unet(x, t, ehs, added):
-        return unet(x, t, encoder_hidden_states=ehs, added_cond_kwargs=added, return_dict=False)[0]
+        if sd3:
+            return denoiser(hidden_states=x, timestep=t.expand(x.shape[0]), encoder_hidden_states=ehs,
+                            pooled_projections=added["text_embeds"], return_dict=False)[0]
+        return denoiser(x, t, encoder_hidden_states=ehs, added_cond_kwargs=added, return_dict=False)[0]
 
     def exported_unet(x, t, ehs, added):
         inputs = {"sample": x, "timestep": torch.full((x.shape[0],), float(t), dtype=torch.float32),
@@ -366,6 +534,9 @@ def record_goldens(diffusers, pkg, manifest, golden, pipeline, unet, vae, encode
         rescale = float(over.get("guidance_rescale", golden.guidance_rescale))
         eta = float(over.get("eta", golden.eta))
         added_ref = added_exp = None
+        if sd3:
+            added_ref = {"text_embeds": (ref[3], ref[2])}
+            added_exp = {"text_embeds": (exp[3], exp[2])}
         if sdxl:
             tid = torch.tensor([[H, W, 0, 0, H, W]] * B, dtype=torch.float32)
             added_ref = {"text_embeds": (ref[3], ref[2]), "time_ids": (tid, tid)}
@@ -375,7 +546,7 @@ def record_goldens(diffusers, pkg, manifest, golden, pipeline, unet, vae, encode
         lat, timesteps, draws, sched_name, eta_used = denoise(
             diffusers, pipeline.scheduler_config, sampler, steps, init, gens, ref[0], ref[1], added_ref, eager_unet,
             guidance, rescale, eta, rescale_fn)
-        pixels = vae.decode(lat / scale, return_dict=False)[0]
+        pixels = vae.decode(lat / scale + shift, return_dict=False)[0]
         lat_x, _, _, _, _ = denoise(
             diffusers, pipeline.scheduler_config, sampler, steps, init, None, exp[0], exp[1], added_exp,
             exported_unet, guidance, rescale, eta, rescale_fn, replay=draws)

@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Export a Stable Diffusion 1.x, 2.x or SDXL diffusers pipeline folder as a Genloom `latent_diffusion` package.
+"""Export a Stable Diffusion 1.x, 2.x, SDXL or SD3 diffusers pipeline folder as a Genloom `latent_diffusion` package.
+
+A StableDiffusion3Pipeline folder (three text encoders, an MMDiT transformer, flow matching) is exported by
+genloom_export.sd3, which this command dispatches to (see its docstring; --max-sequence-length applies to it).
 
 Input: a local diffusers pipeline folder (StableDiffusionPipeline or StableDiffusionXLPipeline):
 model_index.json, unet/ (UNet2DConditionModel), vae/ (AutoencoderKL), text_encoder/ and tokenizer/
@@ -94,18 +97,25 @@ def size_name(size):
 # ------------------------------------------------------------------------------------------ pipeline folder
 
 
+def read_model_index(folder):
+    index_path = os.path.join(folder, "model_index.json")
+    if not os.path.isfile(index_path):
+        raise Refused(f"{folder}: no model_index.json (not a diffusers pipeline folder)")
+    return read_json(index_path)
+
+
 class Pipeline:
     """What the pipeline folder's JSON files say, checked before any weights are loaded."""
 
+    size_rule = "VAE factor x 2**num_upsamplers"
+
     def __init__(self, folder):
         self.folder = folder
-        index_path = os.path.join(folder, "model_index.json")
-        if not os.path.isfile(index_path):
-            raise Refused(f"{folder}: no model_index.json (not a diffusers pipeline folder)")
-        self.index = read_json(index_path)
+        self.index = read_model_index(folder)
         cls = self.index.get("_class_name")
         if cls not in FAMILIES:
-            raise Refused(f"pipeline _class_name {cls!r} is not exported (supported: {', '.join(FAMILIES)})")
+            raise Refused(f"pipeline _class_name {cls!r} is not exported (supported: "
+                          f"{', '.join(list(FAMILIES) + ['StableDiffusion3Pipeline'])})")
         self.class_name = cls
         self.family = FAMILIES[cls]
         if self.index.get("requires_aesthetics_score"):
@@ -199,6 +209,7 @@ class Sizes:
     def __init__(self, p, width=None, height=None, max_width=None, max_height=None, buckets=None):
         m = p.multiple_of
         self.multiple_of = m
+        self.rule = getattr(p, "size_rule", Pipeline.size_rule)
         self.default = (int(width or p.default_size[0]), int(height or p.default_size[1]))
         self.check("default size", self.default)
         self.max = (int(max_width or 2 * self.default[0] // m * m), int(max_height or 2 * self.default[1] // m * m))
@@ -219,7 +230,7 @@ class Sizes:
         m = self.multiple_of
         w, h = size
         if w % m or h % m or w <= 0 or h <= 0:
-            raise Refused(f"{what} {size_name(size)} is not a multiple of {m} (VAE factor x 2**num_upsamplers)")
+            raise Refused(f"{what} {size_name(size)} is not a multiple of {m} ({self.rule})")
         if bounded and hasattr(self, "max") and (w > self.max[0] or h > self.max[1]):
             raise Refused(f"{what} {size_name(size)} exceeds the maximum size {size_name(self.max)}")
 
@@ -258,6 +269,10 @@ class DiffusersLoader:
     def vae(self, folder):
         return sampling.require_diffusers().AutoencoderKL.from_pretrained(os.path.join(folder, "vae"),
                                                                           **self._kw()).eval()
+
+    def transformer(self, folder, class_name):
+        cls = getattr(sampling.require_diffusers(), class_name)
+        return cls.from_pretrained(os.path.join(folder, "transformer"), **self._kw()).eval()
 
 
 # ------------------------------------------------------------------------------------------ UNet blocks
@@ -435,7 +450,8 @@ class PackageWriter:
         os.makedirs(os.path.join(pkg, "golden"), exist_ok=True)
 
     @torch.no_grad()
-    def component(self, name, module, trace_args, golden_args, in_names, out_names, file=None):
+    def component(self, name, module, trace_args, golden_args, in_names, out_names, file=None, dims=dims_for):
+        """`dims`: the dynamic dimensions of a float tensor (default dims_for)."""
         file = file or f"{name}.pt"
         path = os.path.join(self.pkg, file)
         module = module.eval()
@@ -453,9 +469,9 @@ class PackageWriter:
         arrays = dict(zip(in_names, golden_args))
         arrays.update({(n + ".out" if n in in_names else n): o for n, o in zip(out_names, outs)})
         self.E.write_golden(os.path.join(self.pkg, "golden", f"{name}.npz"), arrays)
-        in_specs = [spec(n, a, dims_for(a) if a.dtype != torch.int64 or n == "input_ids" else ())
+        in_specs = [spec(n, a, dims(a) if a.dtype != torch.int64 else (0,) if n == "input_ids" else ())
                     for n, a in zip(in_names, golden_args)]
-        out_specs = [spec(n, o, dims_for(o)) for n, o in zip(out_names, outs)]
+        out_specs = [spec(n, o, dims(o)) for n, o in zip(out_names, outs)]
         self.components.append(self.E.component(name, file, in_specs, out_specs, sha))
         self.goldens.append(self.E.golden_entry(name, f"golden/{name}.npz"))
         self.traced[name] = loaded
@@ -495,11 +511,22 @@ def sampler_default(scheduler_config):
 
 @torch.no_grad()
 def export(pipeline_dir, out, *, name=None, description=None, width=None, height=None, max_width=None,
-           max_height=None, buckets=None, atol=1e-4, loader=None, golden=None, command=None):
+           max_height=None, buckets=None, atol=1e-4, loader=None, golden=None, command=None,
+           max_sequence_length=None):
     """Export the pipeline folder into the package folder `out`; returns the manifest. `loader` supplies
     the UNet and VAE (default DiffusersLoader); text encoders load with transformers. `golden`: a
     sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export; a
-    package folder it created is removed again when the export fails."""
+    package folder it created is removed again when the export fails. A StableDiffusion3Pipeline folder
+    goes to genloom_export.sd3.export (max_sequence_length: its T5 tokens per prompt, default 256)."""
+    if read_model_index(pipeline_dir).get("_class_name") == "StableDiffusion3Pipeline":
+        from . import sd3
+        if buckets:
+            raise Refused("--buckets is not exported for SD3 pipelines")
+        return sd3.export(pipeline_dir, out, name=name, description=description, width=width, height=height,
+                          max_width=max_width, max_height=max_height, atol=atol, loader=loader, golden=golden,
+                          command=command, max_sequence_length=max_sequence_length)
+    if max_sequence_length is not None:
+        raise Refused("--max-sequence-length applies to StableDiffusion3Pipeline folders (T5) only")
     p = Pipeline(pipeline_dir)
     sizes = Sizes(p, width, height, max_width, max_height, buckets)
     diffusers = sampling.optional_diffusers()
@@ -550,7 +577,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
 
         # Sampling goldens with diffusers' own schedulers, replayed with the exported TorchScript.
         if diffusers is not None:
-            entries, lines = sampling.record_goldens(diffusers, out, manifest, golden, p, unet=unet, vae=vae,
+            entries, lines = sampling.record_goldens(diffusers, out, manifest, golden, p, denoiser=unet, vae=vae,
                                                      encoders=encoders, tokenizers=tokenizers)
             manifest["goldens"] += entries
             manifest["training"]["sampling_goldens"] = (
@@ -602,16 +629,22 @@ def export_text(w, p, encoders, tokenizers, prompts, notes, report):
     return text, torch.cat(ehs, dim=-1), pooled
 
 
-def export_vae(w, p, sizes, vae, latent_channels, g, notes, report):
+def export_vae(w, p, sizes, vae, latent_channels, g, notes, report, fold_shift=False):
     """vae_encoder and vae_decoder, traced at the trace size and checked at the others; returns the
-    manifest `latent`."""
-    if cfg(vae, "shift_factor", None):
-        notes.append(f"vae shift_factor {cfg(vae, 'shift_factor')} is ignored, as the SD/SDXL pipelines ignore it")
+    manifest `latent`. fold_shift: the VAE's shift_factor goes into both components (SD3: the pipeline
+    decodes latents / scaling_factor + shift_factor), else it is ignored as the SD/SDXL pipelines ignore it."""
+    shift = float(cfg(vae, "shift_factor", None) or 0.0)
+    if shift and fold_shift:
+        notes.append(f"vae shift_factor {shift} is folded into vae_encoder (mean - shift) and vae_decoder "
+                     "(latent + shift)")
+    elif shift:
+        notes.append(f"vae shift_factor {shift} is ignored, as the SD/SDXL pipelines ignore it")
+        shift = 0.0
     f = p.vae_factor
     (W, H), (TW, TH) = sizes.default, sizes.trace
     pix_t = torch.rand(2, 3, TH, TW, generator=g) * 2 - 1
     pix = torch.rand(2, 3, H, W, generator=g) * 2 - 1
-    enc, dec = VaeEncoder(vae).eval(), VaeDecoder(vae).eval()
+    enc, dec = VaeEncoder(vae, shift).eval(), VaeDecoder(vae, shift).eval()
     (lat,) = w.component("vae_encoder", enc, (pix_t,), (pix,), ["pixels"], ["latent"])
     if tuple(lat.shape[1:]) != (latent_channels, H // f, W // f):
         raise Refused(f"vae_encoder gives latents {tuple(lat.shape[1:])}, expected "
@@ -718,6 +751,8 @@ def main(argv=None):
     ap.add_argument("--buckets", type=parse_sizes, help="aspect-ratio buckets WxH,... (default: SDXL's published "
                                                        "buckets for an SDXL pipeline at 1024x1024, else none)")
     ap.add_argument("--variant", help="diffusers weight variant to load, e.g. fp16 (weights are cast to float32)")
+    ap.add_argument("--max-sequence-length", type=int, help="SD3 only: T5 tokens per prompt, diffusers' "
+                                                             "max_sequence_length (default 256, at most 512)")
     ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference allowed between traced components "
                                                              "and eager PyTorch, and the block graph and the UNet")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own choice)")
@@ -730,6 +765,7 @@ def main(argv=None):
         export(a.pipeline, os.path.abspath(a.out), name=a.name, description=a.description, width=a.width,
                height=a.height, max_width=a.max_width, max_height=a.max_height, buckets=a.buckets, atol=a.atol,
                loader=DiffusersLoader(a.variant), golden=sampling.GoldenOptions.from_args(a),
+               max_sequence_length=a.max_sequence_length,
                command="python3 -m genloom_export.stable_diffusion " + shlex.join(sys.argv[1:] if argv is None
                                                                                    else argv))
     except Refused as e:

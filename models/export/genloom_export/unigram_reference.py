@@ -118,6 +118,35 @@ class T5StyleTokenizer:
         return ids + [pad_id] * (max_length - len(ids)), untruncated
 
 
+# The tokenizer.json sections of the layout above (what this reference implements).
+NORMALIZER = {"type": "Sequence", "normalizers": [
+    {"type": "NFKC"}, {"type": "Replace", "pattern": {"Regex": r"\s+"}, "content": " "}]}
+PRE_TOKENIZER = {"type": "Sequence", "pretokenizers": [
+    {"type": "WhitespaceSplit"},
+    {"type": "Metaspace", "replacement": REPLACEMENT, "prepend_scheme": "always", "split": True}]}
+SINGLE_TEMPLATE = [{"Sequence": {"id": "A", "type_id": 0}}, {"SpecialToken": {"id": "</s>", "type_id": 0}}]
+
+
+def layout_difference(doc):
+    """None when a tokenizer.json document has the layout this reference implements, else what differs
+    (naming the section)."""
+    model = doc.get("model") or {}
+    if model.get("type") != "Unigram":
+        return f"model type {model.get('type')!r} is not Unigram"
+    if model.get("byte_fallback"):
+        return "the Unigram model has byte_fallback"
+    if doc.get("normalizer") != NORMALIZER:
+        kind = (doc.get("normalizer") or {}).get("type")
+        return f"the normalizer ({kind}) is not NFKC followed by whitespace runs to one space"
+    if doc.get("pre_tokenizer") != PRE_TOKENIZER:
+        kind = (doc.get("pre_tokenizer") or {}).get("type")
+        return f"the pre-tokenizer ({kind}) is not WhitespaceSplit followed by Metaspace (prepend always, split)"
+    post = doc.get("post_processor") or {}
+    if post.get("type") != "TemplateProcessing" or post.get("single") != SINGLE_TEMPLATE:
+        return f"the post-processor ({post.get('type')}) is not the template \"$A </s>\""
+    return None
+
+
 def piece_scores(texts, size, *, leave_out=""):
     """A small Unigram piece list [(piece, log-probability)] from texts: every character seen
     (except those in leave_out, so that unknown characters occur), the bare "▁", and the most

@@ -1,6 +1,10 @@
-"""The DiT exporter on a stand-in SD3-style transformer (no diffusers): block names and groups, package
-files, the VAE shift_factor round trip, and the block graph against the stand-in's full forward."""
+"""The DiT exporter on a stand-in SD3-style transformer (no diffusers): block names, inputs and groups, package
+files, the VAE shift_factor round trip, the block graph against the stand-in's full forward at sizes and text
+lengths other than the traced ones, and the refusal of an SD3 pipeline folder."""
+import json
 import os
+import subprocess
+import sys
 import types
 
 import torch
@@ -37,6 +41,9 @@ def test_dit_export_matches_full_forward(tmp_path):
     assert [b["name"] for b in blocks] == ["transformer.embed", "transformer_blocks.0", "transformer_blocks.1",
                                            "transformer_blocks.2", "transformer.final_layer"]
     assert all(b["group"] == "transformer_blocks" and b["cacheable"] for b in blocks[1:4])
+    assert [b["inputs"] for b in blocks[1:4]] == [[x, "temb", "encoder_hidden_states"]
+                                                  for x in ("joint_in", "joint_0", "joint_1")]
+    assert blocks[4]["inputs"] == ["joint_2", "temb", "encoder_hidden_states", "sample"]
     assert manifest["denoiser"]["timestepScale"] == 1000.0 and manifest["latent"]["frames"] == 1
     assert manifest["training"]["tokenizer"] == "BPE tokenizer.json"
     check_package_files(out, manifest)
@@ -48,9 +55,29 @@ def test_dit_export_matches_full_forward(tmp_path):
         own = vae.decode(vae.encode(x, return_dict=False)[0].mean, return_dict=False)[0]
         assert max_abs(dec(z / 1.5305), own) <= 1e-5
     runner = GraphRunner(out, manifest["components"], manifest["denoiser"])
-    xs, ts = torch.randn(4, 4, 1, 16, 16), torch.tensor([1000.0, 700.0, 300.0, 5.0])
-    es, ps = torch.randn(4, L, Dt), torch.randn(4, 20)
+    # traced at 16x16 latents, text length 10: the blocks read sizes and the text length from their inputs
+    for (h, w), n in (((8, 8), L), ((12, 8), L), ((4, 16), L), ((8, 8), 7), ((12, 12), 17)):
+        xs, ts = torch.randn(4, 4, 1, h, w), torch.tensor([1000.0, 700.0, 300.0, 5.0])
+        es, ps = torch.randn(4, n, Dt), torch.randn(4, 20)
+        with torch.no_grad():
+            d = max_abs(tr(xs[:, :, 0], es, ps, ts, return_dict=False)[0],
+                        runner(sample=xs, timestep=ts, encoder_hidden_states=es, pooled_projections=ps)[:, :, 0])
+        assert d <= 1e-5, ((h, w), n, d)
+    # frames fold into the batch: two frames give each frame's one-frame result
+    xs, ts, es, ps = torch.randn(2, 4, 2, 8, 8), torch.tensor([900.0, 200.0]), torch.randn(2, L, Dt), torch.randn(2, 20)
     with torch.no_grad():
-        d = max_abs(tr(xs[:, :, 0], es, ps, ts, return_dict=False)[0],
-                    runner(sample=xs, timestep=ts, encoder_hidden_states=es, pooled_projections=ps)[:, :, 0])
-    assert d <= 1e-5, d
+        both = runner(sample=xs, timestep=ts, encoder_hidden_states=es, pooled_projections=ps)
+        for f in range(2):
+            one = tr(xs[:, :, f], es, ps, ts, return_dict=False)[0]
+            assert max_abs(both[:, :, f], one) <= 1e-5, f
+
+
+def test_dit_refuses_an_sd3_pipeline_folder(tmp_path):
+    pipe = tmp_path / "sd3-pipeline"
+    pipe.mkdir()
+    (pipe / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusion3Pipeline"}))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = subprocess.run([sys.executable, "-m", "genloom_export.dit", "--pipeline", str(pipe), "--out",
+                        str(tmp_path / "pkg")], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "genloom_export.stable_diffusion" in r.stderr, r.stderr
+    assert not (tmp_path / "pkg").exists()

@@ -1,9 +1,10 @@
-"""The committed conformance fixtures (models/fixture-sd15, fixture-sd2-v, fixture-sdxl, fixture-sd15-flow),
-checked without diffusers: the manifest contract, sha256s and component goldens, the sampling golden files
-and sidecars, and an independent replay of every DDIM golden -- DDIM written here from its formulas (Song et
-al. 2021, with diffusers' timestep and final-alpha conventions), the package's own TorchScript blocks, text
-encoders combined as the manifest's `text` says -- which must land on the recorded final latents; likewise
-every flow-match Euler golden, from the rectified-flow formulas with SD3's shifted sigmas (Esser et al. 2024)."""
+"""The committed conformance fixtures (models/fixture-sd15, fixture-sd2-v, fixture-sdxl, fixture-sd15-flow,
+fixture-sd3), checked without diffusers: the manifest contract, sha256s and component goldens, the sampling
+golden files and sidecars, and an independent replay of every DDIM golden -- DDIM written here from its
+formulas (Song et al. 2021, with diffusers' timestep and final-alpha conventions), the package's own
+TorchScript blocks, text encoders combined as the manifest's `text` says -- which must land on the recorded
+final latents; likewise every flow-match Euler golden, from the rectified-flow formulas with SD3's shifted
+sigmas (Esser et al. 2024), and its decoded pixels."""
 import json
 import math
 import os
@@ -16,7 +17,7 @@ from genloom_export.common import GraphRunner, check_package_files, train_export
 from genloom_export.sampling import package_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FIXTURES = ["fixture-sd15", "fixture-sd2-v", "fixture-sdxl", "fixture-sd15-flow"]
+FIXTURES = ["fixture-sd15", "fixture-sd2-v", "fixture-sdxl", "fixture-sd15-flow", "fixture-sd3"]
 SIDECAR_KEYS = {"sampler", "scheduler", "steps", "guidance_scale", "guidance_rescale", "eta", "clip_skip", "width",
                 "height", "prompts", "negative_prompts", "truncated_tokens", "diffusers_version"}
 SCHEDULERS = {"ddim": "DDIMScheduler", "dpmpp2m": "DPMSolverMultistepScheduler", "euler": "EulerDiscreteScheduler",
@@ -24,14 +25,24 @@ SCHEDULERS = {"ddim": "DDIMScheduler", "dpmpp2m": "DPMSolverMultistepScheduler",
 FLOW = "FlowMatchEulerDiscreteScheduler"
 
 
-def is_flow(name):
-    return name.endswith("-flow")
-
-
 def load(name):
     pkg = os.path.join(REPO, "models", name)
     with open(os.path.join(pkg, "manifest.json")) as f:
         return pkg, json.load(f)
+
+
+def scheduler_config(name):
+    pkg, m = load(name)
+    with open(os.path.join(pkg, m["schedule"]["configFile"])) as f:
+        return json.load(f)
+
+
+def is_flow(name):
+    return scheduler_config(name)["_class_name"] == FLOW
+
+
+# sizeConstraint.multipleOf: VAE factor 8 x 2**(UNet levels - 1) = 32, or x the transformer's patch size 2 = 16
+MULTIPLE_OF = {"fixture-sd3": 16}
 
 
 def sampling_goldens(manifest):
@@ -52,9 +63,10 @@ def test_manifest_and_components(name):
     assert m["name"] == name
     assert m["description"].startswith("Random-weight conformance fixture")
     assert m["schedule"] == {"configFile": "scheduler/scheduler_config.json"}
-    assert m["sizeConstraint"]["multipleOf"] == 32
-    assert (m["sizeConstraint"]["minWidth"], m["sizeConstraint"]["maxWidth"]) == (32, 128)
-    assert (m["sizeConstraint"]["minHeight"], m["sizeConstraint"]["maxHeight"]) == (32, 128)
+    k = MULTIPLE_OF.get(name, 32)
+    assert m["sizeConstraint"]["multipleOf"] == k
+    assert (m["sizeConstraint"]["minWidth"], m["sizeConstraint"]["maxWidth"]) == (k, 128)
+    assert (m["sizeConstraint"]["minHeight"], m["sizeConstraint"]["maxHeight"]) == (k, 128)
     assert m["supportedSizes"] == [{"width": 64, "height": 64}]
     assert m["latent"]["height"] == m["latent"]["width"] == 8 and m["latent"]["downsample"] == 8
     assert "tokenizer" not in m
@@ -101,6 +113,53 @@ def test_fixture_specifics():
         "sampling/ddim/64x64/eta0.3"}
 
 
+def test_sd3_specifics():
+    pkg, m = load("fixture-sd3")
+    assert scheduler_config("fixture-sd3") == {"_class_name": FLOW, "num_train_timesteps": 1000, "shift": 3.0}
+    text = m["text"]
+    assert [e["component"] for e in text["encoders"]] == ["text_encoder", "text_encoder_2", "text_encoder_3"]
+    assert [e.get("join") for e in text["encoders"]] == ["JOIN_FEATURES", "JOIN_FEATURES", "JOIN_SEQUENCE"]
+    assert [e.get("hiddenLayer") for e in text["encoders"]] == [2, 2, None]  # diffusers: hidden_states[-2]
+    assert [e["tokenizer"]["maxLength"] for e in text["encoders"]] == [77, 77, 256]
+    t5 = text["encoders"][2]["tokenizer"]
+    assert (t5["padId"], t5["bosId"], t5["eosId"], t5["unkId"], t5["lowercase"]) == (0, 0, 1, 2, False)
+    assert text["encoders"][1]["tokenizer"]["padId"] == 0, "tokenizer_2 pads with '!', as SD3's CLIP-G"
+    assert text["pooledComponents"] == ["text_encoder", "text_encoder_2"] and "pooledFrom" not in text
+    assert text["contextDim"] == 64 and "zeroContextLength" not in text
+    assert text["zeroEmptyNegative"] is False and text["defaultClipSkip"] == 0
+    comps = {c["name"]: c for c in m["components"]}
+    assert [s["name"] for s in comps["text_encoder_3"]["inputs"]] == ["input_ids"]
+    assert [s["name"] for s in comps["text_encoder_3"]["outputs"]] == ["hidden_states"]
+    assert all([s["name"] for s in comps[n]["outputs"]] == ["hidden_states", "pooled"]
+               for n in ("text_encoder", "text_encoder_2"))
+    d = m["denoiser"]
+    assert d["inputs"] == ["sample", "timestep", "encoder_hidden_states", "text_embeds"]
+    assert d["prediction"] == "PREDICTION_FLOW_VELOCITY" and d["output"] == "noise_pred"
+    assert [b["name"] for b in d["blocks"]] == ["transformer.embed"] + [f"transformer_blocks.{i}" for i in range(4)] + [
+        "transformer.final_layer"]
+    for i, b in enumerate(d["blocks"][1:5]):
+        assert b["group"] == "transformer_blocks" and b["cacheable"]
+        assert b["inputs"] == [d["blocks"][i]["outputs"][0], "temb", "encoder_hidden_states"]
+    assert not d["blocks"][0]["cacheable"] and not d["blocks"][-1]["cacheable"]
+    assert d["blocks"][-1]["inputs"][-2:] == ["encoder_hidden_states", "sample"]
+    # every size and the text length are read from the inputs: the sequence axes are dynamic
+    assert comps["transformer_blocks.0"]["inputs"][0]["shape"] == [-1, -1, 16]
+    assert comps["transformer.embed"]["inputs"][0]["shape"] == [-1, 16, -1, -1]
+    assert m["latent"]["channels"] == 16 and m["latent"]["scaleFactor"] == 1.5305
+    assert m["training"]["vae_shift_factor"].startswith("0.0609 ")
+    assert m["defaults"]["sampler"] == "euler" and m["defaults"]["steps"] == 28
+    assert m["defaults"]["guidanceScale"] == 7.0
+    assert {g["subject"] for g in sampling_goldens(m)} == {"sampling/euler/64x64", "sampling/euler/96x64"}
+    # diffusers' layout: [CLIP-L | CLIP-G | zeros] for the first 77 rows, then T5's 256 rows
+    g, side = read_golden(pkg, sampling_goldens(m)[0])
+    ids = [torch.from_numpy(g[f"input_ids_{k}"]) for k in range(3)]
+    un = [torch.from_numpy(g[f"uncond_ids_{k}"]) for k in range(3)]
+    cond, uncond, pc, pu = package_text(pkg, m, ids, un, side["negative_prompts"])
+    assert cond.shape == uncond.shape == (2, 77 + 256, 64) and pc.shape == pu.shape == (2, 48)
+    assert (cond[:, :77, 48:] == 0).all() and (cond[:, :77, :48] != 0).any() and (cond[:, 77:] != 0).any()
+    assert (uncond[0] != 0).any(), "an empty negative prompt is encoded, not zeroed"
+
+
 @pytest.mark.parametrize("name", FIXTURES)
 def test_sampling_golden_files(name):
     pkg, m = load(name)
@@ -108,6 +167,7 @@ def test_sampling_golden_files(name):
     assert len(entries) >= (2 if is_flow(name) else 8)
     n_enc = len(m["text"]["encoders"])
     toks = [e["tokenizer"] for e in m["text"]["encoders"]]
+    C = m["latent"]["channels"]
     for entry in entries:
         g, side = read_golden(pkg, entry)
         _, sampler, size = entry["subject"].split("/")[:3]
@@ -120,20 +180,26 @@ def test_sampling_golden_files(name):
         B, W, H, f = len(side["prompts"]), side["width"], side["height"], 8
         assert B == 2 and len(side["negative_prompts"]) == 2 and len(side["truncated_tokens"]) == 2
         assert side["truncated_tokens"][0] == 0 and side["truncated_tokens"][1] > 0, "one prompt is over-long"
-        shapes = {"init_noise": (B, 4, H // f, W // f), "timesteps": (6,), "latent_final": (B, 4, H // f, W // f),
+        shapes = {"init_noise": (B, C, H // f, W // f), "timesteps": (6,), "latent_final": (B, C, H // f, W // f),
                   "pixels": (B, 3, H, W)}
         drawn = (sampler in ("euler", "euler_a") and not is_flow(name)) or side["eta"] > 0
         if drawn:
-            shapes["step_noise"] = (6, B, 4, H // f, W // f)
-        for k in range(n_enc):
-            shapes[f"input_ids_{k}"] = shapes[f"uncond_ids_{k}"] = (B, 77)
+            shapes["step_noise"] = (6, B, C, H // f, W // f)
+        for k, tok in enumerate(toks):
+            shapes[f"input_ids_{k}"] = shapes[f"uncond_ids_{k}"] = (B, tok["maxLength"])
         assert {k: g[k].shape for k in g.files} == shapes, entry
         for k in g.files:
             assert g[k].dtype == (np.int64 if "_ids_" in k else np.float32), (entry, k)
         for k, tok in enumerate(toks):
             ids, un = g[f"input_ids_{k}"], g[f"uncond_ids_{k}"]
-            assert (ids[:, 0] == tok["bosId"]).all() and ids[1, 76] == tok["eosId"]
-            assert un[0, :2].tolist() == [tok["bosId"], tok["eosId"]] and set(un[0, 2:]) == {tok["padId"]}
+            if tok["bosId"]:  # CLIP: [bos] tokens [eos], the over-long prompt cut with its eos kept last
+                assert (ids[:, 0] == tok["bosId"]).all() and ids[1, tok["maxLength"] - 1] == tok["eosId"]
+                assert un[0, :2].tolist() == [tok["bosId"], tok["eosId"]] and set(un[0, 2:]) == {tok["padId"]}
+            else:  # T5: tokens </s>, padded; "" is [</s>]
+                for row in ids:
+                    n = int(np.argmax(row == tok["eosId"]))
+                    assert n > 0 and set(row[n + 1:]) <= {tok["padId"]} and tok["eosId"] not in row[:n]
+                assert un[0, 0] == tok["eosId"] and set(un[0, 1:]) == {tok["padId"]}
         assert np.isfinite(g["pixels"]).all() and np.abs(g["latent_final"]).max() > 0
 
 
@@ -220,24 +286,35 @@ def flow_sigmas(config, steps):
     return np.append(sig, 0.0), sig * n
 
 
-def test_flow_goldens_replay():
-    pkg, m = load("fixture-sd15-flow")
-    with open(os.path.join(pkg, m["schedule"]["configFile"])) as f:
-        config = json.load(f)
+@pytest.mark.parametrize("name", [n for n in FIXTURES if is_flow(n)])
+def test_flow_goldens_replay(name):
+    pkg, m = load(name)
+    config = scheduler_config(name)
     runner = GraphRunner(pkg, m["components"], m["denoiser"])
+    decoder = torch.jit.load(os.path.join(pkg, {c["name"]: c["file"] for c in m["components"]}["vae_decoder"]))
+    n_enc = len(m["text"]["encoders"])
     for entry in sampling_goldens(m):
         g, side = read_golden(pkg, entry)
         sig, ts = flow_sigmas(config, side["steps"])
         assert np.abs(ts - g["timesteps"]).max() <= 1e-3, entry["subject"]
-        ids, un = torch.from_numpy(g["input_ids_0"]), torch.from_numpy(g["uncond_ids_0"])
-        cond, uncond, _, _ = package_text(pkg, m, [ids], [un], side["negative_prompts"])
+        ids = [torch.from_numpy(g[f"input_ids_{k}"]) for k in range(n_enc)]
+        un = [torch.from_numpy(g[f"uncond_ids_{k}"]) for k in range(n_enc)]
+        cond, uncond, pooled_c, pooled_u = package_text(pkg, m, ids, un, side["negative_prompts"])
         x = torch.from_numpy(g["init_noise"]).double()  # unit noise, no input scaling
         B = x.shape[0]
         for i, t in enumerate(ts):
-            v_u, v_c = runner(sample=torch.cat([x, x]).float(), timestep=torch.full((2 * B,), float(t)),
-                              encoder_hidden_states=torch.cat([uncond, cond])).double().chunk(2)
+            inputs = {"sample": torch.cat([x, x]).float(), "timestep": torch.full((2 * B,), float(t)),
+                      "encoder_hidden_states": torch.cat([uncond, cond])}
+            if "text_embeds" in m["denoiser"]["inputs"]:
+                inputs["text_embeds"] = torch.cat([pooled_u, pooled_c])
+            v_u, v_c = runner(**inputs).double().chunk(2)
             v = v_u + side["guidance_scale"] * (v_c - v_u)
             x = x + (sig[i + 1] - sig[i]) * v  # Euler on dx/dsigma = v
         want = torch.from_numpy(g["latent_final"]).double()
         d = (x - want).abs().max().item()
         assert d <= 1e-4 * max(1.0, want.abs().max().item()), (entry["subject"], d)
+        # the recorded pixels are the pipeline's decode; the package's decoder takes latents / scaleFactor
+        with torch.no_grad():
+            pixels = decoder(torch.from_numpy(g["latent_final"]) / m["latent"]["scaleFactor"])
+        d = (pixels.double() - torch.from_numpy(g["pixels"]).double()).abs().max().item()
+        assert d <= 1e-4, (entry["subject"], "pixels", d)

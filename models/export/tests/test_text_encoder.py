@@ -98,3 +98,76 @@ def test_prompt_tokenizer(tmp_path, name, pad_token):
         assert json.load(f)["model"]["type"] == "BPE"
     with pytest.raises(Refused, match="max_position_embeddings"):
         PromptTokenizer(os.path.join(sp.DATA, name), 64)
+
+
+# --- SD3's T5 encoder and tokenizer -------------------------------------------------------------
+
+T5_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "t5-fixture")
+UNIGRAM_CASES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))), "generators", "src", "test", "resources", "tokenizers", "unigram", "cases.json")
+
+
+def t5(layers=2, proj="gated-gelu"):
+    torch.manual_seed(0)
+    c = transformers.T5Config(vocab_size=60, d_model=16, d_kv=4, num_heads=2, d_ff=24, num_layers=layers,
+                              feed_forward_proj=proj)
+    return transformers.T5EncoderModel(c).eval()
+
+
+def test_t5_relative_position_buckets():
+    """T5's bidirectional buckets (32 buckets, max distance 128): exact below 8 per sign, logarithmic to 128."""
+    rel = torch.tensor([0, -1, 1, -7, 7, -8, 8, -12, -127, -128, -1000, 1000])
+    got = transformers.relative_position_bucket(rel, 32, 128).tolist()
+    assert got == [0, 1, 17, 7, 23, 8, 24, 9, 15, 15, 15, 31]
+
+
+@pytest.mark.parametrize("proj", ["gated-gelu", "relu"])
+def test_t5_component_is_last_hidden_state_and_traces_at_other_batches(tmp_path, proj):
+    from genloom_export.text import T5EncoderComponent, check_t5_component
+    te = t5(proj=proj)
+    comp = T5EncoderComponent(te).eval()
+    x = torch.randint(3, 60, (2, 20), generator=torch.Generator().manual_seed(2))
+    check_t5_component(te, comp, x)
+    with torch.no_grad():
+        out = te(x, output_hidden_states=True)
+        assert len(out.hidden_states) == 3 and torch.equal(out.hidden_states[-1], out.last_hidden_state)
+        traced = torch.jit.trace(comp, (x,), check_trace=False)
+        y = torch.randint(3, 60, (3, 20), generator=torch.Generator().manual_seed(3))
+        assert torch.allclose(traced(y), comp(y), atol=1e-6, rtol=0)
+    te.save_pretrained(str(tmp_path / "te3"))
+    again = load_text_encoder(str(tmp_path / "te3"), ("T5EncoderModel",))
+    with torch.no_grad():
+        assert torch.equal(again(x)[0], te(x)[0])
+    with pytest.raises(Refused, match="T5EncoderModel"):
+        load_text_encoder(str(tmp_path / "te3"))  # CLIP classes only unless told otherwise
+
+
+def test_t5_tokenizer_gives_the_java_unigram_cases():
+    """The fixture's tokenizer.json is the Java unigram fixture's: the reference ids of its cases, padded with
+    <pad>, eos kept last when cut."""
+    import json
+    from genloom_export.text import T5PromptTokenizer
+    with open(UNIGRAM_CASES, encoding="utf-8") as f:
+        cases = json.load(f)
+    tok = T5PromptTokenizer(T5_DATA, cases["max_length"])
+    assert tok.spec("tokenizer_3/tokenizer.json") == {
+        "file": "tokenizer_3/tokenizer.json", "maxLength": cases["max_length"], "padId": 0, "bosId": 0, "eosId": 1,
+        "unkId": 2, "lowercase": False}
+    ids, dropped = tok.encode([c["text"] for c in cases["cases"]])
+    assert ids.tolist() == [c["ids"] for c in cases["cases"]]
+    assert dropped == [max(0, c["untruncated_length"] - cases["max_length"]) for c in cases["cases"]]
+
+
+def test_t5_tokenizer_refuses_a_layout_the_reference_does_not_implement(tmp_path):
+    import json
+    import shutil
+    from genloom_export.text import T5PromptTokenizer
+    folder = tmp_path / "tokenizer_3"
+    shutil.copytree(T5_DATA, folder)
+    with open(folder / "tokenizer.json", encoding="utf-8") as f:
+        doc = json.load(f)
+    doc["normalizer"] = {"type": "Precompiled", "precompiled_charsmap": ""}  # real T5's
+    with open(folder / "tokenizer.json", "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    with pytest.raises(Refused, match=r"the normalizer \(Precompiled\) is not NFKC.*T5TokenizerFast"):
+        T5PromptTokenizer(str(folder), 256)

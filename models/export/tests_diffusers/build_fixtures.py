@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd2-v,
-models/fixture-sdxl and models/fixture-sd15-flow.
+models/fixture-sdxl, models/fixture-sd15-flow and models/fixture-sd3.
 
 Each fixture is a tiny, seeded configuration of the real diffusers classes (UNet2DConditionModel with
-three levels, AutoencoderKL with four, so sizes are multiples of 32 and the default is 64x64), with
-text encoders from tests/standins/transformers (small CLIP-style causal transformers with
-transformers' CLIPTextModel / CLIPTextModelWithProjection interface) and the fixture tokenizers of
-tests/data. The script writes each diffusers pipeline folder into a temporary folder, then runs the
-exporter command line on it exactly as a user would:
+three levels, AutoencoderKL with four, so sizes are multiples of 32 and the default is 64x64; for
+fixture-sd3 an SD3Transformer2DModel with patch size 2 and four joint blocks over a 16-channel
+AutoencoderKL with SD3's scaling and shift factors, so sizes are multiples of 16), with text encoders
+from tests/standins/transformers (small CLIP-style causal transformers with transformers'
+CLIPTextModel / CLIPTextModelWithProjection interface, and for fixture-sd3 a small T5 encoder with
+T5EncoderModel's) and the fixture tokenizers of tests/data. The script writes each diffusers
+pipeline folder into a temporary folder, then runs the exporter command line on it exactly as a user
+would:
 
   python3 -m genloom_export.stable_diffusion --pipeline <name>-pipeline --out models/fixture-<name> ...
 
@@ -17,7 +20,7 @@ packages exist so that the Java runtime can be checked against diffusers' own sa
 
 Needs diffusers (with torch, numpy, regex) importable; run from anywhere:
 
-  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow] [--keep DIR]
+  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow,sd3] [--keep DIR]
 """
 import argparse
 import json
@@ -69,7 +72,14 @@ FIXTURES = {
     "sd15-flow": {"out": "fixture-sd15-flow",
                   "shape": "SD 1.5 under a flow-matching schedule (FlowMatchEulerDiscreteScheduler, shift 3)",
                   "args": []},
+    "sd3": {"out": "fixture-sd3",
+            "shape": "SD3 (two CLIP text encoders with projection, a T5 encoder, MMDiT joint blocks, flow matching "
+                     "with shift 3)",
+            "encoders": "stand-in CLIP and T5 text encoders", "args": []},
 }
+# SD3-medium's VAE settings (16 latent channels, no quant convs).
+SD3_VAE = {"latent_channels": 16, "scaling_factor": 1.5305, "shift_factor": 0.0609, "use_quant_conv": False,
+           "use_post_quant_conv": False}
 
 
 def write_json(path, obj):
@@ -77,6 +87,13 @@ def write_json(path, obj):
     with open(path, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
         f.write("\n")
+
+
+def t5_tokenizer(dst):
+    """Copy tests/data/t5-fixture; returns its vocabulary size."""
+    shutil.copytree(os.path.join(DATA, "t5-fixture"), dst)
+    with open(os.path.join(dst, "tokenizer.json")) as f:
+        return len(json.load(f)["model"]["vocab"])
 
 
 def copy_tokenizer(name, dst):
@@ -100,12 +117,30 @@ def text_encoder(folder, cls, tok, hidden, layers, heads, act, seed, projection=
     cls(config).save_pretrained(folder)
 
 
-def vae(diffusers, folder, scaling_factor, seed):
+def vae(diffusers, folder, scaling_factor, seed, **kw):
     torch.manual_seed(seed)
-    m = diffusers.AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4,
-                                down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                                block_out_channels=(8, 16, 16, 16), layers_per_block=1, norm_num_groups=8,
-                                sample_size=64, scaling_factor=scaling_factor)
+    kw = dict({"latent_channels": 4}, scaling_factor=scaling_factor, **kw)
+    m = diffusers.AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                                up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 16, 16, 16),
+                                layers_per_block=1, norm_num_groups=8, sample_size=64, **kw)
+    m.save_pretrained(folder, safe_serialization=False)
+
+
+def t5_encoder(folder, vocab, seed):
+    torch.manual_seed(seed)
+    config = transformers.T5Config(vocab_size=vocab, d_model=64, d_kv=8, num_heads=2, d_ff=96, num_layers=2,
+                                   relative_attention_num_buckets=32, relative_attention_max_distance=128,
+                                   feed_forward_proj="gated-gelu", layer_norm_epsilon=1e-6, pad_token_id=0,
+                                   eos_token_id=1)
+    transformers.T5EncoderModel(config).save_pretrained(folder)
+
+
+def sd3_transformer(diffusers, folder, seed):
+    torch.manual_seed(seed)
+    # caption_projection_dim = heads x head dim (joint attention); pooled_projection_dim = 16 + 32 (the CLIPs)
+    m = diffusers.SD3Transformer2DModel(sample_size=8, patch_size=2, in_channels=16, out_channels=16, num_layers=4,
+                                        attention_head_dim=8, num_attention_heads=2, joint_attention_dim=64,
+                                        caption_projection_dim=16, pooled_projection_dim=48, pos_embed_max_size=16)
     m.save_pretrained(folder, safe_serialization=False)
 
 
@@ -117,6 +152,13 @@ def unet(diffusers, folder, seed, **kw):
 
 
 def model_index(kind, scheduler):
+    if kind == "sd3":
+        return {"_class_name": "StableDiffusion3Pipeline", "_diffusers_version": "0.30.3",
+                "scheduler": ["diffusers", scheduler], "text_encoder": ["transformers", "CLIPTextModelWithProjection"],
+                "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+                "text_encoder_3": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+                "tokenizer_2": ["transformers", "CLIPTokenizer"], "tokenizer_3": ["transformers", "T5TokenizerFast"],
+                "transformer": ["diffusers", "SD3Transformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
     idx = {"_class_name": "StableDiffusionXLPipeline" if kind == "sdxl" else "StableDiffusionPipeline",
            "_diffusers_version": "0.30.3", "scheduler": ["diffusers", scheduler],
            "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
@@ -148,6 +190,18 @@ def write_pipeline(diffusers, kind, d):
              up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"))
         vae(diffusers, os.path.join(d, "vae"), 0.18215, 23)
         sched = SD2V_SCHEDULER
+    elif kind == "sd3":
+        tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
+        tok2 = copy_tokenizer("clip-sd2", os.path.join(d, "tokenizer_2"))  # pads with "!", as SD3's CLIP-G
+        text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModelWithProjection, tok, 16, 2, 2,
+                     "quick_gelu", 41, projection=16)
+        text_encoder(os.path.join(d, "text_encoder_2"), transformers.CLIPTextModelWithProjection, tok2, 32, 3, 2,
+                     "gelu", 42, projection=32)
+        t5_encoder(os.path.join(d, "text_encoder_3"), t5_tokenizer(os.path.join(d, "tokenizer_3")), 43)
+        sd3_transformer(diffusers, os.path.join(d, "transformer"), 44)
+        vae(diffusers, os.path.join(d, "vae"), SD3_VAE["scaling_factor"], 45,
+            **{k: v for k, v in SD3_VAE.items() if k != "scaling_factor"})
+        sched = FLOW_SCHEDULER
     else:
         tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
         tok2 = copy_tokenizer("clip-sd2", os.path.join(d, "tokenizer_2"))
@@ -169,8 +223,9 @@ def write_pipeline(diffusers, kind, d):
 def export_command(kind, pipeline):
     f = FIXTURES[kind]
     desc = (f"Random-weight conformance fixture: a tiny, seeded configuration of the real diffusers classes shaped "
-            f"like {f['shape']}, with stand-in CLIP text encoders; its images are noise. It exists to check the "
-            "runtime's tokenizers, text conditioning, samplers and block graph against diffusers' own sampling loop.")
+            f"like {f['shape']}, with {f.get('encoders', 'stand-in CLIP text encoders')}; its images are noise. "
+            "It exists to check the runtime's tokenizers, text conditioning, samplers and block graph against "
+            "diffusers' own sampling loop.")
     return ([sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", pipeline, "--out",
              os.path.join("models", f["out"]), "--name", f["out"], "--description", desc] + COMMON_ARGS + f["args"])
 

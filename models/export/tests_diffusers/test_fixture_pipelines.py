@@ -1,17 +1,20 @@
-"""Real diffusers pipelines shaped like the three fixtures, exported through the command line: the export
+"""Real diffusers pipelines shaped like the fixtures, exported through the command line: the export
 succeeds, the package passes its checks, and it reproduces the committed fixture's goldens (so the committed
-fixtures are what build_fixtures.py builds)."""
+fixtures are what build_fixtures.py builds); SD3 without its T5 encoder, and SD3 refusals."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 
 import diffusers
 import numpy as np
 import pytest
+import torch
 
 import build_fixtures as B
 from genloom_export.common import check_package_files
+from genloom_export.sampling import package_text
 
 REPO_MODELS = os.path.join(B.REPO, "models")
 
@@ -85,3 +88,76 @@ def test_other_default_size_and_sampler_subset(tmp_path):
         side = json.load(f)
     assert side["steps"] == 3 and side["guidance_scale"] == 7.5
     check_package_files(str(out), m)
+
+
+def run_export(tmp_path, pipe, *extra):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([B.EXPORT, B.STANDINS] + sys.path))
+    out = tmp_path / "pkg"
+    r = subprocess.run([sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", str(pipe), "--out",
+                        str(out), "--threads", "2"] + list(extra), env=env, capture_output=True, text=True,
+                       timeout=1800)
+    return r, out
+
+
+def edit_json(path, change):
+    with open(path) as f:
+        c = json.load(f)
+    change(c)
+    with open(path, "w") as f:
+        json.dump(c, f)
+
+
+def test_sd3_without_t5(tmp_path):
+    """model_index.json lists text_encoder_3 as [null, null]: no T5 component; diffusers' encode_prompt then gives
+    77 zero rows of joint_attention_dim in its place, which the manifest says with zeroContextLength."""
+    pipe = tmp_path / "sd3-pipeline"
+    B.write_pipeline(diffusers, "sd3", str(pipe))
+
+    def drop_t5(index):
+        index["text_encoder_3"] = index["tokenizer_3"] = [None, None]
+
+    edit_json(pipe / "model_index.json", drop_t5)
+    for sub in ("text_encoder_3", "tokenizer_3"):
+        shutil.rmtree(pipe / sub)
+    r, out = run_export(tmp_path, pipe, "--golden-sizes", "64x64,96x64", "--golden-steps", "3", "--golden-guidance",
+                        "5")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    with open(out / "manifest.json") as f:
+        m = json.load(f)
+    check_package_files(str(out), m)
+    assert "text_encoder_3" not in {c["name"] for c in m["components"]}
+    text = m["text"]
+    assert [e["component"] for e in text["encoders"]] == ["text_encoder", "text_encoder_2"]
+    assert text["zeroContextLength"] == 77 and text["contextDim"] == 64
+    assert "latents 0" in m["training"]["sampling_goldens"]
+    assert "text conditioning 0" in m["training"]["sampling_goldens"]
+    assert "64x64 L154 0.00e+00" in m["training"]["blocks_vs_full_transformer_max_abs"]
+    assert m["training"]["checked_sizes"].startswith("64x64, 96x64, 64x128, 16x16 at text length 154;")
+    g = np.load(out / "golden" / "sampling_euler_64x64.npz")
+    assert "input_ids_2" not in g.files
+    with open(out / "golden" / "sampling_euler_64x64.json") as f:
+        side = json.load(f)
+    ids = [torch.from_numpy(g[f"input_ids_{k}"]) for k in range(2)]
+    un = [torch.from_numpy(g[f"uncond_ids_{k}"]) for k in range(2)]
+    cond, uncond, pooled, _ = package_text(str(out), m, ids, un, side["negative_prompts"])
+    assert cond.shape == uncond.shape == (2, 154, 64) and pooled.shape == (2, 48)
+    assert (cond[:, 77:] == 0).all() and (cond[:, :77, 48:] == 0).all()
+
+
+@pytest.mark.parametrize("where, change, message", [
+    ("transformer/config.json", lambda c: c.update(qk_norm="rms_norm"), "qk_norm"),
+    ("transformer/config.json", lambda c: c.update(pos_embed_max_size=None), "pos_embed_max_size is null"),
+    ("scheduler/scheduler_config.json", lambda c: c.update(use_dynamic_shifting=True), "use_dynamic_shifting"),
+])
+def test_sd3_refusals(tmp_path, where, change, message):
+    """A transformer config key this diffusers' SD3Transformer2DModel does not take (SD3.5's qk_norm before
+    diffusers 0.31) would be dropped silently by diffusers: refused by name, as are the other unsupported
+    settings."""
+    pipe = tmp_path / "sd3-pipeline"
+    B.write_pipeline(diffusers, "sd3", str(pipe))
+    edit_json(pipe / where, change)
+    r, out = run_export(tmp_path, pipe)
+    assert r.returncode == 1 and message in r.stderr, r.stderr[-3000:]
+    if message == "qk_norm":
+        assert f"diffusers {diffusers.__version__}'s SD3Transformer2DModel does not take 'qk_norm'" in r.stderr
+    assert not out.exists()

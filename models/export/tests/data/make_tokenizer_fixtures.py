@@ -8,6 +8,9 @@ writes, relative to the repository:
 - models/export/tests/data/clip-sd15/ and clip-sd2/: vocab.json and merges.txt learned from the
   small corpus below (CLIP's layout), tokenizer_config.json and special_tokens_map.json as
   diffusers repositories ship them (SD 1.x pads with "<|endoftext|>", SD 2.x with "!");
+- models/export/tests/data/t5-fixture/: a T5-style Unigram tokenizer.json (the pieces of the
+  Java unigram fixture: <pad> 0, </s> 1, <unk> 2, "$A </s>"), tokenizer_config.json and
+  special_tokens_map.json in the layout of an SD3 pipeline's tokenizer_3/;
 - generators/src/test/resources/tokenizers/{clip,unigram,wordpiece}/: tokenizer.json and
   cases.json, the expected ids computed by the pure-Python references in genloom_export.
 
@@ -334,10 +337,36 @@ def unigram_tokenizer_json(pieces, pad_id, eos_id, unk_id):
     }
 
 
-def make_unigram(java_dir):
+T5_MAX_LENGTH = 512  # T5's model_max_length; SD3's pipeline pads to max_sequence_length (256) itself
+
+
+def unigram_pieces():
     # "夜" and the emoji 🎉 are left out of the pieces so that unknown characters occur.
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
-    pieces += piece_scores(CORPUS, UNIGRAM_PIECES, leave_out="夜🎉")
+    return pieces + piece_scores(CORPUS, UNIGRAM_PIECES, leave_out="夜🎉")
+
+
+def make_t5(data_dir):
+    """A tokenizer folder as SD3 pipelines ship tokenizer_3 (T5TokenizerFast: tokenizer.json)."""
+    folder = os.path.join(data_dir, "t5-fixture")
+    os.makedirs(folder, exist_ok=True)
+    _write_json(os.path.join(folder, "tokenizer.json"), unigram_tokenizer_json(unigram_pieces(), 0, 1, 2))
+    _write_json(os.path.join(folder, "tokenizer_config.json"), {
+        "eos_token": "</s>",
+        "model_max_length": T5_MAX_LENGTH,
+        "pad_token": "<pad>",
+        "tokenizer_class": "T5Tokenizer",
+        "unk_token": "<unk>",
+    })
+    _write_json(os.path.join(folder, "special_tokens_map.json"), {
+        "eos_token": _map_entry("</s>"),
+        "pad_token": _map_entry("<pad>"),
+        "unk_token": _map_entry("<unk>"),
+    })
+
+
+def make_unigram(java_dir):
+    pieces = unigram_pieces()
     pad_id, eos_id, unk_id = 0, 1, 2
     out = os.path.join(java_dir, "unigram")
     os.makedirs(out, exist_ok=True)
@@ -390,13 +419,14 @@ def make_wordpiece(java_dir):
 
 def generate(data_dir=DEFAULT_DATA, java_dir=DEFAULT_JAVA):
     make_clip(data_dir, java_dir)
+    make_t5(data_dir)
     make_unigram(java_dir)
     make_wordpiece(java_dir)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default=DEFAULT_DATA, help="folder for clip-sd15/ and clip-sd2/")
+    ap.add_argument("--data", default=DEFAULT_DATA, help="folder for clip-sd15/, clip-sd2/ and t5-fixture/")
     ap.add_argument("--java", default=DEFAULT_JAVA, help="folder for clip/, unigram/, wordpiece/")
     a = ap.parse_args(argv)
     generate(a.data, a.java)

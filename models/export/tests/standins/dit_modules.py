@@ -14,13 +14,19 @@ from sd_modules import TimestepEmbedding, Timesteps
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, n_tokens, patch, cin, dim):
+    """Patchify plus positions cropped from the centre of a max_size x max_size grid (SD3's pos_embed_max_size)."""
+
+    def __init__(self, max_size, patch, cin, dim):
         super().__init__()
         self.proj = nn.Conv2d(cin, dim, patch, stride=patch)
-        self.pos_embed = nn.Parameter(torch.randn(1, n_tokens, dim) * 0.02)
+        self.patch, self.max_size = patch, max_size
+        self.pos_embed = nn.Parameter(torch.randn(1, max_size * max_size, dim) * 0.02)
 
     def forward(self, latent):
-        return self.proj(latent).flatten(2).transpose(1, 2) + self.pos_embed
+        h, w = latent.shape[-2] // self.patch, latent.shape[-1] // self.patch
+        top, left = (self.max_size - h) // 2, (self.max_size - w) // 2
+        grid = self.pos_embed.reshape(1, self.max_size, self.max_size, -1)[:, top:top + h, left:left + w]
+        return self.proj(latent).flatten(2).transpose(1, 2) + grid.reshape(1, h * w, -1)
 
 
 class CombinedTimestepTextProjEmbeddings(nn.Module):
@@ -84,13 +90,13 @@ class FakeSD3Transformer2DModel(nn.Module):
     """SD3Transformer2DModel's attributes and forward() (diffusers models/transformers/transformer_sd3.py)."""
 
     def __init__(self, sample_size=16, patch_size=2, in_channels=4, num_layers=3, dim=48, heads=4,
-                 joint_attention_dim=24, pooled_projection_dim=20):
+                 joint_attention_dim=24, pooled_projection_dim=20, pos_embed_max_size=12):
         super().__init__()
         self.config = {"sample_size": sample_size, "patch_size": patch_size, "in_channels": in_channels,
                        "out_channels": in_channels, "joint_attention_dim": joint_attention_dim,
-                       "pooled_projection_dim": pooled_projection_dim}
+                       "pooled_projection_dim": pooled_projection_dim, "pos_embed_max_size": pos_embed_max_size}
         self.out_channels = in_channels
-        self.pos_embed = PatchEmbed((sample_size // patch_size) ** 2, patch_size, in_channels, dim)
+        self.pos_embed = PatchEmbed(pos_embed_max_size, patch_size, in_channels, dim)
         self.time_text_embed = CombinedTimestepTextProjEmbeddings(dim, pooled_projection_dim)
         self.context_embedder = nn.Linear(joint_attention_dim, dim)
         self.transformer_blocks = nn.ModuleList([JointTransformerBlock(dim, heads, i == num_layers - 1)
