@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -26,8 +27,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The random-weight fixtures exported from real diffusers pipelines (SD 1.5-, SD 2.x-v- and
- * SDXL-shaped, and SD 1.5 under a flow-matching schedule) against what diffusers itself computed:
+ * The random-weight fixtures exported from real diffusers pipelines (SD 1.5-, SD 2.x-v-, SDXL- and
+ * SD3-shaped, and SD 1.5 under a flow-matching schedule) against what diffusers itself computed:
  * every component, and every recorded sampling run (DDIM, DPM-Solver++(2M), Euler, Euler ancestral;
  * flow-match Euler on the flow-matching fixture; two sizes; classifier-free guidance) replayed
  * through the Java runtime, final latents to 1e-4; then what the runtime refuses, by name.
@@ -40,8 +41,15 @@ class DiffusersFixturesTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"fixture-sd15", "fixture-sd2-v", "fixture-sdxl", "fixture-sd15-flow"})
-  void javaMatchesDiffusersForEverySamplerAndSize(String name) {
+  @ValueSource(
+      strings = {
+        "fixture-sd15",
+        "fixture-sd2-v",
+        "fixture-sdxl",
+        "fixture-sd15-flow",
+        "fixture-sd3"
+      })
+  void javaMatchesDiffusersForEverySamplerAndSize(String name) throws IOException {
     ModelPackage pkg = pkg(name);
     List<GoldenCheck.Result> components = GoldenCheck.checkComponents(pkg, Device.cpu());
     assertEquals(pkg.manifest().getComponentsCount(), components.size());
@@ -60,13 +68,20 @@ class DiffusersFixturesTest {
     }
     // a flow-matching schedule has one sampler: euler builds FlowMatchEulerDiscreteScheduler
     Set<String> samplers =
-        name.endsWith("-flow") ? Set.of("euler") : Set.of("ddim", "dpmpp2m", "euler", "euler_a");
+        schedulerClass(pkg).equals("FlowMatchEulerDiscreteScheduler")
+            ? Set.of("euler")
+            : Set.of("ddim", "dpmpp2m", "euler", "euler_a");
     Set<String> expected = new TreeSet<>();
     for (String sampler : samplers) {
       expected.add(sampler + "@64x64");
       expected.add(sampler + "@96x64");
     }
     assertEquals(expected, covered, name + " records every sampler at two sizes");
+  }
+
+  private static String schedulerClass(ModelPackage pkg) throws IOException {
+    Path config = pkg.resolve(pkg.manifest().getSchedule().getConfigFile());
+    return new ObjectMapper().readTree(config.toFile()).get("_class_name").asText();
   }
 
   @Test
@@ -176,6 +191,116 @@ class DiffusersFixturesTest {
       assertTrue(skipped.get(1).sub(plain.get(1)).abs().max().getFloat() > 1e-3, "prompt row");
       NDArray unguided = ldm.text().encode(scope, prompts, false, 1).hiddenStates();
       assertEquals(0f, unguided.get(0).sub(skipped.get(1)).abs().max().getFloat());
+    }
+  }
+
+  @Test
+  void sd3ConditioningPadsTheClipFeaturesAndAppendsT5() {
+    try (LatentDiffusion ldm = (LatentDiffusion) Generators.open(pkg("fixture-sd3"), Device.cpu());
+        NDManager scope = NDManager.newBaseManager()) {
+      GenerationSpec a =
+          ldm.defaults("a red cube on a table", 1).toBuilder().negativePrompt("blurry").build();
+      GenerationSpec b = a.toBuilder().prompt("a blue sphere").negativePrompt("").build();
+      PromptBatch prompts = PromptBatch.of(ldm.text().tokenizers(), List.of(a, b));
+      TextConditioner.Conditioning plain = ldm.text().encode(scope, prompts, true, 0);
+      // rows [uncond a, uncond b, cond a, cond b]; 77 CLIP tokens (16 + 32 features, zero-padded
+      // to T5's 64), then T5's 256 tokens
+      assertEquals(new Shape(4, 77 + 256, 64), plain.hiddenStates().getShape());
+      assertEquals(new Shape(4, 16 + 32), plain.pooled().getShape());
+      NDArray clipPad = plain.hiddenStates().get(":, :77, 48:");
+      assertEquals(0f, clipPad.abs().max().getFloat(), "CLIP features padded with zeros");
+      assertTrue(plain.hiddenStates().get(":, 77:, :").abs().max().getFloat() > 0, "T5 part");
+      TextConditioner.Conditioning skipped = ldm.text().encode(scope, prompts, true, 1);
+      NDArray diff = skipped.hiddenStates().sub(plain.hiddenStates()).abs();
+      assertEquals(0f, diff.get(":2").max().getFloat(), "negative rows keep their layer");
+      assertTrue(diff.get("2:, :77, :48").max().getFloat() > 1e-4, "prompt rows skip a layer");
+      assertEquals(0f, diff.get(":, 77:, :").max().getFloat(), "clip_skip leaves T5 alone");
+      assertEquals(0f, skipped.pooled().sub(plain.pooled()).abs().max().getFloat());
+    }
+  }
+
+  @Test
+  void sd3WithoutT5IsConditionedOnZerosAndItsBlocksTakeTheShorterText(@TempDir Path dir)
+      throws IOException {
+    Path copy = copy("fixture-sd3", dir);
+    Path manifest = copy.resolve(ModelPackage.MANIFEST_FILE);
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode root = (ObjectNode) json.readTree(manifest.toFile());
+    ObjectNode text = (ObjectNode) root.get("text");
+    ((ArrayNode) text.get("encoders")).remove(2);
+    text.put("zeroContextLength", 77);
+    json.writeValue(manifest.toFile(), root);
+    try (LatentDiffusion ldm =
+            (LatentDiffusion) Generators.open(ModelPackage.open(copy), Device.cpu());
+        NDManager scope = NDManager.newBaseManager()) {
+      GenerationSpec spec = ldm.defaults("a red cube", 1).toBuilder().steps(2).build();
+      PromptBatch prompts = PromptBatch.of(ldm.text().tokenizers(), List.of(spec));
+      NDArray states = ldm.text().encode(scope, prompts, true, 0).hiddenStates();
+      assertEquals(new Shape(2, 77 + 77, 64), states.getShape());
+      assertEquals(0f, states.get(":, 77:, :").abs().max().getFloat());
+      GeneratedMedia media = ldm.generate(List.of(spec), ProgressListener.NONE).get(0);
+      assertEquals(64, media.frames().get(0).width());
+    }
+  }
+
+  @Test
+  void sd3ServesEveryMultipleOf16InsideItsPositionGrid() {
+    try (Generator generator = Generators.open(pkg("fixture-sd3"), Device.cpu())) {
+      GenerationSpec spec =
+          generator.defaults("a red cube", 3).toBuilder().steps(2).size(80, 96).build();
+      GeneratedMedia media = generator.generate(List.of(spec), ProgressListener.NONE).get(0);
+      assertEquals(80, media.frames().get(0).width());
+      assertEquals(96, media.frames().get(0).height());
+      IllegalArgumentException odd =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> generator.validate(spec.toBuilder().size(72, 64).build()));
+      assertTrue(odd.getMessage().contains("not a multiple of 16"), odd.getMessage());
+      IllegalArgumentException big =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> generator.validate(spec.toBuilder().size(144, 64).build()));
+      assertTrue(big.getMessage().contains("outside the sizes"), big.getMessage());
+    }
+  }
+
+  @Test
+  void aTextLayoutTheRuntimeCannotJoinIsRefusedByName(@TempDir Path dir) throws IOException {
+    Path copy = copy("fixture-sd3", dir);
+    Path manifest = copy.resolve(ModelPackage.MANIFEST_FILE);
+    ObjectMapper json = new ObjectMapper();
+    String original = Files.readString(manifest);
+    ObjectNode both = (ObjectNode) json.readTree(original);
+    ((ObjectNode) both.get("text")).put("pooledFrom", "text_encoder");
+    json.writeValue(manifest.toFile(), both);
+    ModelPackageException twice =
+        assertThrows(
+            ModelPackageException.class,
+            () -> Generators.open(ModelPackage.open(copy), Device.cpu()));
+    assertTrue(
+        twice.getMessage().contains("either text.pooled_from or text.pooled_components"),
+        twice.getMessage());
+    ObjectNode first = (ObjectNode) json.readTree(original);
+    ArrayNode encoders = (ArrayNode) first.get("text").get("encoders");
+    encoders.insert(0, encoders.remove(2));
+    json.writeValue(manifest.toFile(), first);
+    ModelPackageException order =
+        assertThrows(
+            ModelPackageException.class,
+            () -> Generators.open(ModelPackage.open(copy), Device.cpu()));
+    assertTrue(order.getMessage().contains("listed last"), order.getMessage());
+    ObjectNode narrow = (ObjectNode) json.readTree(original);
+    ((ObjectNode) narrow.get("text")).put("contextDim", 32);
+    json.writeValue(manifest.toFile(), narrow);
+    try (LatentDiffusion ldm =
+            (LatentDiffusion) Generators.open(ModelPackage.open(copy), Device.cpu());
+        NDManager scope = NDManager.newBaseManager()) {
+      GenerationSpec spec = ldm.defaults("a red cube", 1);
+      PromptBatch prompts = PromptBatch.of(ldm.text().tokenizers(), List.of(spec));
+      ModelPackageException wide =
+          assertThrows(
+              ModelPackageException.class, () -> ldm.text().encode(scope, prompts, true, 0));
+      assertTrue(wide.getMessage().contains("more than text.context_dim 32"), wide.getMessage());
     }
   }
 
