@@ -18,12 +18,15 @@ import java.util.stream.Stream;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import picocli.CommandLine;
 
 /**
  * A package exported from a diffusers pipeline (the random-weight fixtures) through the commands a
- * user runs: check, generate at a requested size or aspect ratio, calibrate and cache, and a
- * pipeline run that mixes it at two sizes with tiny-ldm, then evaluation and the report.
+ * user runs: check, generate at a requested size or aspect ratio, calibrate and cache (UNet and
+ * MMDiT block graphs), and a pipeline run that mixes the SD 1.5- and SD3-shaped fixtures at two
+ * sizes with tiny-ldm, then evaluation and the report.
  */
 class BringYourOwnModelTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -121,10 +124,13 @@ class BringYourOwnModelTest {
     assertTrue(err.toString().contains("width: 100x64 is not a multiple of 32"), err.toString());
   }
 
-  @Test
-  void calibratedAndDynamicCachingRunOnAFixture(@TempDir Path dir) throws Exception {
+  /** On a UNet (SD 1.5-shaped) and on an MMDiT (SD3-shaped, joint blocks) block graph. */
+  @ParameterizedTest
+  @ValueSource(strings = {"fixture-sd15", "fixture-sd3"})
+  void calibratedAndDynamicCachingRunOnAFixture(String fixture, @TempDir Path dir)
+      throws Exception {
     Path models = Files.createDirectories(dir.resolve("models"));
-    copy(MODELS.resolve("fixture-sd15"), models.resolve("fixture-sd15"));
+    copy(MODELS.resolve(fixture), models.resolve(fixture));
     Path prompts = dir.resolve("prompts.txt");
     Files.writeString(
         prompts, "a red cube on a table\na lighthouse at dusk\na cat in the snow\na blue car\n");
@@ -134,7 +140,7 @@ class BringYourOwnModelTest {
         "--models",
         models.toString(),
         "--model",
-        "fixture-sd15",
+        fixture,
         "--sampler",
         "euler",
         "--steps",
@@ -156,7 +162,7 @@ class BringYourOwnModelTest {
           "--models",
           models.toString(),
           "--model",
-          "fixture-sd15",
+          fixture,
           "--prompt",
           "a red cube on a table",
           "--sampler",
@@ -175,14 +181,15 @@ class BringYourOwnModelTest {
   }
 
   @Test
-  void aPipelineRunMixesAFixtureAtTwoSizesWithTinyLdm(@TempDir Path dir) throws Exception {
+  void aPipelineRunMixesTwoFixturesAtTwoSizesWithTinyLdm(@TempDir Path dir) throws Exception {
     Path prompts = dir.resolve("prompts.txt");
     Files.writeString(
         prompts, "a red circle on a white background\na blue square on a yellow background\n");
     Path grid = dir.resolve("grid.json");
     Files.writeString(
         grid,
-        "[{\"models\": [\"fixture-sd15\"], \"steps\": [3], \"sizes\": [\"64x64\", \"96x64\"]},"
+        "[{\"models\": [\"fixture-sd15\", \"fixture-sd3\"], \"steps\": [3],"
+            + " \"sizes\": [\"64x64\", \"96x64\"]},"
             + " {\"models\": [\"tiny-ldm\"], \"steps\": [3]}]");
     Path run = dir.resolve("run");
     ok(
@@ -205,15 +212,18 @@ class BringYourOwnModelTest {
           record.get("config").asText(),
           new int[] {record.get("width").asInt(), record.get("height").asInt()});
     }
-    assertEquals(3, sizes.size(), sizes.keySet().toString());
+    assertEquals(5, sizes.size(), sizes.keySet().toString());
     assertEquals(96, sizes.get("fixture-sd15_3_96x64")[0]);
     assertEquals(64, sizes.get("fixture-sd15_3_64x64")[0]);
+    assertEquals(96, sizes.get("fixture-sd3_3_96x64")[0]);
+    assertEquals(64, sizes.get("fixture-sd3_3_96x64")[1]);
     assertEquals(32, sizes.get("tiny-ldm_3")[0]);
     ok("eval", "run", "--models", MODELS.toString(), "--run", run.toString());
-    assertEquals(3, RunMetrics.read(run).configs().size());
+    assertEquals(5, RunMetrics.read(run).configs().size());
     ok("report", "--run", run.toString());
     String html = Files.readString(run.resolve("report.html"));
     assertTrue(html.contains("fixture-sd15_3_96x64"), "the report names every configuration");
+    assertTrue(html.contains("fixture-sd3_3_96x64"), "the report names every configuration");
   }
 
   private static void copy(Path source, Path target) throws Exception {
