@@ -10,6 +10,9 @@ final class PromptFile {
   private PromptFile() {}
 
   static List<String> read(Path file) throws IOException {
+    if (!Files.isReadable(file)) {
+      throw new BenchmarkException("prompts: cannot read " + file);
+    }
     List<String> prompts =
         Files.readAllLines(file).stream()
             .map(String::strip)

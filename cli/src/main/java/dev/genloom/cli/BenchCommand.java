@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
       BenchPipelineCommand.class,
       BenchFleetCommand.class,
       BenchImageCommand.class,
+      BenchCacheCommand.class,
       BenchDoubleWorkerCommand.class
     },
     description = {
@@ -21,6 +22,7 @@ import picocli.CommandLine.Command;
       "  pipeline    items/s through the pipeline vs the same worker driven directly",
       "  fleet       N worker processes (latency double), the real pipeline, kills and restarts",
       "  image       seconds per image and peak memory of one package at one size",
+      "  cache       block caching policies on one package: skips, speedup, PSNR vs uncached",
       "  double-worker  a worker serving latency doubles (TEST DOUBLE), for 'fleet'"
     })
 final class BenchCommand implements Runnable {
