@@ -69,14 +69,23 @@ FLUX = {"_class_name": "FlowMatchEulerDiscreteScheduler", "base_image_seq_len": 
         "use_dynamic_shifting": True}
 
 
-def case(cid, base, sampler, steps, eta=0.0, mu=None, **overrides):
+# FLUX.1-schnell's scheduler_config.json: no shift, no dynamic shifting.
+FLUX_SCHNELL = {"_class_name": "FlowMatchEulerDiscreteScheduler", "base_image_seq_len": 256,
+                "base_shift": 0.5, "max_image_seq_len": 4096, "max_shift": 1.15,
+                "num_train_timesteps": 1000, "shift": 1.0, "use_dynamic_shifting": False}
+
+
+def case(cid, base, sampler, steps, eta=0.0, mu=None, image_seq_len=None, **overrides):
     config = dict(base)
     config.update(overrides)
-    scheduler = "FlowMatchEulerDiscreteScheduler" if base in (SD3, FLUX) else CLASSES[sampler]
+    scheduler = "FlowMatchEulerDiscreteScheduler" if base in (SD3, FLUX, FLUX_SCHNELL) else CLASSES[sampler]
     c = {"id": cid, "scheduler": scheduler, "config": config, "sampler": sampler, "steps": steps,
          "eta": eta}
     if mu is not None:
         c["mu"] = mu
+    if image_seq_len is not None:
+        # FluxPipeline's schedule: its own sigmas and, with dynamic shifting, calculate_shift's mu
+        c["image_seq_len"] = image_seq_len
     return c
 
 
@@ -136,7 +145,24 @@ def all_cases():
         cs.append(case(f"zsnr-{sampler}-s25", ZSNR, sampler, 25))
         for spacing in ("leading", "trailing", "linspace"):
             cs.append(case(f"sd15-{sampler}-{spacing}-s7", SD15, sampler, 7, timestep_spacing=spacing))
+    # appended last: each case's seed is its index
+    cs += [
+        case("fluxpipe-dev-s28-seq4096", FLUX, "euler", 28, image_seq_len=4096),
+        case("fluxpipe-dev-s6-seq16", FLUX, "euler", 6, image_seq_len=16),
+        case("fluxpipe-dev-s10-seq1024", FLUX, "euler", 10, image_seq_len=1024),
+        case("fluxpipe-schnell-s4-seq1024", FLUX_SCHNELL, "euler", 4, image_seq_len=1024),
+    ]
     return cs
+
+
+def calculate_shift_from_diffusers():
+    """FluxPipeline's calculate_shift, compiled from the installed pipeline module's source."""
+    path = os.path.join(os.path.dirname(diffusers.__file__), "pipelines", "flux", "pipeline_flux.py")
+    tree = ast.parse(open(path).read())
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "calculate_shift")
+    ns = {}
+    exec(compile(ast.Module(body=[fn], type_ignores=[]), path, "exec"), ns)
+    return ns["calculate_shift"]
 
 
 class NoiseRecorder:
@@ -166,8 +192,16 @@ class NoiseRecorder:
 def build(c, steps=None):
     cls = getattr(diffusers, c["scheduler"])
     sched = cls.from_config(c["config"])
+    n = steps or c["steps"]
+    if "image_seq_len" in c:
+        # as FluxPipeline.__call__ sets the schedule (diffusers 0.30.3)
+        cfg = sched.config
+        mu = calculate_shift_from_diffusers()(c["image_seq_len"], cfg.base_image_seq_len,
+                                              cfg.max_image_seq_len, cfg.base_shift, cfg.max_shift)
+        sched.set_timesteps(sigmas=np.linspace(1.0, 1 / n, n), mu=mu)
+        return sched
     kwargs = {"mu": c["mu"]} if "mu" in c else {}
-    sched.set_timesteps(steps or c["steps"], **kwargs)
+    sched.set_timesteps(n, **kwargs)
     return sched
 
 

@@ -25,16 +25,19 @@ import java.util.Set;
 import java.util.function.Supplier;
 
 /**
- * Emu / Stable Diffusion-style latent diffusion: one or more text encoders, a UNet run as a block
- * graph, a sampler built from the package's scheduler config with diffusers' semantics,
- * classifier-free guidance as one batched forward (unconditional rows first, optionally
- * guidance-rescaled), and a VAE decoder. The size comes from the request; the latent is the size
- * divided by the VAE's factor. With a reference image it runs SDEdit image-to-image: the encoded
- * reference is noised to the step that {@code strength} selects.
+ * Emu / Stable Diffusion-style latent diffusion: one or more text encoders, a UNet or a transformer
+ * (SD3's MMDiT, Flux) run as a block graph, a sampler built from the package's scheduler config
+ * with diffusers' semantics, classifier-free guidance as one batched forward (unconditional rows
+ * first, optionally guidance-rescaled), and a VAE decoder. The size comes from the request; the
+ * latent is the size divided by the VAE's factor. With a reference image it runs SDEdit
+ * image-to-image: the encoded reference is noised to the step that {@code strength} selects.
  *
  * <p>The denoiser's graph inputs are the ones its manifest declares, from the set this class can
  * produce: {@code sample}, {@code timestep}, {@code encoder_hidden_states}, {@code text_embeds}
- * (the pooled text embedding) and {@code time_ids} (SDXL's original size, crop and target size).
+ * (the pooled text embedding), {@code time_ids} (SDXL's original size, crop and target size) and
+ * {@code guidance} (the scale, for a guidance-distilled denoiser such as FLUX.1-dev, which then
+ * runs without a classifier-free guidance pass). With {@code schedule.sequence_patch} the sampler
+ * follows FluxPipeline's schedule for the request's image sequence length.
  */
 public final class LatentDiffusion implements Generator, Calibratable {
   static final String SAMPLE = "sample";
@@ -42,8 +45,9 @@ public final class LatentDiffusion implements Generator, Calibratable {
   static final String ENCODER_HIDDEN_STATES = "encoder_hidden_states";
   static final String TEXT_EMBEDS = "text_embeds";
   static final String TIME_IDS = "time_ids";
+  static final String GUIDANCE = "guidance";
   private static final Set<String> GRAPH_INPUTS =
-      Set.of(SAMPLE, TIMESTEP, ENCODER_HIDDEN_STATES, TEXT_EMBEDS, TIME_IDS);
+      Set.of(SAMPLE, TIMESTEP, ENCODER_HIDDEN_STATES, TEXT_EMBEDS, TIME_IDS, GUIDANCE);
 
   private final ModelPackage pkg;
   private final Device device;
@@ -53,6 +57,9 @@ public final class LatentDiffusion implements Generator, Calibratable {
   private final SchedulerConfig scheduler;
   private final LatentSpec latent;
   private final List<String> graphInputs;
+
+  /** FluxPipeline's schedule when > 0: the latent patch side behind the image sequence length. */
+  private final int sequencePatch;
 
   LatentDiffusion(ModelPackage pkg, Device device) {
     this.pkg = pkg;
@@ -65,11 +72,20 @@ public final class LatentDiffusion implements Generator, Calibratable {
           manifestFile + ": latent.channels and latent.downsample must be set");
     }
     this.scheduler = schedulerConfig(pkg);
-    if (scheduler.usesDynamicShifting()) {
+    this.sequencePatch = manifest.getSchedule().getSequencePatch();
+    if (sequencePatch < 0 || (sequencePatch > 0 && !scheduler.isFlowMatching())) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": schedule.sequence_patch is FluxPipeline's schedule, for a flow-matching"
+              + " scheduler config (a patch side >= 1), got "
+              + sequencePatch);
+    }
+    if (scheduler.usesDynamicShifting() && sequencePatch == 0) {
       throw new ModelPackageException(
           scheduler.source()
               + ": use_dynamic_shifting true needs a mu from the image sequence length, which the"
-              + " Stable Diffusion pipelines do not pass; a latent diffusion package cannot use it");
+              + " Stable Diffusion pipelines do not pass; set schedule.sequence_patch for"
+              + " FluxPipeline's schedule");
     }
     Prediction declared =
         manifest.getDenoiser().getPrediction() == Prediction.PREDICTION_UNSPECIFIED
@@ -228,7 +244,13 @@ public final class LatentDiffusion implements Generator, Calibratable {
   }
 
   Sampler sampler(GenerationSpec spec) {
-    return Samplers.create(SamplerKind.parse(spec.sampler()), scheduler, spec.steps(), spec.eta());
+    SamplerKind kind = SamplerKind.parse(spec.sampler());
+    if (sequencePatch == 0) {
+      return Samplers.create(kind, scheduler, spec.steps(), spec.eta());
+    }
+    long h = spec.height() / latent.getDownsample() / sequencePatch;
+    long w = spec.width() / latent.getDownsample() / sequencePatch;
+    return Samplers.createForImageSequence(kind, scheduler, spec.steps(), spec.eta(), h * w);
   }
 
   @Override
@@ -287,8 +309,10 @@ public final class LatentDiffusion implements Generator, Calibratable {
             latent.getChannels(),
             height / latent.getDownsample(),
             width / latent.getDownsample());
-    // As diffusers' pipelines decide: guidance runs only for a scale above 1.
-    boolean guided = spec.guidanceScale() > 1f;
+    // As diffusers' pipelines decide: guidance runs only for a scale above 1, and never for a
+    // guidance-distilled denoiser, which takes the scale as its `guidance` input instead (Flux).
+    boolean distilled = graphInputs.contains(GUIDANCE);
+    boolean guided = !distilled && spec.guidanceScale() > 1f;
     TextConditioner.Conditioning conditioning =
         text.encode(scope, prompts, guided, spec.clipSkip());
     int rows = guided ? 2 * batch : batch;
@@ -299,6 +323,9 @@ public final class LatentDiffusion implements Generator, Calibratable {
     }
     if (graphInputs.contains(TIME_IDS)) {
       fixedInputs.put(TIME_IDS, timeIds(scope, rows, width, height));
+    }
+    if (distilled) {
+      fixedInputs.put(GUIDANCE, scope.full(new Shape(rows), spec.guidanceScale()));
     }
     Sampler sampler = sampler(spec);
     CachePolicy policy =

@@ -39,7 +39,8 @@ final class TextConditioner implements AutoCloseable {
       int numHiddenStates,
       int hiddenOutput,
       int pooledOutput,
-      boolean sequence) {}
+      boolean sequence,
+      boolean pooledOnly) {}
 
   private final Path manifestFile;
   private final List<Encoder> encoders;
@@ -148,9 +149,10 @@ final class TextConditioner implements AutoCloseable {
       throw new ModelPackageException(
           manifestFile + ": text may have one JOIN_SEQUENCE encoder at most, listed last");
     }
-    if (sequence == encoders.size()) {
+    if (encoders.stream().noneMatch(e -> !e.sequence() && !e.pooledOnly())) {
       throw new ModelPackageException(
-          manifestFile + ": text needs a JOIN_FEATURES encoder before its JOIN_SEQUENCE one");
+          manifestFile
+              + ": text needs a JOIN_FEATURES encoder, whose states condition the denoiser");
     }
     if (text.getContextDim() < 0 || text.getZeroContextLength() < 0) {
       throw new ModelPackageException(
@@ -181,6 +183,15 @@ final class TextConditioner implements AutoCloseable {
     List<String> inputs = io.getInputsList().stream().map(TensorSpec::getName).toList();
     boolean legacy = inputs.size() == 1;
     boolean sequence = spec.getJoin() == TextEncoderSpec.Join.JOIN_SEQUENCE;
+    boolean pooledOnly = spec.getJoin() == TextEncoderSpec.Join.JOIN_NONE;
+    if (pooledOnly && !pooledNames.contains(spec.getComponent())) {
+      throw new ModelPackageException(
+          manifestFile
+              + ": text encoder '"
+              + spec.getComponent()
+              + "' is JOIN_NONE (only its pooled output is used), so text.pooled_from or"
+              + " text.pooled_components must name it");
+    }
     if (spec.getJoin() == TextEncoderSpec.Join.UNRECOGNIZED) {
       throw new ModelPackageException(
           manifestFile + ": text encoder '" + spec.getComponent() + "' has an unknown join");
@@ -254,7 +265,8 @@ final class TextConditioner implements AutoCloseable {
         legacy ? 0 : spec.getNumHiddenStates(),
         0,
         pooledOutput,
-        sequence);
+        sequence,
+        pooledOnly);
   }
 
   List<PromptTokenizer> tokenizers() {
@@ -273,8 +285,8 @@ final class TextConditioner implements AutoCloseable {
   /** Refuses a clip skip the encoders cannot serve; the message names {@code field}. */
   void checkClipSkip(int clipSkip, String field) {
     for (Encoder encoder : encoders) {
-      if (clipSkip == 0 || encoder.sequence()) {
-        continue; // diffusers' clip_skip is a CLIP setting: T5 always gives its last state
+      if (clipSkip == 0 || encoder.sequence() || encoder.pooledOnly()) {
+        continue; // T5 always gives its last state; a pooled embedding comes from the last layer
       }
       if (encoder.numHiddenStates() == 0) {
         throw new IllegalArgumentException(
@@ -313,11 +325,12 @@ final class TextConditioner implements AutoCloseable {
     for (int k = 0; k < encoders.size(); k++) {
       Encoder encoder = encoders.get(k);
       NDList outputs;
-      if (guided && clipSkip > 0) {
+      int skip = encoder.pooledOnly() ? 0 : clipSkip;
+      if (guided && skip > 0) {
         // diffusers' encode_prompt applies clip_skip to the prompt only: the negative prompt keeps
         // the encoder's usual layer (SD: last_hidden_state, SDXL: hidden_states[-2]).
         NDList uncond = run(encoder, scope, prompts.uncond(k), 0);
-        NDList cond = run(encoder, scope, prompts.cond(k), clipSkip);
+        NDList cond = run(encoder, scope, prompts.cond(k), skip);
         outputs = new NDList();
         for (int o = 0; o < cond.size(); o++) {
           outputs.add(uncond.get(o).concat(cond.get(o), 0));
@@ -325,11 +338,11 @@ final class TextConditioner implements AutoCloseable {
       } else {
         long[][] rows =
             guided ? PromptBatch.guidedRows(prompts.cond(k), prompts.uncond(k)) : prompts.cond(k);
-        outputs = run(encoder, scope, rows, clipSkip);
+        outputs = run(encoder, scope, rows, skip);
       }
       if (encoder.sequence()) {
         appended = outputs.get(encoder.hiddenOutput());
-      } else {
+      } else if (!encoder.pooledOnly()) {
         hidden.add(outputs.get(encoder.hiddenOutput()));
       }
       if (encoder.pooledOutput() >= 0) {

@@ -13,6 +13,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.genloom.generators.sampling.FlowMatchEulerDiscrete;
+import dev.genloom.generators.sampling.Sampler;
+import dev.genloom.generators.sampling.SamplerKind;
+import dev.genloom.generators.sampling.Samplers;
+import dev.genloom.generators.sampling.SchedulerConfig;
 import dev.genloom.proto.v1.Size;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -175,6 +179,39 @@ class DiffusersFixturesTest {
             ModelPackageException.class,
             () -> Generators.open(ModelPackage.open(copy), Device.cpu()).close());
     assertTrue(e.getMessage().contains("use_dynamic_shifting true"), e.getMessage());
+  }
+
+  @Test
+  void fluxPipelineScheduleFollowsTheRequestedImageSequenceLength(@TempDir Path dir)
+      throws IOException {
+    Path copy = copy("fixture-sd15-flow", dir);
+    Path config = copy.resolve("scheduler/scheduler_config.json");
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode c = (ObjectNode) json.readTree(config.toFile());
+    c.put("use_dynamic_shifting", true);
+    Files.writeString(config, c.toString());
+    Path manifest = copy.resolve(ModelPackage.MANIFEST_FILE);
+    ObjectNode root = (ObjectNode) json.readTree(manifest.toFile());
+    root.with("schedule").put("sequencePatch", 2);
+    json.writeValue(manifest.toFile(), root);
+    try (LatentDiffusion ldm =
+        (LatentDiffusion) Generators.open(ModelPackage.open(copy), Device.cpu())) {
+      GenerationSpec small =
+          ldm.defaults("a red cube", 1).toBuilder().steps(6).size(64, 64).build();
+      GenerationSpec wide = small.toBuilder().size(96, 64).build();
+      SchedulerConfig scheduler = SchedulerConfig.read(config, "scheduler_config.json");
+      // latents 8x8 and 12x8 in 2x2 patches: 16 and 24 tokens
+      Sampler expected16 = Samplers.createForImageSequence(SamplerKind.EULER, scheduler, 6, 0, 16);
+      Sampler expected24 = Samplers.createForImageSequence(SamplerKind.EULER, scheduler, 6, 0, 24);
+      Sampler s16 = ldm.sampler(small);
+      Sampler s24 = ldm.sampler(wide);
+      for (int i = 0; i < 6; i++) {
+        assertEquals(expected16.modelTimestep(i), s16.modelTimestep(i), "step " + i);
+        assertEquals(expected24.modelTimestep(i), s24.modelTimestep(i), "step " + i);
+      }
+      assertTrue(s24.modelTimestep(1) > s16.modelTimestep(1), "a longer sequence shifts more");
+      assertEquals(1000f, s16.modelTimestep(0), 1e-3, "FluxPipeline's sigmas start at 1");
+    }
   }
 
   @Test

@@ -9,14 +9,24 @@ import java.util.function.Supplier;
  * noise}, velocity outputs, {@code x <- x + (sigma_next - sigma) v}. As in diffusers, the training
  * sigmas are shifted once in {@code __init__} ({@code shift s / (1 + (shift - 1) s)}), the
  * inference sigmas run linearly between the shifted extremes and are shifted again; with
- * use_dynamic_shifting they are instead {@code e^mu / (e^mu + (1 / s - 1))} for the caller's mu.
- * The model timestep is {@code sigma * num_train_timesteps}.
+ * use_dynamic_shifting they are instead {@code e^mu / (e^mu + (1 / s - 1))} for the caller's mu. A
+ * pipeline may pass its own inference sigmas instead ({@code set_timesteps(sigmas=)}): FluxPipeline
+ * passes {@code linspace(1, 1 / N, N)}, shifted the same way. The model timestep is {@code sigma *
+ * num_train_timesteps}.
  */
 public final class FlowMatchEulerDiscrete implements Sampler {
   private final float[] timesteps;
   private final float[] sigmas;
 
   FlowMatchEulerDiscrete(SchedulerConfig.Params p, int steps, double mu) {
+    this(p, steps, mu, false);
+  }
+
+  /**
+   * With {@code pipelineSigmas}, the inference sigmas before shifting are FluxPipeline's {@code
+   * np.linspace(1.0, 1 / steps, steps)} rather than the scheduler's own spacing.
+   */
+  FlowMatchEulerDiscrete(SchedulerConfig.Params p, int steps, double mu, boolean pipelineSigmas) {
     int n = p.integer("num_train_timesteps");
     if (n < 1) {
       throw new IllegalArgumentException(
@@ -46,11 +56,14 @@ public final class FlowMatchEulerDiscrete implements Sampler {
     }
     double sigmaMax = first;
     double sigmaMin = last;
-    double[] t = Numpy.linspace(sigmaMax * n, sigmaMin * n, steps);
+    double[] t =
+        pipelineSigmas
+            ? Numpy.linspace(1.0, 1.0 / steps, steps)
+            : Numpy.linspace(sigmaMax * n, sigmaMin * n, steps);
     this.sigmas = new float[steps + 1];
     this.timesteps = new float[steps];
     for (int i = 0; i < steps; i++) {
-      double s = t[i] / n;
+      double s = pipelineSigmas ? t[i] : t[i] / n;
       if (dynamic) {
         s = Math.exp(mu) / (Math.exp(mu) + Math.pow(1 / s - 1, 1.0));
       } else {

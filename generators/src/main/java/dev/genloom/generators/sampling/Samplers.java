@@ -42,6 +42,45 @@ public final class Samplers {
   }
 
   /**
+   * As FluxPipeline (diffusers 0.30.3) builds its schedule for an image of {@code imageSeqLen}
+   * packed latent tokens: a flow-matching config gets the inference sigmas {@code linspace(1, 1 /
+   * N, N)} and, with use_dynamic_shifting, the mu of {@link #flowShift} for that sequence length.
+   * Other samplers are built as {@link #create(SamplerKind, SchedulerConfig, int, double)} builds
+   * them.
+   */
+  public static Sampler createForImageSequence(
+      SamplerKind kind, SchedulerConfig config, int steps, double eta, long imageSeqLen) {
+    if (imageSeqLen < 1) {
+      throw new IllegalArgumentException(
+          "the image sequence length must be positive, got " + imageSeqLen);
+    }
+    if (!schedulerClass(kind, config).equals(SchedulerConfig.FLOW_MATCH)) {
+      return create(kind, config, steps, eta);
+    }
+    SchedulerConfig.Params p = config.params(SchedulerConfig.FLOW_MATCH);
+    double mu = p.bool("use_dynamic_shifting") ? flowShift(p, imageSeqLen) : Double.NaN;
+    return new FlowMatchEulerDiscrete(p, steps, mu, true);
+  }
+
+  /**
+   * FluxPipeline's {@code calculate_shift}: mu linear in the image sequence length, from {@code
+   * base_shift} at {@code base_image_seq_len} to {@code max_shift} at {@code max_image_seq_len}.
+   */
+  static double flowShift(SchedulerConfig.Params p, long imageSeqLen) {
+    double baseLen = p.integer("base_image_seq_len");
+    double maxLen = p.integer("max_image_seq_len");
+    double baseShift = p.number("base_shift");
+    double maxShift = p.number("max_shift");
+    if (!(maxLen > baseLen)) {
+      throw new IllegalArgumentException(
+          p.source() + ": max_image_seq_len must exceed base_image_seq_len");
+    }
+    double m = (maxShift - baseShift) / (maxLen - baseLen);
+    double b = baseShift - m * baseLen;
+    return imageSeqLen * m + b;
+  }
+
+  /**
    * Checks that {@code kind} can be built from {@code config} without building a trajectory (at
    * package load and request validation). A flow-matching config with use_dynamic_shifting passes:
    * its mu comes with the request.

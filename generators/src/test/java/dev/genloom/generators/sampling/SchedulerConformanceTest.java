@@ -84,6 +84,14 @@ class SchedulerConformanceTest {
     return worst;
   }
 
+  /** A case with {@code image_seq_len} is built as FluxPipeline builds its schedule. */
+  private static Sampler build(
+      JsonNode c, SamplerKind kind, SchedulerConfig config, int steps, double eta, double mu) {
+    return c.has("image_seq_len")
+        ? Samplers.createForImageSequence(kind, config, steps, eta, c.get("image_seq_len").asLong())
+        : Samplers.create(kind, config, steps, eta, mu);
+  }
+
   private static void check(JsonNode c) throws IOException {
     String id = c.get("id").asText();
     SchedulerConfig config =
@@ -95,7 +103,7 @@ class SchedulerConformanceTest {
     Samplers.check(kind, config);
     assertEquals(
         c.get("scheduler").asText(), Samplers.schedulerClass(kind, config), id + " scheduler");
-    Sampler sampler = Samplers.create(kind, config, steps, eta, mu);
+    Sampler sampler = build(c, kind, config, steps, eta, mu);
     double worst = 0;
     try (NDManager manager = NDManager.newBaseManager()) {
       Map<String, NDArray> g = GoldenCheck.readNpz(manager, resources().resolve(id + ".npz"));
@@ -140,7 +148,7 @@ class SchedulerConformanceTest {
       }
       long[] indices = g.get("add_noise_index").toLongArray();
       NDArray noised = g.get("add_noise");
-      Sampler fresh = Samplers.create(kind, config, steps, eta, mu);
+      Sampler fresh = build(c, kind, config, steps, eta, mu);
       for (int k = 0; k < indices.length; k++) {
         NDArray expected = noised.get(k);
         NDArray actual =
