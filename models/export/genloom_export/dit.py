@@ -2,7 +2,8 @@
 """Export a diffusers flow-matching DiT (SD3-style `transformer_blocks`) as a Genloom dit_video block graph.
 
 A StableDiffusion3Pipeline folder is refused here: genloom_export.stable_diffusion exports it as a
-latent_diffusion package with its three text encoders, pooled embedding and flow-match schedule.
+latent_diffusion package with its three text encoders, pooled embedding and flow-match schedule; so is a
+FluxPipeline folder or a FluxTransformer2DModel (genloom_export.flux, through the same command).
 
 Supported transformer layout: diffusers' SD3Transformer2DModel attribute names and call signatures
 -- pos_embed (patchify + positions cropped from a pos_embed_max_size grid), time_text_embed(timestep,
@@ -330,6 +331,12 @@ def main_export(a):
     if os.path.isfile(index) and read_json(index).get("_class_name") == "StableDiffusion3Pipeline":
         sys.exit("error: a StableDiffusion3Pipeline folder: export it with genloom_export.stable_diffusion (a "
                  "latent_diffusion package with its three text encoders, pooled embedding and flow-match schedule)")
+    tr_config = os.path.join(a.pipeline, "transformer", "config.json")
+    if (os.path.isfile(index) and read_json(index).get("_class_name") == "FluxPipeline") or (
+            os.path.isfile(tr_config) and read_json(tr_config).get("_class_name") == "FluxTransformer2DModel"):
+        sys.exit("error: a Flux pipeline (FluxTransformer2DModel: double- and single-stream blocks, rotary "
+                 "positions, 2x2 latent packing) is not an SD3-layout DiT: export a FluxPipeline folder with "
+                 "genloom_export.stable_diffusion (a latent_diffusion package, see genloom_export.flux)")
     torch.set_grad_enabled(False)
     diffusers, transformers = require_hf()
     kw = {"torch_dtype": torch.float32}

@@ -17,6 +17,10 @@ called item by item with the item's negative prompt, clip_skip None and the pack
 max_sequence_length, over the eager text encoders and the package's tokenizers; the transformer takes
 (hidden_states, timestep expanded to the batch, encoder_hidden_states, pooled_projections) and
 pixels = vae.decode(latents / scaling_factor + shift_factor), as that pipeline runs them.
+FluxPipeline (family "flux", record_flux_goldens): diffusers' own FluxPipeline.encode_prompt, prepare_latents,
+_unpack_latents, calculate_shift and retrieve_timesteps in that pipeline's loop (packed latents, timestep / 1000,
+the guidance scale as the transformer's input, no negative prompt and no guidance pass); init_noise and
+latent_final are stored unpacked.
 Every random draw is kept: the initial noise, and the scheduler's step noise, captured by wrapping
 the `randn_tensor` name inside the scheduler's module.
 
@@ -145,8 +149,10 @@ class GoldenOptions:
             self.sizes = [sizes.default, (w * 3 // 2 // m * m, h)]
         for s in self.sizes:
             sizes.check("golden size", s)
-        if self.guidance is None:  # the pipelines' defaults
-            self.guidance = {"sdxl": 5.0, "sd3": 7.0}.get(pipeline.family, 7.5)
+        if self.guidance is None:  # the pipelines' defaults (Flux: FLUX.1-dev's documented 3.5, schnell's 0)
+            self.guidance = getattr(pipeline, "default_guidance", None)
+            if self.guidance is None:
+                self.guidance = {"sdxl": 5.0, "sd3": 7.0}.get(pipeline.family, 7.5)
         if not (len(self.prompts) == len(self.negatives) == len(self.seeds)):
             raise Refused("golden prompts, negative prompts and seeds must be as many")
         if not 0.0 <= self.guidance_rescale <= 1.0:
@@ -167,7 +173,7 @@ def add_golden_args(ap):
     ap.add_argument("--golden-sizes", type=parse_sizes, help="WxH,... (default: the default size and 1.5x its width)")
     ap.add_argument("--golden-steps", type=int, default=20, help="steps of each sampling golden (default 20)")
     ap.add_argument("--golden-guidance", type=float, help="guidance scale (default: the package's, 7.5, SDXL 5, "
-                                                          "SD3 7)")
+                                                          "SD3 7, Flux 3.5 with guidance_embeds, else 0)")
     ap.add_argument("--golden-guidance-rescale", type=float, default=0.0, help="guidance_rescale (default 0)")
     ap.add_argument("--golden-eta", type=float, default=0.0, help="DDIM eta (default 0)")
     ap.add_argument("--golden-extra", type=parse_extra, action="append",
@@ -217,15 +223,17 @@ def _import_namespace(tree, module, path):
     return ns
 
 
-def diffusers_functions(diffusers, module, names, class_name=None):
-    """{name: function} of a diffusers pipeline module, or methods of its class `class_name` as plain functions.
+def diffusers_functions(diffusers, module, names, class_name=None, raw=False):
+    """{name: function} of a diffusers pipeline module, or methods of its class `class_name` as plain functions
+    (raw: as the class body defines them, static methods as staticmethod objects, for building a class).
     Such a module imports transformers' tokenizer and model classes when it loads; where that import fails, the
     functions are compiled alone from the module's source file, in a namespace of what the module's own imports
-    give (_import_namespace)."""
+    give (_import_namespace); their decorators apply, so a static method is a staticmethod object there."""
     try:
         mod = importlib.import_module(module)
         owner = getattr(mod, class_name) if class_name else mod
-        return {n: getattr(owner, n) for n in names}
+        get = inspect.getattr_static if raw and class_name else getattr
+        return {n: get(owner, n) for n in names}
     except ImportError:
         pass
     path = os.path.join(os.path.dirname(diffusers.__file__), *module.split(".")[1:]) + ".py"
@@ -268,10 +276,12 @@ class TokenizerCall:
             self._tokens = dict(enumerate(p for p, _ in tok.reference.model.pieces))
 
     def __call__(self, prompts, padding="max_length", max_length=None, truncation=False, add_special_tokens=True,
-                 return_tensors=None):
+                 return_tensors=None, return_length=False, return_overflowing_tokens=False):
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         if not add_special_tokens:
             raise Refused("the pipeline asked for ids without special tokens")
+        if return_length or return_overflowing_tokens:
+            raise Refused("the pipeline asked for lengths or overflowing tokens")
         if padding == "max_length":
             if max_length != self.tok.max_length or not truncation:
                 raise Refused(f"the pipeline asked for {max_length} ids (truncation {truncation}); the package's "
@@ -424,8 +434,9 @@ def package_text(pkg, manifest, ids, uncond_ids, negatives):
     """Text conditioning from the package's text encoder components, combined as manifest["text"] says (as the
     Java runtime's TextConditioner combines them): feature-joined encoders concatenated along the features,
     zero-padded to contextDim with the JOIN_SEQUENCE encoder's states (or zeroContextLength zero rows)
-    appended along the sequence when contextDim is set; the pooled embedding from pooledFrom, or the
-    pooledComponents' pooled outputs concatenated; empty negatives zeroed under zeroEmptyNegative.
+    appended along the sequence when contextDim is set, JOIN_NONE encoders left out of them; the pooled
+    embedding from pooledFrom, or the pooledComponents' pooled outputs concatenated; empty negatives zeroed
+    under zeroEmptyNegative.
     Returns (cond, uncond, pooled_cond, pooled_uncond)."""
     text = manifest["text"]
     comps = {c["name"]: c for c in manifest["components"]}
@@ -443,7 +454,7 @@ def package_text(pkg, manifest, ids, uncond_ids, negatives):
             outs = as_tuple(m(*args))
             if enc.get("join") == "JOIN_SEQUENCE":
                 appended = outs[0]
-            else:
+            elif enc.get("join") != "JOIN_NONE":  # JOIN_NONE: only the pooled output is used (Flux's CLIP)
                 hidden.append(outs[0])
             if enc["component"] in pooled_names:
                 pooled[enc["component"]] = outs[[s["name"] for s in c["outputs"]].index("pooled")]
@@ -575,6 +586,140 @@ def record_goldens(diffusers, pkg, manifest, golden, pipeline, denoiser, vae, en
                    "guidance_rescale": rescale, "eta": float(eta_used), "clip_skip": golden.clip_skip, "width": W,
                    "height": H, "prompts": prompts, "negative_prompts": negatives, "truncated_tokens": truncated,
                    "diffusers_version": diffusers.__version__}
+        with open(os.path.join(pkg, "golden", base + ".json"), "w", encoding="utf-8") as fh:
+            json.dump(sidecar, fh, indent=2)
+            fh.write("\n")
+        entries.append({"subject": subject, "file": f"golden/{base}.npz"})
+        lines.append(line)
+    lines.insert(0, f"text conditioning {text_err:.2e}")
+    return entries, lines
+
+
+# ------------------------------------------------------------------------------------------ FluxPipeline
+
+
+FLUX_MODULE = "diffusers.pipelines.flux.pipeline_flux"
+FLUX_METHODS = ("encode_prompt", "_get_clip_prompt_embeds", "_get_t5_prompt_embeds", "prepare_latents",
+                "_pack_latents", "_unpack_latents", "_prepare_latent_image_ids")
+
+
+def flux_pipeline_parts(diffusers, **attributes):
+    """An object standing for FluxPipeline's `self`: the FLUX_METHODS of diffusers' own FluxPipeline (static
+    methods stay static) over the given attributes (text encoders, tokenizers, vae_scale_factor, ...)."""
+    methods = diffusers_functions(diffusers, FLUX_MODULE, FLUX_METHODS, "FluxPipeline", raw=True)
+    parts = type("FluxPipelineParts", (), dict(methods))()
+    parts.__dict__.update(attributes)
+    return parts
+
+
+def flux_functions(diffusers):
+    """FluxPipeline's module functions calculate_shift and retrieve_timesteps."""
+    return diffusers_functions(diffusers, FLUX_MODULE, ["calculate_shift", "retrieve_timesteps"])
+
+
+@torch.no_grad()
+def record_flux_goldens(diffusers, pkg, manifest, golden, pipeline, transformer, vae, encoders, tokenizers):
+    """The goldens of a Flux package, recorded in FluxPipeline's denoising loop (diffusers 0.30.3's __call__):
+    encode_prompt (the CLIP pooled output and T5's states, the prompts as one batch, max_sequence_length the
+    package's T5 length); prepare_latents (randn [B, in_channels/4, H/8, W/8] with one generator per item, then
+    packed) with _prepare_latent_image_ids; sigmas linspace(1, 1/N, N) and calculate_shift's mu of the packed
+    sequence length from the scheduler config through retrieve_timesteps; per step the transformer on (packed
+    latents, timestep / 1000, guidance = the scale expanded to the batch when it has guidance_embeds, pooled
+    and T5 embeddings, txt_ids, img_ids) and scheduler.step; finally _unpack_latents and
+    vae.decode(latents / scaling_factor + shift_factor). There is no negative prompt and no classifier-free
+    guidance pass. init_noise and latent_final are stored unpacked, [B, C, h, w], the runtime's latent layout.
+
+    The replay runs the same scheduler on those 4-D latents with the package's files: the text encoders as the
+    manifest's `text` combines them, the block graph (sample, timestep = t, ..., guidance), vae_decoder.pt.
+    Returns (manifest golden entries, report lines)."""
+    fns = flux_functions(diffusers)
+
+    def call(tok):
+        return tok.hf if tok.hf is not None else TokenizerCall(tok)
+
+    vae_scale_factor = 2 ** len(cfg(vae, "block_out_channels"))  # FluxPipeline's (twice the VAE's factor)
+    parts = flux_pipeline_parts(
+        diffusers, text_encoder=encoders[0], text_encoder_2=encoders[1], tokenizer=call(tokenizers[0]),
+        tokenizer_2=call(tokenizers[1]), tokenizer_max_length=tokenizers[0].max_length, transformer=transformer,
+        vae=vae, vae_scale_factor=vae_scale_factor, _execution_device=torch.device("cpu"))
+    prompts, negatives = golden.prompts, golden.negatives
+    encoded = [t.encode(prompts) for t in tokenizers]
+    ids = [e[0] for e in encoded]
+    uncond = [t.encode(negatives) for t in tokenizers]
+    uncond_ids = [e[0] for e in uncond]
+    truncated = [max(p[i] + n[i] for (_, p), (_, n) in zip(encoded, uncond)) for i in range(len(prompts))]
+    prompt_embeds, pooled, text_ids = parts.encode_prompt(prompt=list(prompts), prompt_2=None,
+                                                          device=torch.device("cpu"), num_images_per_prompt=1,
+                                                          max_sequence_length=pipeline.max_sequence_length)
+    exp = package_text(pkg, manifest, ids, uncond_ids, negatives)
+    text_err = max(max_abs(prompt_embeds, exp[0]), max_abs(pooled, exp[2]))
+    runner = GraphRunner(pkg, manifest["components"], manifest["denoiser"])
+    files = {c["name"]: c["file"] for c in manifest["components"]}
+    decoder = torch.jit.load(os.path.join(pkg, files["vae_decoder"]))
+    scale = float(manifest["latent"]["scaleFactor"])
+    shift = float(cfg(vae, "shift_factor", None) or 0.0)
+    in_channels = int(cfg(transformer, "in_channels"))
+    distilled = bool(cfg(transformer, "guidance_embeds", False))
+    B = len(prompts)
+
+    def schedule(steps, seq_len):
+        sched = getattr(diffusers, FLOW_MATCH).from_config(pipeline.scheduler_config)
+        sigmas = np.linspace(1.0, 1 / steps, steps)
+        c = sched.config
+        mu = fns["calculate_shift"](seq_len, c.base_image_seq_len, c.max_image_seq_len, c.base_shift, c.max_shift)
+        timesteps, _ = fns["retrieve_timesteps"](sched, steps, torch.device("cpu"), None, sigmas, mu=mu)
+        return sched, timesteps
+
+    entries, lines = [], []
+    for sampler, (W, H), over, tag in golden.runs():
+        steps = int(over.get("steps", golden.steps))
+        guidance_scale = float(over.get("guidance_scale", golden.guidance))
+        gens = [torch.Generator().manual_seed(s) for s in golden.seeds]
+        latents, image_ids = parts.prepare_latents(B, in_channels // 4, H, W, prompt_embeds.dtype,
+                                                   torch.device("cpu"), gens)
+        init = parts._unpack_latents(latents, H, W, vae_scale_factor)
+        sched, timesteps = schedule(steps, latents.shape[1])
+        for t in timesteps:
+            timestep = t.expand(latents.shape[0]).to(latents.dtype)
+            guidance = torch.tensor([guidance_scale]).expand(latents.shape[0]) if distilled else None
+            noise_pred = transformer(hidden_states=latents, timestep=timestep / 1000, guidance=guidance,
+                                     pooled_projections=pooled, encoder_hidden_states=prompt_embeds, txt_ids=text_ids,
+                                     img_ids=image_ids, return_dict=False)[0]
+            latents = sched.step(noise_pred, t, latents, return_dict=False)[0]
+        lat = parts._unpack_latents(latents, H, W, vae_scale_factor)
+        pixels = vae.decode(lat / scale + shift, return_dict=False)[0]
+
+        sched_x, timesteps_x = schedule(steps, (H // vae_scale_factor) * (W // vae_scale_factor))
+        x = init.clone()
+        for t in timesteps_x:
+            inputs = {"sample": x, "timestep": torch.full((B,), float(t), dtype=torch.float32),
+                      "encoder_hidden_states": exp[0], "text_embeds": exp[2]}
+            if "guidance" in manifest["denoiser"]["inputs"]:
+                inputs["guidance"] = torch.full((B,), guidance_scale, dtype=torch.float32)
+            x = sched_x.step(runner(**inputs), t, x, return_dict=False)[0]
+        pixels_x = decoder(x / scale)
+        d_lat, d_pix = max_abs(lat, x), max_abs(pixels, pixels_x)
+        base, subject = golden_names(sampler, (W, H), tag)
+        line = f"{subject}: latents {d_lat:.2e}, pixels {d_pix:.2e}"
+        print(f"sampling golden {line} (exported replay vs eager; latent max abs {lat.abs().max().item():.3g})",
+              flush=True)
+        if not d_lat <= golden.sampling_atol:
+            raise Refused(f"{subject}: the exported package in FluxPipeline's loop ends {d_lat:.3e} from the eager run "
+                          f"(> --sampling-atol {golden.sampling_atol})")
+        arrays = {"init_noise": init, "timesteps": timesteps.to(torch.float32), "latent_final": lat, "pixels": pixels}
+        for k in range(len(ids)):
+            arrays[f"input_ids_{k}"] = ids[k]
+            arrays[f"uncond_ids_{k}"] = uncond_ids[k]
+        np.savez(os.path.join(pkg, "golden", base + ".npz"),
+                 **{k: v.detach().numpy().astype(np.int64 if v.dtype == torch.int64 else np.float32)
+                    for k, v in arrays.items()})
+        # guidance_scale is the transformer's guidance input (FLUX.1-dev) or unused (schnell); FluxPipeline
+        # runs no classifier-free guidance pass, and its negative prompts are empty
+        sidecar = {"sampler": sampler, "scheduler": type(sched).__name__, "steps": steps,
+                   "guidance_scale": guidance_scale, "guidance_rescale": 0.0, "eta": 0.0,
+                   "clip_skip": golden.clip_skip, "width": W, "height": H, "prompts": prompts,
+                   "negative_prompts": negatives, "truncated_tokens": truncated,
+                   "classifier_free_guidance": False, "diffusers_version": diffusers.__version__}
         with open(os.path.join(pkg, "golden", base + ".json"), "w", encoding="utf-8") as fh:
             json.dump(sidecar, fh, indent=2)
             fh.write("\n")

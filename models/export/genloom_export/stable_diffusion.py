@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Export a Stable Diffusion 1.x, 2.x, SDXL or SD3 diffusers pipeline folder as a Genloom `latent_diffusion` package.
+"""Export a Stable Diffusion 1.x, 2.x, SDXL, SD3 or Flux diffusers pipeline folder as a Genloom `latent_diffusion`
+package.
 
 A StableDiffusion3Pipeline folder (three text encoders, an MMDiT transformer, flow matching) is exported by
-genloom_export.sd3, which this command dispatches to (see its docstring; --max-sequence-length applies to it).
+genloom_export.sd3, a FluxPipeline folder (CLIP pooled output and T5, double- and single-stream transformer
+blocks, FluxPipeline's shifted schedule) by genloom_export.flux; this command dispatches to them (see their
+docstrings; --max-sequence-length applies to them).
 
 Input: a local diffusers pipeline folder (StableDiffusionPipeline or StableDiffusionXLPipeline):
 model_index.json, unet/ (UNet2DConditionModel), vae/ (AutoencoderKL), text_encoder/ and tokenizer/
@@ -115,7 +118,7 @@ class Pipeline:
         cls = self.index.get("_class_name")
         if cls not in FAMILIES:
             raise Refused(f"pipeline _class_name {cls!r} is not exported (supported: "
-                          f"{', '.join(list(FAMILIES) + ['StableDiffusion3Pipeline'])})")
+                          f"{', '.join(list(FAMILIES) + ['StableDiffusion3Pipeline', 'FluxPipeline'])})")
         self.class_name = cls
         self.family = FAMILIES[cls]
         if self.index.get("requires_aesthetics_score"):
@@ -517,16 +520,19 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
     the UNet and VAE (default DiffusersLoader); text encoders load with transformers. `golden`: a
     sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export; a
     package folder it created is removed again when the export fails. A StableDiffusion3Pipeline folder
-    goes to genloom_export.sd3.export (max_sequence_length: its T5 tokens per prompt, default 256)."""
-    if read_model_index(pipeline_dir).get("_class_name") == "StableDiffusion3Pipeline":
-        from . import sd3
+    goes to genloom_export.sd3.export, a FluxPipeline folder to genloom_export.flux.export
+    (max_sequence_length: their T5 tokens per prompt, default 256 for SD3, 512 for Flux)."""
+    cls = read_model_index(pipeline_dir).get("_class_name")
+    if cls in ("StableDiffusion3Pipeline", "FluxPipeline"):
+        from . import flux, sd3
         if buckets:
-            raise Refused("--buckets is not exported for SD3 pipelines")
-        return sd3.export(pipeline_dir, out, name=name, description=description, width=width, height=height,
-                          max_width=max_width, max_height=max_height, atol=atol, loader=loader, golden=golden,
-                          command=command, max_sequence_length=max_sequence_length)
+            raise Refused(f"--buckets is not exported for {cls} folders")
+        return (sd3 if cls == "StableDiffusion3Pipeline" else flux).export(
+            pipeline_dir, out, name=name, description=description, width=width, height=height, max_width=max_width,
+            max_height=max_height, atol=atol, loader=loader, golden=golden, command=command,
+            max_sequence_length=max_sequence_length)
     if max_sequence_length is not None:
-        raise Refused("--max-sequence-length applies to StableDiffusion3Pipeline folders (T5) only")
+        raise Refused("--max-sequence-length applies to StableDiffusion3Pipeline and FluxPipeline folders (T5) only")
     p = Pipeline(pipeline_dir)
     sizes = Sizes(p, width, height, max_width, max_height, buckets)
     diffusers = sampling.optional_diffusers()
@@ -751,8 +757,9 @@ def main(argv=None):
     ap.add_argument("--buckets", type=parse_sizes, help="aspect-ratio buckets WxH,... (default: SDXL's published "
                                                        "buckets for an SDXL pipeline at 1024x1024, else none)")
     ap.add_argument("--variant", help="diffusers weight variant to load, e.g. fp16 (weights are cast to float32)")
-    ap.add_argument("--max-sequence-length", type=int, help="SD3 only: T5 tokens per prompt, diffusers' "
-                                                             "max_sequence_length (default 256, at most 512)")
+    ap.add_argument("--max-sequence-length", type=int, help="SD3 and Flux only: T5 tokens per prompt, diffusers' "
+                                                             "max_sequence_length (default 256 for SD3, 512 for "
+                                                             "Flux; at most 512)")
     ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference allowed between traced components "
                                                              "and eager PyTorch, and the block graph and the UNet")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own choice)")

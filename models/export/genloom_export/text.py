@@ -8,14 +8,19 @@ with the `hidden_layer` tensor, so the selection stays an input of the traced gr
 apply the text model's final layer norm to the selected state (hidden_layer 1 is then exactly
 last_hidden_state); SDXL uses the selected state as it is (diffusers: hidden_states[-(clip_skip + 2)]).
 
-SD3's T5 encoder (T5EncoderModel) is a component of its own: `input_ids` -> `hidden_states`
-(its last_hidden_state, called without an attention mask as diffusers' SD3 pipeline calls it); it
-has no hidden_layer input (clip skip is a CLIP setting) and is joined along the sequence. Its
+Flux's CLIP (CLIPTextModel) contributes only its pooled output: its component takes `input_ids` only
+and returns `hidden_states` (last_hidden_state) and `pooled` (pooler_output).
+
+SD3's and Flux's T5 encoder (T5EncoderModel) is a component of its own: `input_ids` -> `hidden_states`
+(its last_hidden_state, called without an attention mask as diffusers' SD3 and Flux pipelines call it);
+it has no hidden_layer input (clip skip is a CLIP setting); SD3 joins it along the sequence, Flux uses it
+alone as the encoder_hidden_states. Its
 tokenizer (T5PromptTokenizer) encodes `tokens </s>` right-padded with <pad>, no bos.
 
 Only transformers' documented interface of CLIPTextModel, CLIPTextModelWithProjection and
-T5EncoderModel is used: forward(input_ids, output_hidden_states=True) -> element 0
-(last_hidden_state, or text_embeds for the projection class), .last_hidden_state, .hidden_states;
+T5EncoderModel is used: forward(input_ids, output_hidden_states=True or False) -> element 0
+(last_hidden_state, or text_embeds for the projection class), .last_hidden_state, .pooler_output,
+.hidden_states;
 .text_model.final_layer_norm; config.num_hidden_layers, hidden_size, projection_dim,
 max_position_embeddings, d_model.
 """
@@ -114,6 +119,30 @@ def check_component(encoder, component, ids):
         if component.pooled and out[0].dim() != 2:
             raise Refused(f"{type(encoder).__name__}: output element 0 has shape {tuple(out[0].shape)}, not "
                           "[B, P]; the pooled embedding comes from CLIPTextModelWithProjection's text_embeds")
+
+
+class PooledTextEncoderComponent(nn.Module):
+    """input_ids [B,L] int64 -> (hidden_states [B,L,D], pooled [B,D]): a CLIPTextModel's last_hidden_state and
+    pooler_output, called as diffusers' FluxPipeline calls it (output_hidden_states=False), whose transformer
+    takes the pooled output only."""
+
+    def __init__(self, encoder):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, input_ids):
+        out = self.encoder(input_ids, output_hidden_states=False)
+        return out.last_hidden_state, out.pooler_output
+
+
+def check_pooled_component(encoder, component, ids):
+    """The eager wrapper gives exactly the encoder's last_hidden_state and a 2-D pooler_output."""
+    with torch.no_grad():
+        out = encoder(ids, output_hidden_states=False)
+        h, pooled = component(ids)
+    if pooled.dim() != 2:
+        raise Refused(f"{type(encoder).__name__}: pooler_output has shape {tuple(pooled.shape)}, not [B, D]")
+    assert torch.equal(h, out.last_hidden_state) and torch.equal(pooled, out.pooler_output)
 
 
 class T5EncoderComponent(nn.Module):

@@ -1,10 +1,11 @@
 """The committed conformance fixtures (models/fixture-sd15, fixture-sd2-v, fixture-sdxl, fixture-sd15-flow,
-fixture-sd3), checked without diffusers: the manifest contract, sha256s and component goldens, the sampling
-golden files and sidecars, and an independent replay of every DDIM golden -- DDIM written here from its
+fixture-sd3, fixture-flux), checked without diffusers: the manifest contract, sha256s and component goldens, the
+sampling golden files and sidecars, and an independent replay of every DDIM golden -- DDIM written here from its
 formulas (Song et al. 2021, with diffusers' timestep and final-alpha conventions), the package's own
 TorchScript blocks, text encoders combined as the manifest's `text` says -- which must land on the recorded
 final latents; likewise every flow-match Euler golden, from the rectified-flow formulas with SD3's shifted
-sigmas (Esser et al. 2024), and its decoded pixels."""
+sigmas (Esser et al. 2024), or for fixture-flux FluxPipeline's sigmas with the image-sequence-length shift and
+the guidance scale as the transformer's input, and its decoded pixels."""
 import json
 import math
 import os
@@ -17,7 +18,7 @@ from genloom_export.common import GraphRunner, check_package_files, train_export
 from genloom_export.sampling import package_text
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-FIXTURES = ["fixture-sd15", "fixture-sd2-v", "fixture-sdxl", "fixture-sd15-flow", "fixture-sd3"]
+FIXTURES = ["fixture-sd15", "fixture-sd2-v", "fixture-sdxl", "fixture-sd15-flow", "fixture-sd3", "fixture-flux"]
 SIDECAR_KEYS = {"sampler", "scheduler", "steps", "guidance_scale", "guidance_rescale", "eta", "clip_skip", "width",
                 "height", "prompts", "negative_prompts", "truncated_tokens", "diffusers_version"}
 SCHEDULERS = {"ddim": "DDIMScheduler", "dpmpp2m": "DPMSolverMultistepScheduler", "euler": "EulerDiscreteScheduler",
@@ -42,7 +43,10 @@ def is_flow(name):
 
 
 # sizeConstraint.multipleOf: VAE factor 8 x 2**(UNet levels - 1) = 32, or x the transformer's patch size 2 = 16
-MULTIPLE_OF = {"fixture-sd3": 16}
+MULTIPLE_OF = {"fixture-sd3": 16, "fixture-flux": 16}
+# what each fixture's sampling goldens were recorded at (diffusers' loop and the runtime agree on CFG: Flux runs none)
+GOLDEN_GUIDANCE = {"fixture-flux": 3.5}
+FLUX_SIDECAR_KEYS = SIDECAR_KEYS | {"classifier_free_guidance"}
 
 
 def sampling_goldens(manifest):
@@ -62,7 +66,8 @@ def test_manifest_and_components(name):
     check_package_files(pkg, m)
     assert m["name"] == name
     assert m["description"].startswith("Random-weight conformance fixture")
-    assert m["schedule"] == {"configFile": "scheduler/scheduler_config.json"}
+    assert m["schedule"] == dict({"configFile": "scheduler/scheduler_config.json"},
+                                 **({"sequencePatch": 2} if name == "fixture-flux" else {}))
     k = MULTIPLE_OF.get(name, 32)
     assert m["sizeConstraint"]["multipleOf"] == k
     assert (m["sizeConstraint"]["minWidth"], m["sizeConstraint"]["maxWidth"]) == (k, 128)
@@ -160,6 +165,58 @@ def test_sd3_specifics():
     assert (uncond[0] != 0).any(), "an empty negative prompt is encoded, not zeroed"
 
 
+def test_flux_specifics():
+    pkg, m = load("fixture-flux")
+    # FLUX.1-dev's scheduler_config.json
+    assert scheduler_config("fixture-flux") == {
+        "_class_name": FLOW, "base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,
+        "max_shift": 1.15, "num_train_timesteps": 1000, "shift": 3.0, "use_dynamic_shifting": True}
+    assert m["schedule"]["sequencePatch"] == 2  # FluxPipeline's sigmas and mu of (h/2)(w/2) tokens
+    text = m["text"]
+    assert [e["component"] for e in text["encoders"]] == ["text_encoder", "text_encoder_2"]
+    assert [e["join"] for e in text["encoders"]] == ["JOIN_NONE", "JOIN_FEATURES"]
+    assert all("hiddenLayer" not in e and "numHiddenStates" not in e for e in text["encoders"])
+    assert [e["tokenizer"]["maxLength"] for e in text["encoders"]] == [77, 512]  # FluxPipeline's T5 default
+    assert text["pooledFrom"] == "text_encoder" and "pooledComponents" not in text and "contextDim" not in text
+    assert text["zeroEmptyNegative"] is False and text["defaultClipSkip"] == 0
+    comps = {c["name"]: c for c in m["components"]}
+    for name, outs in (("text_encoder", ["hidden_states", "pooled"]), ("text_encoder_2", ["hidden_states"])):
+        assert [s["name"] for s in comps[name]["inputs"]] == ["input_ids"]
+        assert [s["name"] for s in comps[name]["outputs"]] == outs
+    d = m["denoiser"]
+    assert d["inputs"] == ["sample", "timestep", "encoder_hidden_states", "text_embeds", "guidance"]
+    assert d["prediction"] == "PREDICTION_FLOW_VELOCITY" and d["output"] == "noise_pred"
+    names = [b["name"] for b in d["blocks"]]
+    assert names == (["transformer.embed"] + [f"transformer_blocks.{i}" for i in range(2)]
+                     + [f"single_transformer_blocks.{i}" for i in range(2)] + ["transformer.final_layer"])
+    embed, final = d["blocks"][0], d["blocks"][-1]
+    assert embed["inputs"] == d["inputs"] and embed["outputs"] == ["joint_in", "temb", "image_rotary_emb"]
+    assert not embed["cacheable"] and not final["cacheable"]
+    for i, b in enumerate(d["blocks"][1:5]):
+        double = b["name"].startswith("transformer_blocks.")
+        assert b["group"] == ("transformer_blocks" if double else "single_transformer_blocks") and b["cacheable"]
+        assert b["inputs"] == [d["blocks"][i]["outputs"][0], "temb", "image_rotary_emb"] + (
+            ["encoder_hidden_states"] if double else [])
+    assert final["inputs"] == [d["blocks"][4]["outputs"][0], "temb", "encoder_hidden_states", "sample"]
+    # 4-D latents in and out (the 2x2 packing is inside), sizes and text length read from the inputs
+    assert comps["transformer.embed"]["inputs"][0]["shape"] == [-1, 16, -1, -1]
+    assert comps["transformer.final_layer"]["outputs"][0]["shape"] == [-1, 16, -1, -1]
+    assert comps["transformer_blocks.0"]["inputs"][0]["shape"] == [-1, -1, 32]
+    assert comps["transformer_blocks.0"]["inputs"][2]["shape"] == [-1, 1, -1, 8, 2, 2]  # rotary, head dim 16
+    assert m["latent"]["channels"] == 16 and m["latent"]["scaleFactor"] == 0.3611
+    assert m["training"]["vae_shift_factor"].startswith("0.1159 ")
+    assert m["defaults"]["sampler"] == "euler" and m["defaults"]["steps"] == 28
+    assert m["defaults"]["guidanceScale"] == 3.5
+    assert {g["subject"] for g in sampling_goldens(m)} == {"sampling/euler/64x64", "sampling/euler/96x64"}
+    for entry in sampling_goldens(m):
+        g, side = read_golden(pkg, entry)
+        assert side["classifier_free_guidance"] is False and side["negative_prompts"] == ["", ""]
+        ids = [torch.from_numpy(g[f"input_ids_{k}"]) for k in range(2)]
+        un = [torch.from_numpy(g[f"uncond_ids_{k}"]) for k in range(2)]
+        cond, _, pooled, _ = package_text(pkg, m, ids, un, side["negative_prompts"])
+        assert cond.shape == (2, 512, 64) and pooled.shape == (2, 32)
+
+
 @pytest.mark.parametrize("name", FIXTURES)
 def test_sampling_golden_files(name):
     pkg, m = load(name)
@@ -171,10 +228,11 @@ def test_sampling_golden_files(name):
     for entry in entries:
         g, side = read_golden(pkg, entry)
         _, sampler, size = entry["subject"].split("/")[:3]
-        assert set(side) == SIDECAR_KEYS, entry
+        assert set(side) == (FLUX_SIDECAR_KEYS if name == "fixture-flux" else SIDECAR_KEYS), entry
         assert side["sampler"] == sampler and side["scheduler"] == (FLOW if is_flow(name) else SCHEDULERS[sampler])
         assert f"{side['width']}x{side['height']}" == size
-        assert side["steps"] == 6 and side["guidance_scale"] == 5.0 and side["clip_skip"] == 0
+        assert side["steps"] == 6 and side["guidance_scale"] == GOLDEN_GUIDANCE.get(name, 5.0)
+        assert side["clip_skip"] == 0
         assert side["guidance_rescale"] == (0.7 if name == "fixture-sd2-v" else 0.0)
         assert side["eta"] == (0.3 if entry["subject"].endswith("eta0.3") else 0.0)
         B, W, H, f = len(side["prompts"]), side["width"], side["height"], 8
@@ -286,29 +344,62 @@ def flow_sigmas(config, steps):
     return np.append(sig, 0.0), sig * n
 
 
+def flux_sigmas(config, steps, image_seq_len):
+    """FluxPipeline's schedule (diffusers 0.30.3): sigmas linspace(1, 1/N, N), then with use_dynamic_shifting the
+    time shift e^mu / (e^mu + (1/s - 1)) with mu linear in the image sequence length, from base_shift at
+    base_image_seq_len to max_shift at max_image_seq_len (its calculate_shift), else SD3's shift of s; then a
+    final sigma of 0. Returns (sigmas [steps + 1], model timesteps [steps])."""
+    n = config["num_train_timesteps"]
+    s = np.linspace(1.0, 1.0 / steps, steps)
+    if config.get("use_dynamic_shifting"):
+        slope = ((config["max_shift"] - config["base_shift"])
+                 / (config["max_image_seq_len"] - config["base_image_seq_len"]))
+        mu = config["base_shift"] + slope * (image_seq_len - config["base_image_seq_len"])
+        sig = math.exp(mu) / (math.exp(mu) + (1 / s - 1))
+    else:
+        shift = config.get("shift", 1.0)
+        sig = shift * s / (1 + (shift - 1) * s)
+    return np.append(sig, 0.0), sig * n
+
+
 @pytest.mark.parametrize("name", [n for n in FIXTURES if is_flow(n)])
 def test_flow_goldens_replay(name):
+    """Flow-match Euler from its formulas over the package's files. A denoiser taking `guidance` (Flux) gets the
+    scale as that input and no classifier-free guidance; its schedule follows the image sequence length
+    (schedule.sequencePatch: latent patches of that side per token)."""
     pkg, m = load(name)
     config = scheduler_config(name)
     runner = GraphRunner(pkg, m["components"], m["denoiser"])
     decoder = torch.jit.load(os.path.join(pkg, {c["name"]: c["file"] for c in m["components"]}["vae_decoder"]))
     n_enc = len(m["text"]["encoders"])
+    distilled = "guidance" in m["denoiser"]["inputs"]
+    patch, f = m["schedule"].get("sequencePatch", 0), m["latent"]["downsample"]
     for entry in sampling_goldens(m):
         g, side = read_golden(pkg, entry)
-        sig, ts = flow_sigmas(config, side["steps"])
+        if patch:
+            seq = (side["height"] // f // patch) * (side["width"] // f // patch)
+            sig, ts = flux_sigmas(config, side["steps"], seq)
+        else:
+            sig, ts = flow_sigmas(config, side["steps"])
         assert np.abs(ts - g["timesteps"]).max() <= 1e-3, entry["subject"]
         ids = [torch.from_numpy(g[f"input_ids_{k}"]) for k in range(n_enc)]
         un = [torch.from_numpy(g[f"uncond_ids_{k}"]) for k in range(n_enc)]
         cond, uncond, pooled_c, pooled_u = package_text(pkg, m, ids, un, side["negative_prompts"])
         x = torch.from_numpy(g["init_noise"]).double()  # unit noise, no input scaling
         B = x.shape[0]
+        guided = not distilled and side["guidance_scale"] > 1
         for i, t in enumerate(ts):
-            inputs = {"sample": torch.cat([x, x]).float(), "timestep": torch.full((2 * B,), float(t)),
-                      "encoder_hidden_states": torch.cat([uncond, cond])}
+            rows = 2 * B if guided else B
+            inputs = {"sample": (torch.cat([x, x]) if guided else x).float(), "timestep": torch.full((rows,), float(t)),
+                      "encoder_hidden_states": torch.cat([uncond, cond]) if guided else cond}
             if "text_embeds" in m["denoiser"]["inputs"]:
-                inputs["text_embeds"] = torch.cat([pooled_u, pooled_c])
-            v_u, v_c = runner(**inputs).double().chunk(2)
-            v = v_u + side["guidance_scale"] * (v_c - v_u)
+                inputs["text_embeds"] = torch.cat([pooled_u, pooled_c]) if guided else pooled_c
+            if distilled:
+                inputs["guidance"] = torch.full((rows,), float(side["guidance_scale"]))
+            v = runner(**inputs).double()
+            if guided:
+                v_u, v_c = v.chunk(2)
+                v = v_u + side["guidance_scale"] * (v_c - v_u)
             x = x + (sig[i + 1] - sig[i]) * v  # Euler on dx/dsigma = v
         want = torch.from_numpy(g["latent_final"]).double()
         d = (x - want).abs().max().item()

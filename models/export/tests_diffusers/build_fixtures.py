@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd2-v,
-models/fixture-sdxl, models/fixture-sd15-flow and models/fixture-sd3.
+models/fixture-sdxl, models/fixture-sd15-flow, models/fixture-sd3 and models/fixture-flux.
 
 Each fixture is a tiny, seeded configuration of the real diffusers classes (UNet2DConditionModel with
 three levels, AutoencoderKL with four, so sizes are multiples of 32 and the default is 64x64; for
 fixture-sd3 an SD3Transformer2DModel with patch size 2 and four joint blocks over a 16-channel
-AutoencoderKL with SD3's scaling and shift factors, so sizes are multiples of 16), with text encoders
+AutoencoderKL with SD3's scaling and shift factors, so sizes are multiples of 16; for fixture-flux a
+FluxTransformer2DModel with guidance embeddings, two double- and two single-stream blocks over a 16-channel
+AutoencoderKL with FLUX.1's factors and FLUX.1-dev's scheduler config), with text encoders
 from tests/standins/transformers (small CLIP-style causal transformers with transformers'
-CLIPTextModel / CLIPTextModelWithProjection interface, and for fixture-sd3 a small T5 encoder with
-T5EncoderModel's) and the fixture tokenizers of tests/data. The script writes each diffusers
+CLIPTextModel / CLIPTextModelWithProjection interface, and for fixture-sd3 and fixture-flux a small T5
+encoder with T5EncoderModel's) and the fixture tokenizers of tests/data. The script writes each diffusers
 pipeline folder into a temporary folder, then runs the exporter command line on it exactly as a user
 would:
 
@@ -20,7 +22,7 @@ packages exist so that the Java runtime can be checked against diffusers' own sa
 
 Needs diffusers (with torch, numpy, regex) importable; run from anywhere:
 
-  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow,sd3] [--keep DIR]
+  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow,sd3,flux] [--keep DIR]
 """
 import argparse
 import json
@@ -76,10 +78,23 @@ FIXTURES = {
             "shape": "SD3 (two CLIP text encoders with projection, a T5 encoder, MMDiT joint blocks, flow matching "
                      "with shift 3)",
             "encoders": "stand-in CLIP and T5 text encoders", "args": []},
+    "flux": {"out": "fixture-flux",
+             "shape": "FLUX.1-dev (a CLIP text encoder's pooled output and a T5 encoder, guidance-distilled "
+                      "double- and single-stream transformer blocks, flow matching with FluxPipeline's "
+                      "resolution-dependent shift)",
+             "encoders": "stand-in CLIP and T5 text encoders",
+             "guidance": "3.5", "args": ["--width", "64", "--height", "64"]},
 }
 # SD3-medium's VAE settings (16 latent channels, no quant convs).
 SD3_VAE = {"latent_channels": 16, "scaling_factor": 1.5305, "shift_factor": 0.0609, "use_quant_conv": False,
            "use_post_quant_conv": False}
+# FLUX.1's VAE settings (16 latent channels, no quant convs) and FLUX.1-dev's and -schnell's scheduler configs.
+FLUX_VAE = {"latent_channels": 16, "scaling_factor": 0.3611, "shift_factor": 0.1159, "use_quant_conv": False,
+            "use_post_quant_conv": False}
+FLUX_DEV_SCHEDULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "base_image_seq_len": 256, "base_shift": 0.5,
+                      "max_image_seq_len": 4096, "max_shift": 1.15, "num_train_timesteps": 1000, "shift": 3.0,
+                      "use_dynamic_shifting": True}
+FLUX_SCHNELL_SCHEDULER = dict(FLUX_DEV_SCHEDULER, shift=1.0, use_dynamic_shifting=False)
 
 
 def write_json(path, obj):
@@ -144,6 +159,17 @@ def sd3_transformer(diffusers, folder, seed):
     m.save_pretrained(folder, safe_serialization=False)
 
 
+def flux_transformer(diffusers, folder, seed, guidance_embeds):
+    torch.manual_seed(seed)
+    # in_channels = 4 x 16 latent channels (FluxPipeline's 2x2 packing); joint_attention_dim = T5's d_model 64;
+    # pooled_projection_dim = CLIP's hidden size 32; rotary axes 4 + 6 + 6 = attention_head_dim (FLUX.1: 16+56+56)
+    m = diffusers.FluxTransformer2DModel(patch_size=1, in_channels=64, num_layers=2, num_single_layers=2,
+                                         attention_head_dim=16, num_attention_heads=2, joint_attention_dim=64,
+                                         pooled_projection_dim=32, guidance_embeds=guidance_embeds,
+                                         axes_dims_rope=(4, 6, 6))
+    m.save_pretrained(folder, safe_serialization=False)
+
+
 def unet(diffusers, folder, seed, **kw):
     torch.manual_seed(seed)
     m = diffusers.UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
@@ -152,6 +178,11 @@ def unet(diffusers, folder, seed, **kw):
 
 
 def model_index(kind, scheduler):
+    if kind.startswith("flux"):
+        return {"_class_name": "FluxPipeline", "_diffusers_version": "0.30.3", "scheduler": ["diffusers", scheduler],
+                "text_encoder": ["transformers", "CLIPTextModel"], "text_encoder_2": ["transformers", "T5EncoderModel"],
+                "tokenizer": ["transformers", "CLIPTokenizer"], "tokenizer_2": ["transformers", "T5TokenizerFast"],
+                "transformer": ["diffusers", "FluxTransformer2DModel"], "vae": ["diffusers", "AutoencoderKL"]}
     if kind == "sd3":
         return {"_class_name": "StableDiffusion3Pipeline", "_diffusers_version": "0.30.3",
                 "scheduler": ["diffusers", scheduler], "text_encoder": ["transformers", "CLIPTextModelWithProjection"],
@@ -172,7 +203,8 @@ def model_index(kind, scheduler):
 
 
 def write_pipeline(diffusers, kind, d):
-    """The tiny pipeline folder of one fixture (seeded)."""
+    """The tiny pipeline folder of one fixture (seeded); "flux-schnell" is fixture-flux's pipeline shaped like
+    FLUX.1-schnell (no guidance embeddings, FLUX.1-schnell's scheduler config)."""
     if kind in ("sd15", "sd15-flow"):
         tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
         text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 32, 2, 2, "quick_gelu", 11)
@@ -202,6 +234,14 @@ def write_pipeline(diffusers, kind, d):
         vae(diffusers, os.path.join(d, "vae"), SD3_VAE["scaling_factor"], 45,
             **{k: v for k, v in SD3_VAE.items() if k != "scaling_factor"})
         sched = FLOW_SCHEDULER
+    elif kind in ("flux", "flux-schnell"):
+        tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))  # FLUX.1's CLIP-L tokenizer
+        text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 32, 2, 2, "quick_gelu", 51)
+        t5_encoder(os.path.join(d, "text_encoder_2"), t5_tokenizer(os.path.join(d, "tokenizer_2")), 52)
+        flux_transformer(diffusers, os.path.join(d, "transformer"), 53, guidance_embeds=kind == "flux")
+        vae(diffusers, os.path.join(d, "vae"), FLUX_VAE["scaling_factor"], 54,
+            **{k: v for k, v in FLUX_VAE.items() if k != "scaling_factor"})
+        sched = FLUX_DEV_SCHEDULER if kind == "flux" else FLUX_SCHNELL_SCHEDULER
     else:
         tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
         tok2 = copy_tokenizer("clip-sd2", os.path.join(d, "tokenizer_2"))
@@ -226,8 +266,10 @@ def export_command(kind, pipeline):
             f"like {f['shape']}, with {f.get('encoders', 'stand-in CLIP text encoders')}; its images are noise. "
             "It exists to check the runtime's tokenizers, text conditioning, samplers and block graph against "
             "diffusers' own sampling loop.")
+    common = list(COMMON_ARGS)
+    common[common.index("--golden-guidance") + 1] = f.get("guidance", "5")  # Flux: FLUX.1-dev's 3.5
     return ([sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", pipeline, "--out",
-             os.path.join("models", f["out"]), "--name", f["out"], "--description", desc] + COMMON_ARGS + f["args"])
+             os.path.join("models", f["out"]), "--name", f["out"], "--description", desc] + common + f["args"])
 
 
 def build(kinds, keep=None):

@@ -1,6 +1,7 @@
 """Real diffusers pipelines shaped like the fixtures, exported through the command line: the export
 succeeds, the package passes its checks, and it reproduces the committed fixture's goldens (so the committed
-fixtures are what build_fixtures.py builds); SD3 without its T5 encoder, and SD3 refusals."""
+fixtures are what build_fixtures.py builds); SD3 without its T5 encoder, and SD3 refusals; a FLUX.1-schnell
+shaped pipeline, and Flux refusals."""
 import json
 import os
 import shutil
@@ -160,4 +161,90 @@ def test_sd3_refusals(tmp_path, where, change, message):
     assert r.returncode == 1 and message in r.stderr, r.stderr[-3000:]
     if message == "qk_norm":
         assert f"diffusers {diffusers.__version__}'s SD3Transformer2DModel does not take 'qk_norm'" in r.stderr
+    assert not out.exists()
+
+
+def flux_replay(pkg, m, g, side):
+    """FluxPipeline's unshifted or shifted sigmas (tests/test_fixture_packages.flux_sigmas) over the package's files,
+    no classifier-free guidance; returns (timesteps, final latents)."""
+    from test_fixture_packages import flux_sigmas
+    from genloom_export.common import GraphRunner
+    with open(os.path.join(pkg, m["schedule"]["configFile"])) as f:
+        config = json.load(f)
+    seq = (side["height"] // 16) * (side["width"] // 16)
+    sig, ts = flux_sigmas(config, side["steps"], seq)
+    ids = [torch.from_numpy(g[f"input_ids_{k}"]) for k in range(2)]
+    un = [torch.from_numpy(g[f"uncond_ids_{k}"]) for k in range(2)]
+    cond, _, pooled, _ = package_text(pkg, m, ids, un, side["negative_prompts"])
+    runner = GraphRunner(pkg, m["components"], m["denoiser"])
+    x = torch.from_numpy(g["init_noise"]).double()
+    for i, t in enumerate(ts):
+        v = runner(sample=x.float(), timestep=torch.full((x.shape[0],), float(t)), encoder_hidden_states=cond,
+                   text_embeds=pooled).double()
+        x = x + (sig[i + 1] - sig[i]) * v
+    return ts, x
+
+
+def test_flux_schnell_shaped(tmp_path):
+    """FLUX.1-schnell's shape: no guidance_embeds, so no `guidance` graph input (FluxPipeline then ignores the scale
+    and runs no guidance pass; the goldens are recorded at 0, which runs none in the runtime either), and its
+    scheduler config (no dynamic shifting, shift 1): the sigmas are FluxPipeline's linspace(1, 1/N, N) as they are."""
+    sys.path.insert(0, os.path.join(B.EXPORT, "tests"))
+    pipe = tmp_path / "flux-schnell-pipeline"
+    B.write_pipeline(diffusers, "flux-schnell", str(pipe))
+    r, out = run_export(tmp_path, pipe, "--width", "64", "--height", "64", "--golden-sizes", "64x64,96x64",
+                        "--golden-steps", "4")
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    with open(out / "manifest.json") as f:
+        m = json.load(f)
+    check_package_files(str(out), m)
+    assert m["denoiser"]["inputs"] == ["sample", "timestep", "encoder_hidden_states", "text_embeds"]
+    assert m["defaults"]["guidanceScale"] == 0.0 and m["defaults"]["steps"] == 4
+    assert m["schedule"]["sequencePatch"] == 2
+    assert "latents 0" in m["training"]["sampling_goldens"]
+    assert "text conditioning 0" in m["training"]["sampling_goldens"]
+    assert "64x64 L256 0.00e+00" in m["training"]["blocks_vs_full_transformer_max_abs"]
+    for size in ("64x64", "96x64"):
+        g = np.load(out / "golden" / f"sampling_euler_{size}.npz")
+        with open(out / "golden" / f"sampling_euler_{size}.json") as f:
+            side = json.load(f)
+        assert side["guidance_scale"] == 0.0 and side["classifier_free_guidance"] is False
+        assert np.allclose(g["timesteps"], np.linspace(1.0, 0.25, 4) * 1000, rtol=0, atol=1e-3)
+        ts, x = flux_replay(str(out), m, g, side)
+        d = (x - torch.from_numpy(g["latent_final"]).double()).abs().max().item()
+        assert d <= 1e-4, (size, d)
+
+
+@pytest.mark.parametrize("where, change, extra, message", [
+    ("transformer/config.json", lambda c: c.update(out_channels=64), (),
+     f"diffusers {diffusers.__version__}'s FluxTransformer2DModel does not take 'out_channels'"),
+    ("transformer/config.json", lambda c: c.update(patch_size=2), (), "patch_size=2"),
+    ("transformer/config.json", lambda c: c.update(axes_dims_rope=[2, 6, 6]), (), "axes_dims_rope=[2, 6, 6]"),
+    ("transformer/config.json", lambda c: c.update(in_channels=16), (), "in_channels=16 is not 4 x"),
+    ("scheduler/scheduler_config.json", lambda c: c.update(_class_name="EulerDiscreteScheduler"), (),
+     "exported with FlowMatchEulerDiscreteScheduler only"),
+    ("model_index.json", lambda c: c.update(_class_name="FluxImg2ImgPipeline"), (),
+     "'FluxImg2ImgPipeline' is not exported"),
+    ("text_encoder/config.json", lambda c: c.update(architectures=["CLIPTextModelWithProjection"]), (),
+     "architecture 'CLIPTextModelWithProjection' is not exported"),
+    (None, None, ("--width", "72", "--height", "64"), "default size 72x64 is not a multiple of 16"),
+    (None, None, ("--max-sequence-length", "600"), "--max-sequence-length 600"),
+])
+def test_flux_refusals(tmp_path, where, change, extra, message):
+    """What the Flux exporter cannot represent is refused by name before anything is written."""
+    pipe = tmp_path / "flux-pipeline"
+    B.write_pipeline(diffusers, "flux", str(pipe))
+    if where:
+        edit_json(pipe / where, change)
+    r, out = run_export(tmp_path, pipe, "--width", "64", "--height", "64", *extra)
+    assert r.returncode == 1 and message in r.stderr, r.stderr[-3000:]
+    assert not out.exists()
+
+
+def test_flux_schnell_refuses_goldens_with_guidance(tmp_path):
+    """Without guidance_embeds FluxPipeline ignores a scale the runtime would use for classifier-free guidance."""
+    pipe = tmp_path / "flux-schnell-pipeline"
+    B.write_pipeline(diffusers, "flux-schnell", str(pipe))
+    r, out = run_export(tmp_path, pipe, "--width", "64", "--height", "64", "--golden-guidance", "3.5")
+    assert r.returncode == 1 and "this transformer has no guidance_embeds" in r.stderr, r.stderr[-3000:]
     assert not out.exists()
