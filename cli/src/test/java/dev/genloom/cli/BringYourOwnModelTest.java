@@ -25,8 +25,8 @@ import picocli.CommandLine;
 /**
  * A package exported from a diffusers pipeline (the random-weight fixtures) through the commands a
  * user runs: check, generate at a requested size or aspect ratio, calibrate and cache (UNet and
- * MMDiT block graphs), and a pipeline run that mixes the SD 1.5- and SD3-shaped fixtures at two
- * sizes with tiny-ldm, then evaluation and the report.
+ * transformer block graphs), and a pipeline run that mixes the SD 1.5-, SD3- and Flux-shaped
+ * fixtures at two sizes with tiny-ldm, then evaluation and the report.
  */
 class BringYourOwnModelTest {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -124,9 +124,12 @@ class BringYourOwnModelTest {
     assertTrue(err.toString().contains("width: 100x64 is not a multiple of 32"), err.toString());
   }
 
-  /** On a UNet (SD 1.5-shaped) and on an MMDiT (SD3-shaped, joint blocks) block graph. */
+  /**
+   * On a UNet (SD 1.5-shaped), an MMDiT (SD3-shaped, joint blocks) and a Flux graph (double- then
+   * single-stream blocks, two stacks).
+   */
   @ParameterizedTest
-  @ValueSource(strings = {"fixture-sd15", "fixture-sd3"})
+  @ValueSource(strings = {"fixture-sd15", "fixture-sd3", "fixture-flux"})
   void calibratedAndDynamicCachingRunOnAFixture(String fixture, @TempDir Path dir)
       throws Exception {
     Path models = Files.createDirectories(dir.resolve("models"));
@@ -181,14 +184,14 @@ class BringYourOwnModelTest {
   }
 
   @Test
-  void aPipelineRunMixesTwoFixturesAtTwoSizesWithTinyLdm(@TempDir Path dir) throws Exception {
+  void aPipelineRunMixesThreeFixturesAtTwoSizesWithTinyLdm(@TempDir Path dir) throws Exception {
     Path prompts = dir.resolve("prompts.txt");
     Files.writeString(
         prompts, "a red circle on a white background\na blue square on a yellow background\n");
     Path grid = dir.resolve("grid.json");
     Files.writeString(
         grid,
-        "[{\"models\": [\"fixture-sd15\", \"fixture-sd3\"], \"steps\": [3],"
+        "[{\"models\": [\"fixture-sd15\", \"fixture-sd3\", \"fixture-flux\"], \"steps\": [3],"
             + " \"sizes\": [\"64x64\", \"96x64\"]},"
             + " {\"models\": [\"tiny-ldm\"], \"steps\": [3]}]");
     Path run = dir.resolve("run");
@@ -212,18 +215,20 @@ class BringYourOwnModelTest {
           record.get("config").asText(),
           new int[] {record.get("width").asInt(), record.get("height").asInt()});
     }
-    assertEquals(5, sizes.size(), sizes.keySet().toString());
+    assertEquals(7, sizes.size(), sizes.keySet().toString());
     assertEquals(96, sizes.get("fixture-sd15_3_96x64")[0]);
     assertEquals(64, sizes.get("fixture-sd15_3_64x64")[0]);
     assertEquals(96, sizes.get("fixture-sd3_3_96x64")[0]);
     assertEquals(64, sizes.get("fixture-sd3_3_96x64")[1]);
+    assertEquals(96, sizes.get("fixture-flux_3_96x64")[0]);
     assertEquals(32, sizes.get("tiny-ldm_3")[0]);
     ok("eval", "run", "--models", MODELS.toString(), "--run", run.toString());
-    assertEquals(5, RunMetrics.read(run).configs().size());
+    assertEquals(7, RunMetrics.read(run).configs().size());
     ok("report", "--run", run.toString());
     String html = Files.readString(run.resolve("report.html"));
     assertTrue(html.contains("fixture-sd15_3_96x64"), "the report names every configuration");
     assertTrue(html.contains("fixture-sd3_3_96x64"), "the report names every configuration");
+    assertTrue(html.contains("fixture-flux_3_96x64"), "the report names every configuration");
   }
 
   private static void copy(Path source, Path target) throws Exception {

@@ -219,6 +219,13 @@ public final class LatentDiffusion implements Generator, Calibratable {
           message.startsWith("sampler: ") ? message : "sampler: " + message, e);
     }
     ImageSizes.check(pkg.manifest(), spec.width(), spec.height());
+    if (!classifierFreeGuidance() && !spec.negativePrompt().isEmpty()) {
+      throw new IllegalArgumentException(
+          "negative_prompt: "
+              + pkg.name()
+              + " runs no classifier-free guidance pass (guidance-distilled, or FluxPipeline's"
+              + " schedule), so it takes no negative prompt");
+    }
     text.checkClipSkip(spec.clipSkip(), "clip_skip");
     PromptBatch.of(text.tokenizers(), List.of(spec));
     if (spec.reference().isPresent() && !components.has("vae_encoder")) {
@@ -241,6 +248,14 @@ public final class LatentDiffusion implements Generator, Calibratable {
               }
             });
     CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
+  }
+
+  /**
+   * Whether this package's pipeline runs a classifier-free guidance pass: not FluxPipeline's
+   * (sequence_patch set), which has no negative prompt, and not a guidance-distilled denoiser.
+   */
+  private boolean classifierFreeGuidance() {
+    return sequencePatch == 0 && !graphInputs.contains(GUIDANCE);
   }
 
   Sampler sampler(GenerationSpec spec) {
@@ -309,10 +324,10 @@ public final class LatentDiffusion implements Generator, Calibratable {
             latent.getChannels(),
             height / latent.getDownsample(),
             width / latent.getDownsample());
-    // As diffusers' pipelines decide: guidance runs only for a scale above 1, and never for a
-    // guidance-distilled denoiser, which takes the scale as its `guidance` input instead (Flux).
+    // As diffusers' pipelines decide: guidance runs only for a scale above 1, and never for
+    // FluxPipeline's models; a guidance-distilled denoiser takes the scale as its `guidance` input.
     boolean distilled = graphInputs.contains(GUIDANCE);
-    boolean guided = !distilled && spec.guidanceScale() > 1f;
+    boolean guided = classifierFreeGuidance() && spec.guidanceScale() > 1f;
     TextConditioner.Conditioning conditioning =
         text.encode(scope, prompts, guided, spec.clipSkip());
     int rows = guided ? 2 * batch : batch;

@@ -31,11 +31,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The random-weight fixtures exported from real diffusers pipelines (SD 1.5-, SD 2.x-v-, SDXL- and
- * SD3-shaped, and SD 1.5 under a flow-matching schedule) against what diffusers itself computed:
- * every component, and every recorded sampling run (DDIM, DPM-Solver++(2M), Euler, Euler ancestral;
- * flow-match Euler on the flow-matching fixture; two sizes; classifier-free guidance) replayed
- * through the Java runtime, final latents to 1e-4; then what the runtime refuses, by name.
+ * The random-weight fixtures exported from real diffusers pipelines (SD 1.5-, SD 2.x-v-, SDXL-,
+ * SD3- and FLUX.1-dev-shaped, and SD 1.5 under a flow-matching schedule) against what diffusers
+ * itself computed: every component, and every recorded sampling run (DDIM, DPM-Solver++(2M), Euler,
+ * Euler ancestral; flow-match Euler on the flow-matching fixtures, FluxPipeline's schedule on Flux;
+ * two sizes; classifier-free guidance, or Flux's guidance input) replayed through the Java runtime,
+ * final latents to 1e-4; then what the runtime refuses, by name.
  */
 class DiffusersFixturesTest {
   static final Path MODELS = Path.of("..", "models");
@@ -51,7 +52,8 @@ class DiffusersFixturesTest {
         "fixture-sd2-v",
         "fixture-sdxl",
         "fixture-sd15-flow",
-        "fixture-sd3"
+        "fixture-sd3",
+        "fixture-flux"
       })
   void javaMatchesDiffusersForEverySamplerAndSize(String name) throws IOException {
     ModelPackage pkg = pkg(name);
@@ -298,6 +300,43 @@ class DiffusersFixturesTest {
               IllegalArgumentException.class,
               () -> generator.validate(spec.toBuilder().size(144, 64).build()));
       assertTrue(big.getMessage().contains("outside the sizes"), big.getMessage());
+    }
+  }
+
+  @Test
+  void fluxIsGuidanceDistilledConditionedOnT5AndPooledClipAndTakesNoNegativePrompt() {
+    try (LatentDiffusion ldm =
+            (LatentDiffusion) Generators.open(pkg("fixture-flux"), Device.cpu());
+        NDManager scope = NDManager.newBaseManager()) {
+      GenerationSpec spec = ldm.defaults("a red cube on a table", 1).toBuilder().steps(3).build();
+      PromptBatch prompts = PromptBatch.of(ldm.text().tokenizers(), List.of(spec));
+      TextConditioner.Conditioning text = ldm.text().encode(scope, prompts, false, 0);
+      // T5's 512 tokens alone condition the transformer; CLIP gives only the pooled embedding
+      assertEquals(512, text.hiddenStates().getShape().get(1));
+      assertEquals(1, text.pooled().getShape().get(0));
+      // the scale goes in as the `guidance` input, not as a second (unconditional) pass
+      RgbImage low =
+          ldm.generate(List.of(spec.toBuilder().guidanceScale(1f).build()), ProgressListener.NONE)
+              .get(0)
+              .frames()
+              .get(0);
+      GeneratedMedia high = ldm.generate(List.of(spec), ProgressListener.NONE).get(0);
+      assertTrue(
+          !java.util.Arrays.equals(low.rgb(), high.frames().get(0).rgb()),
+          "the guidance input changes the image");
+      assertEquals(36 / 6 * 3, high.blockEvaluations(), "one forward per step, no CFG batch");
+      IllegalArgumentException negative =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ldm.validate(spec.toBuilder().negativePrompt("blurry").build()));
+      assertTrue(
+          negative.getMessage().startsWith("negative_prompt: fixture-flux runs no"),
+          negative.getMessage());
+      IllegalArgumentException skip =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> ldm.validate(spec.toBuilder().clipSkip(1).build()));
+      assertTrue(skip.getMessage().startsWith("clip_skip: "), skip.getMessage());
     }
   }
 

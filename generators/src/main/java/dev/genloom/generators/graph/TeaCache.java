@@ -1,6 +1,8 @@
 package dev.genloom.generators.graph;
 
 import ai.djl.ndarray.NDArray;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
  * TeaCache / FirstBlockCache-style dynamic caching for a residual block stack. The first block of
@@ -9,13 +11,20 @@ import ai.djl.ndarray.NDArray;
  * the rest of the stack is skipped and its cached residual applied. In a graph without stacks (a
  * UNet) the indicator is the first cacheable block's output and a skip reuses the other cacheable
  * blocks' outputs ({@link GraphExecutor#CACHEABLE_STACK}). Crossing the threshold recomputes the
- * stack and resets the sum. The first and last steps are always computed. The rescaling polynomial
- * is the identity (no per-model fit).
+ * stack and resets the sum. The first and last steps are always computed. A graph with several
+ * stacks (Flux: double-stream, then single-stream blocks) keeps one indicator and one sum per
+ * stack: each stack's first residual is compared with its own from the previous step. The rescaling
+ * polynomial is the identity (no per-model fit).
  */
 public final class TeaCache implements CachePolicy {
   private final double threshold;
-  private NDArray previousResidual;
-  private double accumulated;
+  private final Map<String, Stack> stacks = new HashMap<>();
+
+  /** One stack's indicator from the previous step and its accumulated change. */
+  private static final class Stack {
+    NDArray previousResidual;
+    double accumulated;
+  }
 
   public TeaCache(double threshold) {
     if (!(threshold > 0) || !Double.isFinite(threshold)) {
@@ -27,11 +36,12 @@ public final class TeaCache implements CachePolicy {
 
   @Override
   public boolean skipStackTail(int step, int totalSteps, String group, NDArray firstResidual) {
-    NDArray previous = previousResidual;
-    previousResidual = firstResidual.duplicate();
+    Stack stack = stacks.computeIfAbsent(group, g -> new Stack());
+    NDArray previous = stack.previousResidual;
+    stack.previousResidual = firstResidual.duplicate();
     try {
       if (previous == null || step == 0 || step == totalSteps - 1) {
-        accumulated = 0;
+        stack.accumulated = 0;
         return false;
       }
       double denominator;
@@ -45,11 +55,11 @@ public final class TeaCache implements CachePolicy {
           NDArray mean = abs.mean()) {
         change = mean.getFloat() / Math.max(denominator, 1e-12);
       }
-      accumulated += change;
-      if (accumulated < threshold) {
+      stack.accumulated += change;
+      if (stack.accumulated < threshold) {
         return true;
       }
-      accumulated = 0;
+      stack.accumulated = 0;
       return false;
     } finally {
       if (previous != null) {
