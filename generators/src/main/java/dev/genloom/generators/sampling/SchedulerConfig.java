@@ -322,6 +322,16 @@ public final class SchedulerConfig {
     if (className != null && !(className instanceof String)) {
       throw new IllegalArgumentException(source + ": _class_name must be a string");
     }
+    if (className != null && ((String) className).startsWith("CogVideoX")) {
+      // their steps differ from DDIM's and DPM-Solver's (snr_shift_scale among others): building
+      // one of those from this file would sample something the model was not made for
+      throw new IllegalArgumentException(
+          source
+              + ": "
+              + className
+              + " is not implemented (CogVideoX's own scheduler; Genloom would build a different"
+              + " one from this file)");
+    }
     return new SchedulerConfig(source, values);
   }
 

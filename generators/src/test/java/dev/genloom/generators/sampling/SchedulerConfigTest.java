@@ -128,6 +128,21 @@ class SchedulerConfigTest {
   }
 
   @Test
+  void cogVideoXSchedulersAreRefusedRatherThanBuiltAsDdim() {
+    String m =
+        refusal(
+            () ->
+                SchedulerConfig.parse(
+                    "{\"_class_name\":\"CogVideoXDDIMScheduler\",\"snr_shift_scale\":3.0,"
+                        + "\"prediction_type\":\"v_prediction\"}",
+                    "scheduler_config.json"));
+    assertEquals(
+        "scheduler_config.json: CogVideoXDDIMScheduler is not implemented (CogVideoX's own"
+            + " scheduler; Genloom would build a different one from this file)",
+        m);
+  }
+
+  @Test
   void keysOfOtherSchedulersAreDroppedAsDiffusersDrops() {
     // skip_prk_steps (PNDM) for DDIM, use_karras_sigmas (Euler, DPM) for DDIM, sigma_min (Euler)
     // for Euler ancestral: all dropped
