@@ -75,10 +75,22 @@ FLUX_SCHNELL = {"_class_name": "FlowMatchEulerDiscreteScheduler", "base_image_se
                 "num_train_timesteps": 1000, "shift": 1.0, "use_dynamic_shifting": False}
 
 
+# CogVideoX-2b's scheduler_config.json (the text-to-video pipeline's DDIM).
+COG_2B = {"_class_name": "CogVideoXDDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+          "beta_start": 0.00085, "clip_sample": False, "clip_sample_range": 1.0, "num_train_timesteps": 1000,
+          "prediction_type": "v_prediction", "rescale_betas_zero_snr": True, "sample_max_value": 1.0,
+          "set_alpha_to_one": True, "snr_shift_scale": 3.0, "steps_offset": 0, "timestep_spacing": "trailing",
+          "trained_betas": None}
+
+
 def case(cid, base, sampler, steps, eta=0.0, mu=None, image_seq_len=None, **overrides):
     config = dict(base)
     config.update(overrides)
-    scheduler = "FlowMatchEulerDiscreteScheduler" if base in (SD3, FLUX, FLUX_SCHNELL) else CLASSES[sampler]
+    named = str(config.get("_class_name", ""))
+    if named.startswith("CogVideoX"):
+        scheduler = named
+    else:
+        scheduler = "FlowMatchEulerDiscreteScheduler" if base in (SD3, FLUX, FLUX_SCHNELL) else CLASSES[sampler]
     c = {"id": cid, "scheduler": scheduler, "config": config, "sampler": sampler, "steps": steps,
          "eta": eta}
     if mu is not None:
@@ -151,6 +163,17 @@ def all_cases():
         case("fluxpipe-dev-s6-seq16", FLUX, "euler", 6, image_seq_len=16),
         case("fluxpipe-dev-s10-seq1024", FLUX, "euler", 10, image_seq_len=1024),
         case("fluxpipe-schnell-s4-seq1024", FLUX_SCHNELL, "euler", 4, image_seq_len=1024),
+        case("cogvideox-ddim-s6", COG_2B, "ddim", 6),
+        case("cogvideox-ddim-s7", COG_2B, "ddim", 7),
+        case("cogvideox-ddim-s50", COG_2B, "ddim", 50),
+        case("cogvideox-ddim-snr1-s10", COG_2B, "ddim", 10, snr_shift_scale=1.0),
+        case("cogvideox-ddim-eps-leading-s10", COG_2B, "ddim", 10, prediction_type="epsilon",
+             rescale_betas_zero_snr=False, set_alpha_to_one=False, timestep_spacing="leading", steps_offset=1),
+        case("cogvideox-dpm-s6", COG_2B, "dpmpp2m", 6, _class_name="CogVideoXDPMScheduler"),
+        case("cogvideox-dpm-snr1-s10", COG_2B, "dpmpp2m", 10, _class_name="CogVideoXDPMScheduler",
+             snr_shift_scale=1.0),
+        case("cogvideox-dpm-linspace-s7", COG_2B, "dpmpp2m", 7, _class_name="CogVideoXDPMScheduler",
+             timestep_spacing="linspace"),
     ]
     return cs
 
@@ -227,13 +250,26 @@ def record(c, seed):
         extra["eta"] = c["eta"]
     if "generator" in accepts:
         extra["generator"] = step_gen
+    cog_dpm = c["scheduler"] == "CogVideoXDPMScheduler"
+    draws_per_step = []
+    old_x0 = None
     with NoiseRecorder(module) as rec:
         for i, t in enumerate(timesteps):
             x = samples[-1]
             scaled.append(sched.scale_model_input(x, t) if hasattr(sched, "scale_model_input") else x)
             before = len(rec.draws)
-            samples.append(sched.step(model_outputs[i], t, x, **extra, return_dict=False)[0])
+            if cog_dpm:
+                # as the CogVideoX pipelines call it: the previous prediction and timestep go back in
+                out, old_x0 = sched.step(model_outputs[i], old_x0, t, timesteps[i - 1] if i > 0 else None, x,
+                                         generator=step_gen, return_dict=False)
+                samples.append(out)
+            else:
+                samples.append(sched.step(model_outputs[i], t, x, **extra, return_dict=False)[0])
             drawn = rec.draws[before:]
+            draws_per_step.append(len(drawn))
+            if cog_dpm:
+                noise.extend(drawn)
+                continue
             assert len(drawn) <= 1, "one draw per step at most"
             noise.append(drawn[0] if drawn else None)
     arrays = {
@@ -243,12 +279,17 @@ def record(c, seed):
         "model_outputs": model_outputs,
         "scaled_inputs": torch.stack(scaled),
     }
-    if noise_is_used(c):
+    if cog_dpm:
+        arrays["step_noise"] = torch.stack(noise)
+        arrays["draws_per_step"] = torch.tensor(draws_per_step, dtype=torch.int64)
+    elif noise_is_used(c):
         assert all(n is not None for n in noise), "a draw at every step"
         arrays["step_noise"] = torch.stack(noise)
     if hasattr(sched, "betas"):
         arrays["betas"] = sched.betas.to(torch.float32)
         arrays["alphas_cumprod"] = sched.alphas_cumprod.to(torch.float32)
+    if c["scheduler"].startswith("CogVideoX"):
+        arrays["alphas_cumprod_f64"] = sched.alphas_cumprod.to(torch.float64)
     if hasattr(sched, "sigmas"):
         arrays["sigmas"] = torch.as_tensor(sched.sigmas).to(torch.float32)
     # add_noise at a few step indices, as img2img pipelines call it (begin index set first)

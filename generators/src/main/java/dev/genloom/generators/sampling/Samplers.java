@@ -6,8 +6,9 @@ package dev.genloom.generators.sampling;
  * it in diffusers 0.30.3. ddim builds {@code DDIMScheduler}, dpmpp2m {@code
  * DPMSolverMultistepScheduler}, euler {@code EulerDiscreteScheduler} (or {@code
  * FlowMatchEulerDiscreteScheduler} on a flow-matching config), euler_a {@code
- * EulerAncestralDiscreteScheduler}. A key or value Genloom does not implement is refused with an
- * {@link IllegalArgumentException} naming it.
+ * EulerAncestralDiscreteScheduler}; on a config written for CogVideoX's schedulers ddim builds
+ * {@code CogVideoXDDIMScheduler} and dpmpp2m {@code CogVideoXDPMScheduler}. A key or value Genloom
+ * does not implement is refused with an {@link IllegalArgumentException} naming it.
  */
 public final class Samplers {
   private Samplers() {}
@@ -37,6 +38,8 @@ public final class Samplers {
       case SchedulerConfig.DPM -> new DpmSolverMultistep(p, steps);
       case SchedulerConfig.EULER -> EulerDiscrete.of(p, steps);
       case SchedulerConfig.EULER_ANCESTRAL -> EulerAncestralDiscrete.of(p, steps);
+      case SchedulerConfig.COGVIDEOX_DDIM -> new CogVideoXDdim(p, steps, eta);
+      case SchedulerConfig.COGVIDEOX_DPM -> new CogVideoXDpm(p, steps);
       default -> new FlowMatchEulerDiscrete(p, steps, mu);
     };
   }
@@ -107,6 +110,21 @@ public final class Samplers {
                 + config.className()
                 + "); use euler");
       }
+    }
+    if (config.isCogVideoX()) {
+      return switch (kind) {
+        case DDIM -> SchedulerConfig.COGVIDEOX_DDIM;
+        case DPMPP_2M -> SchedulerConfig.COGVIDEOX_DPM;
+        default ->
+            throw new IllegalArgumentException(
+                "sampler: "
+                    + kind.wireName()
+                    + " cannot sample CogVideoX's schedule of "
+                    + config.source()
+                    + " ("
+                    + config.className()
+                    + "); use ddim or dpmpp2m");
+      };
     }
     return switch (kind) {
       case DDIM -> SchedulerConfig.DDIM;

@@ -34,6 +34,8 @@ public final class SchedulerConfig {
   static final String EULER = "EulerDiscreteScheduler";
   static final String EULER_ANCESTRAL = "EulerAncestralDiscreteScheduler";
   static final String FLOW_MATCH = "FlowMatchEulerDiscreteScheduler";
+  static final String COGVIDEOX_DDIM = "CogVideoXDDIMScheduler";
+  static final String COGVIDEOX_DPM = "CogVideoXDPMScheduler";
 
   /** Marks a default of {@code None} in the tables below (and a JSON null). */
   static final Object NONE = new Object();
@@ -83,7 +85,6 @@ public final class SchedulerConfig {
           "sigma_schedule",
           "skip_prk_steps",
           "snr",
-          "snr_shift_scale",
           "solver_p",
           "tau_func",
           "timestep_scaling");
@@ -168,6 +169,25 @@ public final class SchedulerConfig {
     flow.put("base_image_seq_len", 256L);
     flow.put("max_image_seq_len", 4096L);
     INIT_DEFAULTS.put(FLOW_MATCH, flow);
+
+    // CogVideoX's two schedulers share their __init__
+    Map<String, Object> cogvideox = new LinkedHashMap<>();
+    cogvideox.put("num_train_timesteps", 1000L);
+    cogvideox.put("beta_start", 0.00085);
+    cogvideox.put("beta_end", 0.012);
+    cogvideox.put("beta_schedule", "scaled_linear");
+    cogvideox.put("trained_betas", NONE);
+    cogvideox.put("clip_sample", true);
+    cogvideox.put("set_alpha_to_one", true);
+    cogvideox.put("steps_offset", 0L);
+    cogvideox.put("prediction_type", "epsilon");
+    cogvideox.put("clip_sample_range", 1.0);
+    cogvideox.put("sample_max_value", 1.0);
+    cogvideox.put("timestep_spacing", "leading");
+    cogvideox.put("rescale_betas_zero_snr", false);
+    cogvideox.put("snr_shift_scale", 3.0);
+    INIT_DEFAULTS.put(COGVIDEOX_DDIM, cogvideox);
+    INIT_DEFAULTS.put(COGVIDEOX_DPM, cogvideox);
 
     LATER_VERSION_KEYS.put("use_exponential_sigmas", false);
     LATER_VERSION_KEYS.put("use_beta_sigmas", false);
@@ -322,16 +342,6 @@ public final class SchedulerConfig {
     if (className != null && !(className instanceof String)) {
       throw new IllegalArgumentException(source + ": _class_name must be a string");
     }
-    if (className != null && ((String) className).startsWith("CogVideoX")) {
-      // their steps differ from DDIM's and DPM-Solver's (snr_shift_scale among others): building
-      // one of those from this file would sample something the model was not made for
-      throw new IllegalArgumentException(
-          source
-              + ": "
-              + className
-              + " is not implemented (CogVideoX's own scheduler; Genloom would build a different"
-              + " one from this file)");
-    }
     return new SchedulerConfig(source, values);
   }
 
@@ -377,6 +387,15 @@ public final class SchedulerConfig {
   /** Where the config came from, for error messages. */
   public String source() {
     return source;
+  }
+
+  /**
+   * Whether the config was written for one of CogVideoX's schedulers, which its video pipelines
+   * use: ddim builds {@code CogVideoXDDIMScheduler} from it, dpmpp2m {@code CogVideoXDPMScheduler}.
+   */
+  public boolean isCogVideoX() {
+    String name = className();
+    return name != null && name.startsWith("CogVideoX");
   }
 
   /** The {@code _class_name} the config was written for, or null. */

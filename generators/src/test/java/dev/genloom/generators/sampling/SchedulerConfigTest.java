@@ -128,18 +128,28 @@ class SchedulerConfigTest {
   }
 
   @Test
-  void cogVideoXSchedulersAreRefusedRatherThanBuiltAsDdim() {
-    String m =
-        refusal(
-            () ->
-                SchedulerConfig.parse(
-                    "{\"_class_name\":\"CogVideoXDDIMScheduler\",\"snr_shift_scale\":3.0,"
-                        + "\"prediction_type\":\"v_prediction\"}",
-                    "scheduler_config.json"));
+  void aCogVideoXConfigBuildsItsOwnSchedulersAndRefusesTheOthersByName() {
+    SchedulerConfig c =
+        SchedulerConfig.parse(
+            "{\"_class_name\":\"CogVideoXDDIMScheduler\",\"snr_shift_scale\":3.0,"
+                + "\"prediction_type\":\"v_prediction\",\"timestep_spacing\":\"trailing\"}",
+            "scheduler_config.json");
+    assertTrue(Samplers.create(SamplerKind.DDIM, c, 6, 0) instanceof CogVideoXDdim);
+    assertTrue(Samplers.create(SamplerKind.DPMPP_2M, c, 6, 0) instanceof CogVideoXDpm);
     assertEquals(
-        "scheduler_config.json: CogVideoXDDIMScheduler is not implemented (CogVideoX's own"
-            + " scheduler; Genloom would build a different one from this file)",
-        m);
+        "sampler: euler cannot sample CogVideoX's schedule of scheduler_config.json"
+            + " (CogVideoXDDIMScheduler); use ddim or dpmpp2m",
+        refusal(() -> Samplers.check(SamplerKind.EULER, c)));
+    assertTrue(
+        refusal(() -> Samplers.create(SamplerKind.DDIM, c, 6, 0.5)).startsWith("eta: "),
+        "CogVideoX's DDIM takes no eta");
+    SchedulerConfig linear =
+        SchedulerConfig.parse(
+            "{\"_class_name\":\"CogVideoXDDIMScheduler\",\"beta_schedule\":\"linear\"}",
+            "scheduler_config.json");
+    assertTrue(
+        refusal(() -> Samplers.check(SamplerKind.DDIM, linear))
+            .contains("beta_schedule 'linear' is not implemented"));
   }
 
   @Test
