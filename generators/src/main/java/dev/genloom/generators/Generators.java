@@ -11,6 +11,7 @@ public final class Generators {
       case MODEL_KIND_LATENT_DIFFUSION -> new LatentDiffusion(pkg, device);
       case MODEL_KIND_AR_TOKEN_SHUFFLE -> new TokenShuffleAR(pkg, device);
       case MODEL_KIND_DIT_VIDEO -> new DiTVideo(pkg, device);
+      case MODEL_KIND_LATENT_VIDEO -> new LatentVideoDiffusion(pkg, device);
       default ->
           throw new ModelPackageException(
               pkg.root().resolve(ModelPackage.MANIFEST_FILE)

@@ -148,7 +148,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
     this.text = loadedText;
   }
 
-  private static SchedulerConfig schedulerConfig(ModelPackage pkg) {
+  static SchedulerConfig schedulerConfig(ModelPackage pkg) {
     ModelManifest manifest = pkg.manifest();
     String file = manifest.getSchedule().getConfigFile();
     if (file.isEmpty()) {

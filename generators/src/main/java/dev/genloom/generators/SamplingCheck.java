@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.genloom.generators.graph.GraphExecutor;
 import dev.genloom.generators.sampling.Sampler;
 import dev.genloom.generators.text.PromptTokenizer;
+import dev.genloom.proto.v1.CfgSchedule;
 import dev.genloom.proto.v1.GoldenFile;
 import dev.genloom.proto.v1.ModelKind;
 import java.io.IOException;
@@ -53,7 +54,8 @@ public final class SamplingCheck {
   /** Every sampling golden of {@code pkg}, replayed; an empty list for other kinds. */
   public static List<Result> check(ModelPackage pkg, Device device) {
     List<Result> results = new ArrayList<>();
-    if (pkg.kind() != ModelKind.MODEL_KIND_LATENT_DIFFUSION) {
+    boolean video = pkg.kind() == ModelKind.MODEL_KIND_LATENT_VIDEO;
+    if (pkg.kind() != ModelKind.MODEL_KIND_LATENT_DIFFUSION && !video) {
       return results;
     }
     List<GoldenFile> goldens =
@@ -61,6 +63,14 @@ public final class SamplingCheck {
             .filter(g -> g.getSubject().startsWith("sampling/"))
             .toList();
     if (goldens.isEmpty()) {
+      return results;
+    }
+    if (video) {
+      try (LatentVideoDiffusion lvd = (LatentVideoDiffusion) Generators.open(pkg, device)) {
+        for (GoldenFile golden : goldens) {
+          results.add(replayVideo(lvd, golden));
+        }
+      }
       return results;
     }
     try (LatentDiffusion ldm = (LatentDiffusion) Generators.open(pkg, device)) {
@@ -131,6 +141,92 @@ public final class SamplingCheck {
             .withRows(cond, uncond)
             .withNoise(noise(arrays, prompts.size(), base.steps(), subject));
     return run(ldm, subject, base, prompt, arrays, idsMatch, scope);
+  }
+
+  /**
+   * A recording of a CogVideoX pipeline run: the sidecar's prompts and settings, per item the image
+   * posterior's draw (image-to-video), the initial latent and every scheduler draw in order.
+   */
+  static Result replayVideo(LatentVideoDiffusion lvd, GoldenFile golden) {
+    ModelPackage pkg = lvd.pkg();
+    Path npz = pkg.resolve(golden.getFile());
+    Path sidecar =
+        npz.resolveSibling(npz.getFileName().toString().replaceFirst("\\.npz$", ".json"));
+    String subject = golden.getSubject();
+    try (NDManager scope = NDManager.newBaseManager()) {
+      Map<String, NDArray> arrays = GoldenCheck.readNpz(scope, npz);
+      JsonNode settings = readJson(sidecar);
+      List<String> prompts = strings(settings, "prompts");
+      List<String> negatives = strings(settings, "negative_prompts");
+      GenerationSpec.Builder builder =
+          lvd.defaults("", 0).toBuilder()
+              .sampler(settings.get("sampler").asText())
+              .steps(settings.get("steps").asInt())
+              .guidanceScale((float) settings.get("guidance_scale").asDouble())
+              .numFrames(settings.get("num_frames").asInt())
+              .size(settings.get("width").asInt(), settings.get("height").asInt());
+      if (settings.path("use_dynamic_cfg").asBoolean(false)) {
+        builder.cfgSchedule(
+            CfgSchedule.newBuilder().setShape(CfgSchedule.Shape.SHAPE_COGVIDEOX_DYNAMIC).build());
+      }
+      GenerationSpec base = builder.build();
+      List<GenerationSpec> specs = new ArrayList<>();
+      for (int b = 0; b < prompts.size(); b++) {
+        specs.add(base.toBuilder().prompt(prompts.get(b)).negativePrompt(negatives.get(b)).build());
+      }
+      List<PromptTokenizer> tokenizers = lvd.text().tokenizers();
+      PromptBatch tokenized = PromptBatch.of(tokenizers, specs);
+      List<long[][]> cond = new ArrayList<>();
+      List<long[][]> uncond = new ArrayList<>();
+      boolean idsMatch = true;
+      for (int k = 0; k < tokenizers.size(); k++) {
+        long[][] c = rows(require(arrays, "input_ids_" + k, subject));
+        long[][] u = rows(require(arrays, "uncond_ids_" + k, subject));
+        idsMatch &=
+            Arrays.deepEquals(c, tokenized.cond(k)) && Arrays.deepEquals(u, tokenized.uncond(k));
+        cond.add(c);
+        uncond.add(u);
+      }
+      NDArray image = arrays.get("image");
+      List<NoiseSource> noise = new ArrayList<>();
+      NDArray imageNoise = image == null ? null : require(arrays, "image_noise", subject);
+      NDArray init = require(arrays, "init_noise", subject);
+      NDArray stepNoise = arrays.get("step_noise");
+      for (int b = 0; b < prompts.size(); b++) {
+        String item = b + ":" + (b + 1);
+        List<NDArray> draws = new ArrayList<>();
+        if (imageNoise != null) {
+          draws.add(imageNoise.get(item));
+        }
+        draws.add(init.get(item));
+        if (stepNoise != null) {
+          for (int k = 0; k < stepNoise.getShape().get(0); k++) {
+            draws.add(stepNoise.get(k).get(item));
+          }
+        }
+        noise.add(new ReplayNoise(draws, List.of()));
+      }
+      PromptBatch batch = tokenized.withRows(cond, uncond).withNoise(noise);
+      LatentVideoDiffusion.Trajectory run =
+          lvd.sample(
+              scope, batch, image, base, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
+      double latentError = maxAbs(run.latents(), require(arrays, "latent_final", subject), subject);
+      double pixelError =
+          maxAbs(lvd.decode(run.latents()), require(arrays, "pixels", subject), subject);
+      double timestepError = 0;
+      NDArray timesteps = arrays.get("timesteps");
+      if (timesteps != null) {
+        Sampler sampler = lvd.sampler(base);
+        float[] recorded = timesteps.toType(DataType.FLOAT32, false).toFloatArray();
+        for (int i = 0; i < Math.min(recorded.length, sampler.steps()); i++) {
+          timestepError = Math.max(timestepError, Math.abs(recorded[i] - sampler.modelTimestep(i)));
+        }
+        if (recorded.length != sampler.steps()) {
+          timestepError = Double.POSITIVE_INFINITY;
+        }
+      }
+      return new Result(subject, latentError, pixelError, timestepError, idsMatch);
+    }
   }
 
   /** A recording of Genloom's own training code: one tokenizer, settings as scalar arrays. */
