@@ -231,6 +231,57 @@ class BringYourOwnModelTest {
     assertTrue(html.contains("fixture-flux_3_96x64"), "the report names every configuration");
   }
 
+  @Test
+  void aCogVideoXPackageWritesAnMp4AndAContactSheetAndRunsThroughEvalAndReport(@TempDir Path dir)
+      throws Exception {
+    Path video = dir.resolve("ball.mp4");
+    ok(
+        "generate",
+        "--models",
+        MODELS.toString(),
+        "--model",
+        "fixture-cogvideox",
+        "--prompt",
+        "a red ball rolls left",
+        "--steps",
+        "2",
+        "--frames",
+        "17",
+        "--out",
+        video.toString());
+    assertTrue(Files.size(video) > 0, "the MP4 is written");
+    BufferedImage sheet = ImageIO.read(dir.resolve("ball.png").toFile());
+    assertTrue(sheet.getWidth() > 32, "a contact sheet of the frames");
+    Path prompts = dir.resolve("prompts.txt");
+    Files.writeString(prompts, "a red ball rolls left\na blue cube moves up\n");
+    Path grid = dir.resolve("grid.json");
+    Files.writeString(grid, "{\"models\": [\"fixture-cogvideox\"], \"steps\": [3]}");
+    Path run = dir.resolve("run");
+    ok(
+        "run",
+        "--models",
+        MODELS.toString(),
+        "--prompts",
+        prompts.toString(),
+        "--grid",
+        grid.toString(),
+        "--seeds",
+        "1",
+        "--out",
+        run.toString());
+    for (String line : Files.readAllLines(run.resolve("manifest.jsonl"))) {
+      JsonNode record = JSON.readTree(line);
+      assertEquals("STATUS_OK", record.get("status").asText(), line);
+      assertTrue(record.get("media").asText().endsWith(".mp4"), line);
+    }
+    ok("eval", "run", "--models", MODELS.toString(), "--run", run.toString());
+    RunMetrics metrics = RunMetrics.read(run);
+    assertEquals(1, metrics.configs().size());
+    assertTrue(metrics.configs().get(0).motion() != null, "videos are scored for motion");
+    ok("report", "--run", run.toString());
+    assertTrue(Files.readString(run.resolve("report.html")).contains("fixture-cogvideox"));
+  }
+
   private static void copy(Path source, Path target) throws Exception {
     try (Stream<Path> files = Files.walk(source)) {
       for (Path p : files.toList()) {
