@@ -239,7 +239,7 @@ public final class CacheBenchmark {
     }
     out.printf(
         Locale.ROOT,
-        "== %s block caching: %s %d steps, %dx%d, %d images per policy, median of %d ==%n",
+        "== %s block caching: %s %d steps, %dx%d, %d items per policy, median of %d ==%n",
         settings.model(),
         settings.sampler(),
         settings.steps(),
