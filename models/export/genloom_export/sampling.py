@@ -118,7 +118,7 @@ class GoldenOptions:
 
     def __init__(self, samplers=None, sizes=None, steps=20, guidance=None,
                  guidance_rescale=0.0, eta=0.0, extras=(), seeds=(1, 2), prompts=None, negatives=None,
-                 sampling_atol=1e-3):
+                 sampling_atol=1e-3, frames=None, dynamic_cfg=()):
         from .stable_diffusion import GOLDEN_NEGATIVES, GOLDEN_PROMPTS
         self.samplers = list(samplers) if samplers else None
         self.sizes = list(sizes) if sizes else None
@@ -129,12 +129,15 @@ class GoldenOptions:
         self.negatives = list(negatives if negatives is not None else GOLDEN_NEGATIVES)
         self.sampling_atol = float(sampling_atol)
         self.clip_skip = 0
+        self.frames = [int(n) for n in frames] if frames else None  # latent video: frame counts per size
+        self.dynamic_cfg = list(dynamic_cfg)  # latent video: samplers whose goldens use use_dynamic_cfg
 
     @classmethod
     def from_args(cls, a):
         return cls(samplers=a.golden_samplers, sizes=a.golden_sizes, steps=a.golden_steps, guidance=a.golden_guidance,
                    guidance_rescale=a.golden_guidance_rescale, eta=a.golden_eta, extras=a.golden_extra or (),
-                   seeds=a.golden_seeds, sampling_atol=a.sampling_atol)
+                   seeds=a.golden_seeds, sampling_atol=a.sampling_atol,
+                   frames=getattr(a, "golden_frames", None), dynamic_cfg=getattr(a, "golden_dynamic_cfg", None) or ())
 
     def resolve(self, sizes, pipeline):
         """Fill the defaults that depend on the package and check everything (raises Refused)."""
@@ -181,6 +184,10 @@ def add_golden_args(ap):
                          f"{', '.join(EXTRA_KEYS)}); repeatable")
     ap.add_argument("--golden-seeds", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2],
                     help="one seed per golden prompt (default 1,2)")
+    ap.add_argument("--golden-frames", type=lambda s: [int(x) for x in s.split(",") if x],
+                    help="CogVideoX only: frame counts of the sampling goldens (default: the two smallest served)")
+    ap.add_argument("--golden-dynamic-cfg", type=lambda s: [x for x in s.split(",") if x],
+                    help="CogVideoX only: samplers whose goldens run with the pipeline's use_dynamic_cfg")
     ap.add_argument("--sampling-atol", type=float, default=1e-3,
                     help="max abs difference of the final latents, exported replay vs eager (default 1e-3)")
 

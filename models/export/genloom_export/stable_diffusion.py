@@ -453,8 +453,12 @@ class PackageWriter:
         os.makedirs(os.path.join(pkg, "golden"), exist_ok=True)
 
     @torch.no_grad()
-    def component(self, name, module, trace_args, golden_args, in_names, out_names, file=None, dims=dims_for):
-        """`dims`: the dynamic dimensions of a float tensor (default dims_for)."""
+    def component(self, name, module, trace_args, golden_args, in_names, out_names, file=None, dims=dims_for,
+                  named_dims=None):
+        """`dims`: the dynamic dimensions of a float tensor (default dims_for); `named_dims(name, tensor)`, where
+        given, decides them by tensor name instead."""
+        if named_dims is not None:
+            dims = None
         file = file or f"{name}.pt"
         path = os.path.join(self.pkg, file)
         module = module.eval()
@@ -472,9 +476,10 @@ class PackageWriter:
         arrays = dict(zip(in_names, golden_args))
         arrays.update({(n + ".out" if n in in_names else n): o for n, o in zip(out_names, outs)})
         self.E.write_golden(os.path.join(self.pkg, "golden", f"{name}.npz"), arrays)
-        in_specs = [spec(n, a, dims(a) if a.dtype != torch.int64 else (0,) if n == "input_ids" else ())
+        dyn = (lambda n, t: named_dims(n, t)) if named_dims is not None else (lambda n, t: dims(t))
+        in_specs = [spec(n, a, dyn(n, a) if a.dtype != torch.int64 else (0,) if n == "input_ids" else ())
                     for n, a in zip(in_names, golden_args)]
-        out_specs = [spec(n, o, dims(o)) for n, o in zip(out_names, outs)]
+        out_specs = [spec(n, o, dyn(n, o)) for n, o in zip(out_names, outs)]
         self.components.append(self.E.component(name, file, in_specs, out_specs, sha))
         self.goldens.append(self.E.golden_entry(name, f"golden/{name}.npz"))
         self.traced[name] = loaded
@@ -515,14 +520,28 @@ def sampler_default(scheduler_config):
 @torch.no_grad()
 def export(pipeline_dir, out, *, name=None, description=None, width=None, height=None, max_width=None,
            max_height=None, buckets=None, atol=1e-4, loader=None, golden=None, command=None,
-           max_sequence_length=None):
+           max_sequence_length=None, num_frames=None):
     """Export the pipeline folder into the package folder `out`; returns the manifest. `loader` supplies
     the UNet and VAE (default DiffusersLoader); text encoders load with transformers. `golden`: a
     sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export; a
     package folder it created is removed again when the export fails. A StableDiffusion3Pipeline folder
     goes to genloom_export.sd3.export, a FluxPipeline folder to genloom_export.flux.export
-    (max_sequence_length: their T5 tokens per prompt, default 256 for SD3, 512 for Flux)."""
+    (max_sequence_length: their T5 tokens per prompt, default 256 for SD3, 512 for Flux). A folder of a
+    CogVideoX pipeline class goes to genloom_export.cogvideox.export (a latent video package; num_frames: its
+    default frame count), which refuses the classes it does not export by name."""
     cls = read_model_index(pipeline_dir).get("_class_name")
+    if isinstance(cls, str) and cls.startswith("CogVideoX"):
+        from . import cogvideox
+        if buckets:
+            raise Refused(f"--buckets is not exported for {cls} folders")
+        return cogvideox.export(pipeline_dir, out, name=name, description=description, width=width, height=height,
+                                max_width=max_width, max_height=max_height, atol=atol, loader=loader, golden=golden,
+                                command=command, max_sequence_length=max_sequence_length, num_frames=num_frames)
+    if num_frames is not None:
+        raise Refused("--num-frames applies to CogVideoX pipeline folders (latent video) only")
+    golden = golden or sampling.GoldenOptions()
+    if golden.frames or golden.dynamic_cfg:
+        raise Refused("--golden-frames and --golden-dynamic-cfg apply to CogVideoX pipeline folders only")
     if cls in ("StableDiffusion3Pipeline", "FluxPipeline"):
         from . import flux, sd3
         if buckets:
@@ -536,7 +555,6 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
     p = Pipeline(pipeline_dir)
     sizes = Sizes(p, width, height, max_width, max_height, buckets)
     diffusers = sampling.optional_diffusers()
-    golden = golden or sampling.GoldenOptions()
     golden.resolve(sizes, p)
     if os.path.exists(os.path.join(out, "manifest.json")):
         raise Refused(f"{out} already holds a package; choose an empty --out")
@@ -760,6 +778,8 @@ def main(argv=None):
     ap.add_argument("--max-sequence-length", type=int, help="SD3 and Flux only: T5 tokens per prompt, diffusers' "
                                                              "max_sequence_length (default 256 for SD3, 512 for "
                                                              "Flux; at most 512)")
+    ap.add_argument("--num-frames", type=int, help="CogVideoX only: the default frame count (default: the largest "
+                                                   "served, at most 49)")
     ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference allowed between traced components "
                                                              "and eager PyTorch, and the block graph and the UNet")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own choice)")
@@ -772,7 +792,7 @@ def main(argv=None):
         export(a.pipeline, os.path.abspath(a.out), name=a.name, description=a.description, width=a.width,
                height=a.height, max_width=a.max_width, max_height=a.max_height, buckets=a.buckets, atol=a.atol,
                loader=DiffusersLoader(a.variant), golden=sampling.GoldenOptions.from_args(a),
-               max_sequence_length=a.max_sequence_length,
+               max_sequence_length=a.max_sequence_length, num_frames=a.num_frames,
                command="python3 -m genloom_export.stable_diffusion " + shlex.join(sys.argv[1:] if argv is None
                                                                                    else argv))
     except Refused as e:

@@ -5,7 +5,10 @@ formulas (Song et al. 2021, with diffusers' timestep and final-alpha conventions
 TorchScript blocks, text encoders combined as the manifest's `text` says -- which must land on the recorded
 final latents; likewise every flow-match Euler golden, from the rectified-flow formulas with SD3's shifted
 sigmas (Esser et al. 2024), or for fixture-flux FluxPipeline's sigmas with the image-sequence-length shift and
-the guidance scale as the transformer's input, and its decoded pixels."""
+the guidance scale as the transformer's input, and its decoded pixels. The latent video fixtures
+(models/fixture-cogvideox, fixture-cogvideox-i2v) are checked for their manifest contract and golden layout,
+and every DDIM golden is replayed from CogVideoX's schedule and DDIM formulas through the package's text
+encoder, blocks, VAE encoder and decoder chunks."""
 import json
 import math
 import os
@@ -409,3 +412,131 @@ def test_flow_goldens_replay(name):
             pixels = decoder(torch.from_numpy(g["latent_final"]) / m["latent"]["scaleFactor"])
         d = (pixels.double() - torch.from_numpy(g["pixels"]).double()).abs().max().item()
         assert d <= 1e-4, (entry["subject"], "pixels", d)
+
+
+# ------------------------------------------------------------------------------------------ latent video (CogVideoX)
+
+VIDEO_FIXTURES = {"fixture-cogvideox": ("CogVideoXPipeline", "CogVideoXDDIMScheduler", "IMAGE_CONDITIONING_NONE"),
+                  "fixture-cogvideox-i2v": ("CogVideoXImageToVideoPipeline", "CogVideoXDPMScheduler",
+                                            "IMAGE_CONDITIONING_CHANNEL_CONCAT")}
+VIDEO_SIDECAR_KEYS = {"sampler", "scheduler", "pipeline", "steps", "guidance_scale", "use_dynamic_cfg", "num_frames",
+                      "width", "height", "prompts", "negative_prompts", "truncated_tokens", "max_sequence_length",
+                      "diffusers_version"}
+
+
+@pytest.mark.parametrize("name", list(VIDEO_FIXTURES))
+def test_latent_video_manifest_contract(name):
+    pkg, m = load(name)
+    pipeline, scheduler, conditioning = VIDEO_FIXTURES[name]
+    train_export().validate_manifest(m)
+    check_package_files(pkg, m)
+    assert m["kind"] == "MODEL_KIND_LATENT_VIDEO"
+    assert scheduler_config(name)["_class_name"] == scheduler
+    v = m["video"]
+    assert v["imageConditioning"] == conditioning and (v.get("encoder") == "vae_encoder") == (
+        conditioning == "IMAGE_CONDITIONING_CHANNEL_CONCAT")
+    assert (v["temporalCompression"], v["headFrames"], v["stepFrames"]) == (4, 3, 2)
+    # every served frame count has an odd latent frame count >= 3, at most diffusers' 49 frames
+    assert m["supportedFrameCounts"] == [9, 17, 25, 33, 41, 49]
+    assert m["defaults"]["numFrames"] == 9 and m["latent"]["frames"] == 3 and m["defaults"]["fps"] == 8
+    assert m["denoiser"]["inputs"] == ["sample", "timestep", "encoder_hidden_states"]
+    assert m["denoiser"]["prediction"] == "PREDICTION_V"
+    assert [b["group"] for b in m["denoiser"]["blocks"] if b.get("cacheable")] == ["transformer_blocks"] * 2
+    specs = {c["name"]: c for c in m["components"]}
+    sample = specs["transformer.embed"]["inputs"][0]
+    assert sample["name"] == "sample" and sample["shape"] == [-1, -1, 8 if conditioning.endswith("CONCAT") else 4,
+                                                              -1, -1]
+    head, step = specs[v["decoderHead"]], specs[v["decoderStep"]]
+    caches = [o["name"] for o in head["outputs"][1:]]
+    assert caches and [i["name"] for i in step["inputs"][1:]] == caches == [o["name"] for o in step["outputs"][1:]]
+    subjects = {g["subject"] for g in sampling_goldens(m)}
+    assert subjects == {f"sampling/{s}/32x32/f{f}" for s in ("ddim", "dpmpp2m") for f in (9, 17)}
+    for entry in sampling_goldens(m):
+        arrays, side = read_golden(pkg, entry)
+        assert set(side) == VIDEO_SIDECAR_KEYS and side["pipeline"] == pipeline
+        assert side["use_dynamic_cfg"] == (conditioning.endswith("CONCAT") and side["sampler"] == "dpmpp2m")
+        F = 1 + (side["num_frames"] - 1) // 4
+        assert arrays["init_noise"].shape == (2, F, 4, 8, 8)
+        assert arrays["pixels"].shape == (2, 3, side["num_frames"], 32, 32)
+        assert ("image" in arrays.files) == conditioning.endswith("CONCAT")
+        steps = side["steps"]
+        if side["sampler"] == "dpmpp2m":  # two draws a step but the first and, when its prev < 0, the last
+            assert arrays["step_noise"].shape[0] in (2 * steps - 1, 2 * steps - 2)
+        else:
+            assert "step_noise" not in arrays.files
+
+
+def cogvideox_alphas(config):
+    """CogVideoX's schedule from its formulas: float64 scaled-linear betas, cumulative alphas, the SNR shift
+    a / (s + (1 - s) a), then zero terminal SNR rescaled on sqrt(alphas_cumprod) (Lin et al. 2023, algorithm 1)."""
+    n = config["num_train_timesteps"]
+    betas = torch.linspace(config["beta_start"] ** 0.5, config["beta_end"] ** 0.5, n, dtype=torch.float64) ** 2
+    a = torch.cumprod(1 - betas, 0)
+    s = config["snr_shift_scale"]
+    a = a / (s + (1 - s) * a)
+    if config.get("rescale_betas_zero_snr"):
+        r = a.sqrt()
+        a = ((r - r[-1]) * (r[0] / (r[0] - r[-1]))) ** 2
+    return a.tolist()
+
+
+@pytest.mark.parametrize("name", list(VIDEO_FIXTURES))
+def test_latent_video_ddim_goldens_replay(name):
+    """Every DDIM golden from the formulas (v-prediction x0 = sqrt(a) x - sqrt(1-a) v; x' = sqrt((1-a')/(1-a)) x +
+    (sqrt(a') - sqrt(a) sqrt((1-a')/(1-a))) x0 with a' at t - T/N, 1 past the end), the package's TorchScript
+    text encoder, blocks and VAE chunks, classifier-free guidance over [uncond; cond] rows; for image-to-video the
+    first frame's posterior sample concatenated along channels."""
+    pkg, m = load(name)
+    config = scheduler_config(name)
+    alphas = cogvideox_alphas(config)
+    files = {c["name"]: os.path.join(pkg, c["file"]) for c in m["components"]}
+    text = torch.jit.load(files["text_encoder"])
+    graph = GraphRunner(pkg, m["components"], m["denoiser"])
+    head, step = torch.jit.load(files["vae_decoder.head"]), torch.jit.load(files["vae_decoder.step"])
+    scale = m["latent"]["scaleFactor"]
+    f32 = lambda c: float(np.float32(c))  # noqa: E731  (a double coefficient meeting a float32 tensor)
+    replayed = 0
+    for entry in sampling_goldens(m):
+        arrays, side = read_golden(pkg, entry)
+        if side["sampler"] != "ddim":
+            continue
+        g = {k: torch.from_numpy(arrays[k]) for k in arrays.files}
+        with torch.no_grad():
+            ehs = torch.cat([text(g["uncond_ids_0"]), text(g["input_ids_0"])])
+            x = g["init_noise"].clone()
+            B, F = x.shape[:2]
+            image = None
+            if "image" in g:
+                enc = torch.jit.load(files["vae_encoder"])
+                ms = [enc(g["image"][b:b + 1]) for b in range(B)]
+                z = torch.cat([mu for mu, _ in ms]) + torch.cat([sd for _, sd in ms]) * g["image_noise"]
+                z = z.permute(0, 2, 1, 3, 4) * scale
+                image = torch.cat([z, torch.zeros(B, F - 1, *z.shape[2:])], dim=1)
+            steps = side["steps"]
+            ratio = config["num_train_timesteps"] // steps
+            for t in [int(v) for v in g["timesteps"].tolist()]:
+                inp = torch.cat([x, x])
+                if image is not None:
+                    inp = torch.cat([inp, torch.cat([image, image])], dim=2)
+                v = graph(sample=inp, timestep=torch.full((2 * B,), float(t)), encoder_hidden_states=ehs)
+                vu, vc = v.chunk(2)
+                v = vu + f32(side["guidance_scale"]) * (vc - vu)
+                a = alphas[t]
+                ap = alphas[t - ratio] if t - ratio >= 0 else 1.0
+                x0 = f32(math.sqrt(a)) * x - f32(math.sqrt(1 - a)) * v
+                at = math.sqrt((1 - ap) / (1 - a))
+                x = f32(at) * x + f32(math.sqrt(ap) - math.sqrt(a) * at) * x0
+            d = (x - g["latent_final"]).abs().max().item()
+            assert d <= 1e-4, (entry["subject"], d)
+            zl = (1 / scale) * x.permute(0, 2, 1, 3, 4)
+            outs = head(zl[:, :, :3].contiguous())
+            pixels, caches = [outs[0]], outs[1:]
+            for s in range(3, F, 2):
+                outs = step(zl[:, :, s:s + 2].contiguous(), *caches)
+                pixels.append(outs[0])
+                caches = outs[1:]
+            dp = (torch.cat(pixels, dim=2) - g["pixels"]).abs().max().item()
+            assert dp <= 1e-3, (entry["subject"], dp)
+            print(f"{name} {entry['subject']}: latents {d:.2e}, pixels {dp:.2e}")
+        replayed += 1
+    assert replayed == 2

@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd2-v,
-models/fixture-sdxl, models/fixture-sd15-flow, models/fixture-sd3 and models/fixture-flux.
+models/fixture-sdxl, models/fixture-sd15-flow, models/fixture-sd3, models/fixture-flux, models/fixture-cogvideox
+and models/fixture-cogvideox-i2v.
 
 Each fixture is a tiny, seeded configuration of the real diffusers classes (UNet2DConditionModel with
 three levels, AutoencoderKL with four, so sizes are multiples of 32 and the default is 64x64; for
 fixture-sd3 an SD3Transformer2DModel with patch size 2 and four joint blocks over a 16-channel
 AutoencoderKL with SD3's scaling and shift factors, so sizes are multiples of 16; for fixture-flux a
 FluxTransformer2DModel with guidance embeddings, two double- and two single-stream blocks over a 16-channel
-AutoencoderKL with FLUX.1's factors and FLUX.1-dev's scheduler config), with text encoders
+AutoencoderKL with FLUX.1's factors and FLUX.1-dev's scheduler config; for fixture-cogvideox a
+CogVideoXTransformer3DModel with rotary embeddings and two blocks over an AutoencoderKLCogVideoX with three
+levels and temporal compression 4, so sizes are multiples of 8 and the default is 32x32 with 9 frames, under
+CogVideoX-2b's CogVideoXDDIMScheduler config (snr_shift_scale 3); fixture-cogvideox-i2v is its image-to-video
+form with 2C input channels under CogVideoX-5b's CogVideoXDPMScheduler config (snr_shift_scale 1), its dpmpp2m
+goldens recorded with use_dynamic_cfg), with text encoders
 from tests/standins/transformers (small CLIP-style causal transformers with transformers'
 CLIPTextModel / CLIPTextModelWithProjection interface, and for fixture-sd3 and fixture-flux a small T5
 encoder with T5EncoderModel's) and the fixture tokenizers of tests/data. The script writes each diffusers
@@ -22,7 +28,7 @@ packages exist so that the Java runtime can be checked against diffusers' own sa
 
 Needs diffusers (with torch, numpy, regex) importable; run from anywhere:
 
-  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow,sd3,flux] [--keep DIR]
+  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow,sd3,flux,cogvideox,cogvideox-i2v] [--keep DIR]
 """
 import argparse
 import json
@@ -64,6 +70,8 @@ SDXL_SCHEDULER = {"_class_name": "EulerDiscreteScheduler", "beta_end": 0.012, "b
 FLOW_SCHEDULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "num_train_timesteps": 1000, "shift": 3.0}
 
 COMMON_ARGS = ["--golden-sizes", "64x64,96x64", "--golden-steps", "6", "--golden-guidance", "5", "--threads", "2"]
+COGVIDEOX_ARGS = ["--golden-steps", "6", "--golden-guidance", "6", "--num-frames", "9", "--golden-frames", "9,17",
+                  "--threads", "2"]
 FIXTURES = {
     "sd15": {"out": "fixture-sd15", "shape": "SD 1.5",
              "args": ["--golden-extra", "ddim:eta=0.3"]},
@@ -84,6 +92,15 @@ FIXTURES = {
                       "resolution-dependent shift)",
              "encoders": "stand-in CLIP and T5 text encoders",
              "guidance": "3.5", "args": ["--width", "64", "--height", "64"]},
+    "cogvideox": {"out": "fixture-cogvideox",
+                  "shape": "CogVideoX text-to-video (a T5 encoder, a 3D transformer with rotary embeddings, a causal "
+                           "video VAE, CogVideoX-2b's CogVideoXDDIMScheduler config)",
+                  "encoders": "a stand-in T5 text encoder", "common": COGVIDEOX_ARGS, "args": []},
+    "cogvideox-i2v": {"out": "fixture-cogvideox-i2v",
+                      "shape": "CogVideoX image-to-video (the first frame's latent concatenated along channels, "
+                               "CogVideoX-5b's CogVideoXDPMScheduler config, dynamic classifier-free guidance)",
+                      "encoders": "a stand-in T5 text encoder", "common": COGVIDEOX_ARGS,
+                      "args": ["--golden-dynamic-cfg", "dpmpp2m"]},
 }
 # SD3-medium's VAE settings (16 latent channels, no quant convs).
 SD3_VAE = {"latent_channels": 16, "scaling_factor": 1.5305, "shift_factor": 0.0609, "use_quant_conv": False,
@@ -95,6 +112,15 @@ FLUX_DEV_SCHEDULER = {"_class_name": "FlowMatchEulerDiscreteScheduler", "base_im
                       "max_image_seq_len": 4096, "max_shift": 1.15, "num_train_timesteps": 1000, "shift": 3.0,
                       "use_dynamic_shifting": True}
 FLUX_SCHNELL_SCHEDULER = dict(FLUX_DEV_SCHEDULER, shift=1.0, use_dynamic_shifting=False)
+# CogVideoX-2b's scheduler config (v-prediction, zero terminal SNR on the shifted schedule, trailing spacing) and
+# CogVideoX-5b(-I2V)'s, which differs in the class and snr_shift_scale 1.
+COGVIDEOX_2B_SCHEDULER = {"_class_name": "CogVideoXDDIMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
+                          "beta_start": 0.00085, "clip_sample": False, "clip_sample_range": 1.0,
+                          "num_train_timesteps": 1000, "prediction_type": "v_prediction",
+                          "rescale_betas_zero_snr": True, "sample_max_value": 1.0, "set_alpha_to_one": True,
+                          "snr_shift_scale": 3.0, "steps_offset": 0, "timestep_spacing": "trailing",
+                          "trained_betas": None}
+COGVIDEOX_5B_SCHEDULER = dict(COGVIDEOX_2B_SCHEDULER, _class_name="CogVideoXDPMScheduler", snr_shift_scale=1.0)
 
 
 def write_json(path, obj):
@@ -170,6 +196,26 @@ def flux_transformer(diffusers, folder, seed, guidance_embeds):
     m.save_pretrained(folder, safe_serialization=False)
 
 
+def cogvideox_transformer(diffusers, folder, seed, in_channels):
+    torch.manual_seed(seed)
+    # text_embed_dim = T5's d_model 64; sample 8x8 latents (32x32 pixels) of 9 frames; head dim 16 (a multiple of 8)
+    m = diffusers.CogVideoXTransformer3DModel(num_attention_heads=2, attention_head_dim=16, in_channels=in_channels,
+                                              out_channels=4, time_embed_dim=16, text_embed_dim=64, num_layers=2,
+                                              sample_width=8, sample_height=8, sample_frames=9, patch_size=2,
+                                              temporal_compression_ratio=4, max_text_seq_length=226,
+                                              use_rotary_positional_embeddings=True)
+    m.save_pretrained(folder, safe_serialization=False)
+
+
+def cogvideox_vae(diffusers, folder, seed):
+    torch.manual_seed(seed)
+    m = diffusers.AutoencoderKLCogVideoX(in_channels=3, out_channels=3, down_block_types=("CogVideoXDownBlock3D",) * 3,
+                                         up_block_types=("CogVideoXUpBlock3D",) * 3, block_out_channels=(8, 16, 16),
+                                         latent_channels=4, layers_per_block=1, norm_num_groups=4,
+                                         temporal_compression_ratio=4, sample_height=32, sample_width=32)
+    m.save_pretrained(folder, safe_serialization=False)
+
+
 def unet(diffusers, folder, seed, **kw):
     torch.manual_seed(seed)
     m = diffusers.UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
@@ -178,6 +224,12 @@ def unet(diffusers, folder, seed, **kw):
 
 
 def model_index(kind, scheduler):
+    if kind.startswith("cogvideox"):
+        return {"_class_name": "CogVideoXImageToVideoPipeline" if kind == "cogvideox-i2v" else "CogVideoXPipeline",
+                "_diffusers_version": "0.30.3", "scheduler": ["diffusers", scheduler],
+                "text_encoder": ["transformers", "T5EncoderModel"], "tokenizer": ["transformers", "T5Tokenizer"],
+                "transformer": ["diffusers", "CogVideoXTransformer3DModel"],
+                "vae": ["diffusers", "AutoencoderKLCogVideoX"]}
     if kind.startswith("flux"):
         return {"_class_name": "FluxPipeline", "_diffusers_version": "0.30.3", "scheduler": ["diffusers", scheduler],
                 "text_encoder": ["transformers", "CLIPTextModel"], "text_encoder_2": ["transformers", "T5EncoderModel"],
@@ -242,6 +294,12 @@ def write_pipeline(diffusers, kind, d):
         vae(diffusers, os.path.join(d, "vae"), FLUX_VAE["scaling_factor"], 54,
             **{k: v for k, v in FLUX_VAE.items() if k != "scaling_factor"})
         sched = FLUX_DEV_SCHEDULER if kind == "flux" else FLUX_SCHNELL_SCHEDULER
+    elif kind in ("cogvideox", "cogvideox-i2v"):
+        i2v = kind == "cogvideox-i2v"
+        t5_encoder(os.path.join(d, "text_encoder"), t5_tokenizer(os.path.join(d, "tokenizer")), 61)
+        cogvideox_transformer(diffusers, os.path.join(d, "transformer"), 63 if i2v else 62, 8 if i2v else 4)
+        cogvideox_vae(diffusers, os.path.join(d, "vae"), 64)
+        sched = COGVIDEOX_5B_SCHEDULER if i2v else COGVIDEOX_2B_SCHEDULER
     else:
         tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
         tok2 = copy_tokenizer("clip-sd2", os.path.join(d, "tokenizer_2"))
@@ -266,8 +324,8 @@ def export_command(kind, pipeline):
             f"like {f['shape']}, with {f.get('encoders', 'stand-in CLIP text encoders')}; its images are noise. "
             "It exists to check the runtime's tokenizers, text conditioning, samplers and block graph against "
             "diffusers' own sampling loop.")
-    common = list(COMMON_ARGS)
-    common[common.index("--golden-guidance") + 1] = f.get("guidance", "5")  # Flux: FLUX.1-dev's 3.5
+    common = list(f.get("common", COMMON_ARGS))
+    common[common.index("--golden-guidance") + 1] = f.get("guidance", common[common.index("--golden-guidance") + 1])
     return ([sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", pipeline, "--out",
              os.path.join("models", f["out"]), "--name", f["out"], "--description", desc] + common + f["args"])
 

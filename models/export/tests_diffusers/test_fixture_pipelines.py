@@ -248,3 +248,54 @@ def test_flux_schnell_refuses_goldens_with_guidance(tmp_path):
     r, out = run_export(tmp_path, pipe, "--width", "64", "--height", "64", "--golden-guidance", "3.5")
     assert r.returncode == 1 and "this transformer has no guidance_embeds" in r.stderr, r.stderr[-3000:]
     assert not out.exists()
+
+
+def cogvideox_refusal(tmp_path, kind, edit=None, extra=()):
+    """Writes a CogVideoX fixture pipeline, applies edit(folder), runs the exporter; returns its stderr (the export
+    must fail with rc 1 and leave no package)."""
+    pipe = tmp_path / f"{kind}-pipeline"
+    B.write_pipeline(diffusers, kind, str(pipe))
+    if edit:
+        edit(pipe)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([B.EXPORT, B.STANDINS] + sys.path))
+    r = subprocess.run([sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", str(pipe), "--out",
+                        str(tmp_path / "pkg"), "--golden-steps", "2"] + list(extra), env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 1, r.stdout[-2000:] + r.stderr[-2000:]
+    assert not (tmp_path / "pkg").exists()
+    return r.stderr
+
+
+def edit_json(path, **changes):
+    def edit(pipe):
+        with open(pipe / path) as f:
+            c = json.load(f)
+        c.update(changes)
+        with open(pipe / path, "w") as f:
+            json.dump(c, f)
+    return edit
+
+
+@pytest.mark.parametrize("edit, extra, message", [
+    (edit_json("model_index.json", _class_name="CogVideoXVideoToVideoPipeline"), (),
+     "'CogVideoXVideoToVideoPipeline': only CogVideoXPipeline and CogVideoXImageToVideoPipeline"),
+    (edit_json("transformer/config.json", ofs_embed_dim=512), (), "ofs_embed_dim=512"),
+    (edit_json("transformer/config.json", patch_size_t=2), (), "patch_size_t=2"),
+    (edit_json("transformer/config.json", use_rotary_positional_embeddings=False), (), "sincos"),
+    (edit_json("transformer/config.json", attention_head_dim=12), (), "attention_head_dim=12"),
+    (edit_json("vae/config.json", use_quant_conv=True), (), "use_quant_conv=true"),
+    (edit_json("vae/config.json", shift_factor=0.1), (), "shift_factor=0.1"),
+    (edit_json("scheduler/scheduler_config.json", _class_name="DDIMScheduler"), (), "'DDIMScheduler'"),
+    (edit_json("scheduler/scheduler_config.json", beta_schedule="linear"), (), "beta_schedule='linear'"),
+    (None, ("--num-frames", "13"), "gives 4 latent frames"),
+    (None, ("--golden-frames", "21"), "golden frame count 21 gives 6 latent frames"),
+    (None, ("--num-frames", "57"), "at most 49 frames"),
+    (None, ("--golden-samplers", "euler"), "golden sampler 'euler'"),
+])
+def test_cogvideox_refusals(tmp_path, edit, extra, message):
+    assert message in cogvideox_refusal(tmp_path, "cogvideox", edit, extra)
+
+
+def test_cogvideox_i2v_refuses_text_to_video_channels(tmp_path):
+    err = cogvideox_refusal(tmp_path, "cogvideox-i2v", edit_json("transformer/config.json", in_channels=4))
+    assert "in_channels=4" in err and "2 x the VAE's latent_channels 4" in err

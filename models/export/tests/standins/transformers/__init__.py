@@ -5,6 +5,8 @@ tests_diffusers/build_fixtures.py put it there); it is never installed. It offer
 `CLIPTextModel`, `CLIPTextModelWithProjection` and `T5EncoderModel` with transformers' documented
 interface:
 
+  - `T5Tokenizer`, a name only (diffusers' CogVideoX pipeline modules import it; the exporter tokenizes
+    with genloom_export.text.T5PromptTokenizer);
   - `from_pretrained(folder, torch_dtype=None, **kwargs)` reading `config.json` and
     `pytorch_model.bin`, `save_pretrained(folder)` writing them; `.dtype`;
   - `forward(input_ids, attention_mask=None, position_ids=None, output_attentions=None,
@@ -13,6 +15,7 @@ interface:
     CLIPTextModel -> (last_hidden_state, pooler_output[, hidden_states]),
     CLIPTextModelWithProjection -> (text_embeds, last_hidden_state[, hidden_states]),
     T5EncoderModel (no position_ids) -> (last_hidden_state[, hidden_states]);
+  - `.dtype`, `.device` (diffusers' DiffusionPipeline.device reads its modules' `device`);
   - `.text_model.final_layer_norm`, `.config.num_hidden_layers`, `hidden_size`, `projection_dim`,
     `max_position_embeddings`, `eos_token_id`; for T5 `.config.d_model`, `num_layers`.
 
@@ -234,6 +237,10 @@ class _PreTrained(nn.Module):
     def dtype(self):
         return next(self.parameters()).dtype
 
+    @property
+    def device(self):
+        return next(self.parameters()).device
+
     @classmethod
     def from_pretrained(cls, folder, torch_dtype=None, **kwargs):
         config = cls.config_class.from_json_file(os.path.join(folder, CONFIG_NAME))
@@ -440,3 +447,10 @@ class T5EncoderModel(_PreTrained):
         last, states = self.encoder(input_ids, attention_mask)
         out = BaseModelOutput(last_hidden_state=last, hidden_states=states if output_hidden_states else None)
         return out if return_dict is not False else out.to_tuple()
+
+
+class T5Tokenizer:
+    """A name only: transformers' slow T5 tokenizer is not part of the stand-in."""
+
+    def __init__(self, *args, **kwargs):
+        raise NotImplementedError("the transformers stand-in has no T5Tokenizer")
