@@ -580,7 +580,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
             "defaults": {"sampler": p.default_sampler, "steps": 50, "guidanceScale": 6.0, "eta": 0.0, "width": W,
                          "height": H, "numFrames": default_frames, "fps": FPS,
                          "cfgSchedule": {"shape": "SHAPE_CONSTANT"}, "guidanceRescale": 0.0},
-            "supportedSizes": [{"width": W, "height": H}],
+            "sizeConstraint": sizes.constraint(),
             "supportedFrameCounts": list(p.frame_counts),
             "goldens": w.goldens,
             "training": {

@@ -449,15 +449,19 @@ def test_latent_video_manifest_contract(name):
     head, step = specs[v["decoderHead"]], specs[v["decoderStep"]]
     caches = [o["name"] for o in head["outputs"][1:]]
     assert caches and [i["name"] for i in step["inputs"][1:]] == caches == [o["name"] for o in step["outputs"][1:]]
+    # one package serves every size its constraint allows: the text-to-video goldens are at two
+    assert m["sizeConstraint"]["multipleOf"] == 8 and "supportedSizes" not in m
+    sizes = ("32x32", "48x32") if conditioning == "IMAGE_CONDITIONING_NONE" else ("32x32",)
     subjects = {g["subject"] for g in sampling_goldens(m)}
-    assert subjects == {f"sampling/{s}/32x32/f{f}" for s in ("ddim", "dpmpp2m") for f in (9, 17)}
+    assert subjects == {f"sampling/{s}/{z}/f{f}" for s in ("ddim", "dpmpp2m") for f in (9, 17) for z in sizes}
     for entry in sampling_goldens(m):
         arrays, side = read_golden(pkg, entry)
         assert set(side) == VIDEO_SIDECAR_KEYS and side["pipeline"] == pipeline
         assert side["use_dynamic_cfg"] == (conditioning.endswith("CONCAT") and side["sampler"] == "dpmpp2m")
         F = 1 + (side["num_frames"] - 1) // 4
-        assert arrays["init_noise"].shape == (2, F, 4, 8, 8)
-        assert arrays["pixels"].shape == (2, 3, side["num_frames"], 32, 32)
+        w, h = side["width"], side["height"]
+        assert arrays["init_noise"].shape == (2, F, 4, h // 4, w // 4)
+        assert arrays["pixels"].shape == (2, 3, side["num_frames"], h, w)
         assert ("image" in arrays.files) == conditioning.endswith("CONCAT")
         steps = side["steps"]
         if side["sampler"] == "dpmpp2m":  # two draws a step but the first and, when its prev < 0, the last
@@ -539,4 +543,5 @@ def test_latent_video_ddim_goldens_replay(name):
             assert dp <= 1e-3, (entry["subject"], dp)
             print(f"{name} {entry['subject']}: latents {d:.2e}, pixels {dp:.2e}")
         replayed += 1
-    assert replayed == 2
+    # the DDIM goldens: 9 and 17 frames, at 32x32 and (text-to-video) 48x32
+    assert replayed == (4 if name == "fixture-cogvideox" else 2)

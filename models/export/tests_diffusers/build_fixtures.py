@@ -95,7 +95,8 @@ FIXTURES = {
     "cogvideox": {"out": "fixture-cogvideox",
                   "shape": "CogVideoX text-to-video (a T5 encoder, a 3D transformer with rotary embeddings, a causal "
                            "video VAE, CogVideoX-2b's CogVideoXDDIMScheduler config)",
-                  "encoders": "a stand-in T5 text encoder", "common": COGVIDEOX_ARGS, "args": []},
+                  "encoders": "a stand-in T5 text encoder", "common": COGVIDEOX_ARGS,
+                  "args": ["--golden-sizes", "32x32,48x32"]},
     "cogvideox-i2v": {"out": "fixture-cogvideox-i2v",
                       "shape": "CogVideoX image-to-video (the first frame's latent concatenated along channels, "
                                "CogVideoX-5b's CogVideoXDPMScheduler config, dynamic classifier-free guidance)",
