@@ -194,19 +194,7 @@ class BringYourOwnModelTest {
         "[{\"models\": [\"fixture-sd15\", \"fixture-sd3\", \"fixture-flux\"], \"steps\": [3],"
             + " \"sizes\": [\"64x64\", \"96x64\"]},"
             + " {\"models\": [\"tiny-ldm\"], \"steps\": [3]}]");
-    Path run = dir.resolve("run");
-    ok(
-        "run",
-        "--models",
-        MODELS.toString(),
-        "--prompts",
-        prompts.toString(),
-        "--grid",
-        grid.toString(),
-        "--seeds",
-        "1",
-        "--out",
-        run.toString());
+    Path run = runOnce(prompts, grid, dir.resolve("run"));
     Map<String, int[]> sizes = new HashMap<>();
     for (String line : Files.readAllLines(run.resolve("manifest.jsonl"))) {
       JsonNode record = JSON.readTree(line);
@@ -256,7 +244,22 @@ class BringYourOwnModelTest {
     Files.writeString(prompts, "a red ball rolls left\na blue cube moves up\n");
     Path grid = dir.resolve("grid.json");
     Files.writeString(grid, "{\"models\": [\"fixture-cogvideox\"], \"steps\": [3]}");
-    Path run = dir.resolve("run");
+    Path run = runOnce(prompts, grid, dir.resolve("run"));
+    for (String line : Files.readAllLines(run.resolve("manifest.jsonl"))) {
+      JsonNode record = JSON.readTree(line);
+      assertEquals("STATUS_OK", record.get("status").asText(), line);
+      assertTrue(record.get("media").asText().endsWith(".mp4"), line);
+    }
+    ok("eval", "run", "--models", MODELS.toString(), "--run", run.toString());
+    RunMetrics metrics = RunMetrics.read(run);
+    assertEquals(1, metrics.configs().size());
+    assertTrue(metrics.configs().get(0).motion() != null, "videos are scored for motion");
+    ok("report", "--run", run.toString());
+    assertTrue(Files.readString(run.resolve("report.html")).contains("fixture-cogvideox"));
+  }
+
+  /** {@code genloom run} of every prompt with one seed over the grid, into {@code run}. */
+  private Path runOnce(Path prompts, Path grid, Path run) {
     ok(
         "run",
         "--models",
@@ -269,17 +272,7 @@ class BringYourOwnModelTest {
         "1",
         "--out",
         run.toString());
-    for (String line : Files.readAllLines(run.resolve("manifest.jsonl"))) {
-      JsonNode record = JSON.readTree(line);
-      assertEquals("STATUS_OK", record.get("status").asText(), line);
-      assertTrue(record.get("media").asText().endsWith(".mp4"), line);
-    }
-    ok("eval", "run", "--models", MODELS.toString(), "--run", run.toString());
-    RunMetrics metrics = RunMetrics.read(run);
-    assertEquals(1, metrics.configs().size());
-    assertTrue(metrics.configs().get(0).motion() != null, "videos are scored for motion");
-    ok("report", "--run", run.toString());
-    assertTrue(Files.readString(run.resolve("report.html")).contains("fixture-cogvideox"));
+    return run;
   }
 
   private static void copy(Path source, Path target) throws Exception {

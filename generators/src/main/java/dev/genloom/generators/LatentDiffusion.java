@@ -206,18 +206,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
 
   @Override
   public void validate(GenerationSpec spec) {
-    SamplerKind kind = SamplerKind.parse(spec.sampler());
-    if (kind == SamplerKind.AR) {
-      throw new IllegalArgumentException(
-          "sampler: " + pkg.name() + " is a diffusion model; 'ar' is for autoregressive models");
-    }
-    try {
-      Samplers.check(kind, scheduler);
-    } catch (IllegalArgumentException e) {
-      String message = e.getMessage();
-      throw new IllegalArgumentException(
-          message.startsWith("sampler: ") ? message : "sampler: " + message, e);
-    }
+    DiffusionRequests.sampler(pkg, spec, scheduler);
     ImageSizes.check(pkg.manifest(), spec.width(), spec.height());
     if (!classifierFreeGuidance() && !spec.negativePrompt().isEmpty()) {
       throw new IllegalArgumentException(
@@ -232,21 +221,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
       throw new IllegalArgumentException(
           "reference_images: " + pkg.name() + " has no encoder for image-to-image");
     }
-    spec.reference()
-        .ifPresent(
-            image -> {
-              if (image.width() != spec.width() || image.height() != spec.height()) {
-                throw new IllegalArgumentException(
-                    "reference_images: expected a "
-                        + spec.width()
-                        + "x"
-                        + spec.height()
-                        + " image (the requested size), got "
-                        + image.width()
-                        + "x"
-                        + image.height());
-              }
-            });
+    spec.reference().ifPresent(image -> DiffusionRequests.checkReferenceSize(image, spec, "image"));
     CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
   }
 

@@ -198,23 +198,8 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
 
   @Override
   public void validate(GenerationSpec spec) {
-    SamplerKind kind = SamplerKind.parse(spec.sampler());
-    if (kind == SamplerKind.AR) {
-      throw new IllegalArgumentException(
-          "sampler: " + pkg.name() + " is a diffusion model; 'ar' is for autoregressive models");
-    }
-    try {
-      Samplers.create(kind, scheduler, spec.steps(), spec.eta());
-    } catch (IllegalArgumentException e) {
-      String message = e.getMessage();
-      throw new IllegalArgumentException(
-          message.startsWith("sampler: ")
-                  || message.startsWith("eta: ")
-                  || message.startsWith("steps: ")
-              ? message
-              : "sampler: " + message,
-          e);
-    }
+    DiffusionRequests.sampler(pkg, spec, scheduler);
+    sampler(spec); // the step count and eta, which CogVideoX's DDIM refuses, for this request
     ImageSizes.check(pkg.manifest(), spec.width(), spec.height());
     List<Integer> frames = pkg.manifest().getSupportedFrameCountsList();
     if (!frames.contains(spec.numFrames())) {
@@ -244,17 +229,7 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
                           "reference_images: "
                               + pkg.name()
                               + " is image-to-video and needs the first frame"));
-      if (image.width() != spec.width() || image.height() != spec.height()) {
-        throw new IllegalArgumentException(
-            "reference_images: expected a "
-                + spec.width()
-                + "x"
-                + spec.height()
-                + " first frame (the requested size), got "
-                + image.width()
-                + "x"
-                + image.height());
-      }
+      DiffusionRequests.checkReferenceSize(image, spec, "first frame");
     } else if (spec.reference().isPresent()) {
       throw new IllegalArgumentException(
           "reference_images: " + pkg.name() + " is text-to-video and takes no reference image");

@@ -119,17 +119,10 @@ public final class SamplingCheck {
     }
     List<PromptTokenizer> tokenizers = ldm.text().tokenizers();
     PromptBatch tokenized = PromptBatch.of(tokenizers, specs);
-    List<long[][]> cond = new ArrayList<>();
-    List<long[][]> uncond = new ArrayList<>();
-    boolean idsMatch = true;
-    for (int k = 0; k < tokenizers.size(); k++) {
-      long[][] c = rows(require(arrays, "input_ids_" + k, subject));
-      long[][] u = rows(require(arrays, "uncond_ids_" + k, subject));
-      idsMatch &=
-          Arrays.deepEquals(c, tokenized.cond(k)) && Arrays.deepEquals(u, tokenized.uncond(k));
-      cond.add(c);
-      uncond.add(u);
-    }
+    RecordedIds ids = RecordedIds.read(arrays, tokenizers.size(), tokenized, subject);
+    List<long[][]> cond = ids.cond();
+    List<long[][]> uncond = ids.uncond();
+    boolean idsMatch = ids.match();
     JsonNode truncated = settings.get("truncated_tokens");
     if (truncated != null) {
       for (int b = 0; b < prompts.size(); b++) {
@@ -176,17 +169,8 @@ public final class SamplingCheck {
       }
       List<PromptTokenizer> tokenizers = lvd.text().tokenizers();
       PromptBatch tokenized = PromptBatch.of(tokenizers, specs);
-      List<long[][]> cond = new ArrayList<>();
-      List<long[][]> uncond = new ArrayList<>();
-      boolean idsMatch = true;
-      for (int k = 0; k < tokenizers.size(); k++) {
-        long[][] c = rows(require(arrays, "input_ids_" + k, subject));
-        long[][] u = rows(require(arrays, "uncond_ids_" + k, subject));
-        idsMatch &=
-            Arrays.deepEquals(c, tokenized.cond(k)) && Arrays.deepEquals(u, tokenized.uncond(k));
-        cond.add(c);
-        uncond.add(u);
-      }
+      RecordedIds ids = RecordedIds.read(arrays, tokenizers.size(), tokenized, subject);
+      boolean idsMatch = ids.match();
       NDArray image = arrays.get("image");
       List<NoiseSource> noise = new ArrayList<>();
       NDArray imageNoise = image == null ? null : require(arrays, "image_noise", subject);
@@ -206,7 +190,7 @@ public final class SamplingCheck {
         }
         noise.add(new ReplayNoise(draws, List.of()));
       }
-      PromptBatch batch = tokenized.withRows(cond, uncond).withNoise(noise);
+      PromptBatch batch = tokenized.withRows(ids.cond(), ids.uncond()).withNoise(noise);
       LatentVideoDiffusion.Trajectory run =
           lvd.sample(
               scope, batch, image, base, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
@@ -299,6 +283,28 @@ public final class SamplingCheck {
       noise.add(new ReplayNoise(draws, List.of()));
     }
     return noise;
+  }
+
+  /**
+   * The token ids a recording holds per tokenizer ({@code input_ids_<k>}, {@code uncond_ids_<k>})
+   * and whether the Java tokenizers gave the same.
+   */
+  private record RecordedIds(List<long[][]> cond, List<long[][]> uncond, boolean match) {
+    static RecordedIds read(
+        Map<String, NDArray> arrays, int tokenizers, PromptBatch tokenized, String subject) {
+      List<long[][]> cond = new ArrayList<>();
+      List<long[][]> uncond = new ArrayList<>();
+      boolean match = true;
+      for (int k = 0; k < tokenizers; k++) {
+        long[][] c = rows(require(arrays, "input_ids_" + k, subject));
+        long[][] u = rows(require(arrays, "uncond_ids_" + k, subject));
+        match &=
+            Arrays.deepEquals(c, tokenized.cond(k)) && Arrays.deepEquals(u, tokenized.uncond(k));
+        cond.add(c);
+        uncond.add(u);
+      }
+      return new RecordedIds(cond, uncond, match);
+    }
   }
 
   private static double maxAbs(NDArray actual, NDArray expected, String subject) {

@@ -10,27 +10,11 @@ import java.util.function.Supplier;
  * again and takes the second-order update instead (the first draw is consumed, its result
  * discarded, as in diffusers). The previous prediction is this sampler's state.
  */
-public final class CogVideoXDpm implements Sampler {
-  private final CogVideoXSchedule schedule;
+public final class CogVideoXDpm extends CogVideoXSampler {
   private NDArray previousOriginal;
 
   CogVideoXDpm(SchedulerConfig.Params p, int steps) {
-    this.schedule = new CogVideoXSchedule(p, steps);
-  }
-
-  @Override
-  public int steps() {
-    return schedule.timesteps.length;
-  }
-
-  @Override
-  public float modelTimestep(int i) {
-    return schedule.timesteps[i];
-  }
-
-  @Override
-  public NDArray addNoise(NDArray clean, NDArray noise, int i) {
-    return CogVideoXDdim.addNoise(schedule, clean, noise, i);
+    super(p, steps);
   }
 
   @Override
@@ -48,7 +32,7 @@ public final class CogVideoXDpm implements Sampler {
     int prev = schedule.previous(t);
     double a = schedule.alpha(t);
     double aPrev = schedule.alpha(prev);
-    NDArray x0 = CogVideoXDdim.originalSample(schedule, modelOutput, sample, a);
+    NDArray x0 = originalSample(modelOutput, sample, a);
     double lambda = lambda(a);
     double h = lambda(aPrev) - lambda;
     double m1 = Math.sqrt((1 - aPrev) / (1 - a)) * Math.exp(-h);
