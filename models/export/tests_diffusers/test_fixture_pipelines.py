@@ -266,7 +266,7 @@ def cogvideox_refusal(tmp_path, kind, edit=None, extra=()):
     return r.stderr
 
 
-def edit_json(path, **changes):
+def config_edit(path, **changes):
     def edit(pipe):
         with open(pipe / path) as f:
             c = json.load(f)
@@ -277,16 +277,16 @@ def edit_json(path, **changes):
 
 
 @pytest.mark.parametrize("edit, extra, message", [
-    (edit_json("model_index.json", _class_name="CogVideoXVideoToVideoPipeline"), (),
+    (config_edit("model_index.json", _class_name="CogVideoXVideoToVideoPipeline"), (),
      "'CogVideoXVideoToVideoPipeline': only CogVideoXPipeline and CogVideoXImageToVideoPipeline"),
-    (edit_json("transformer/config.json", ofs_embed_dim=512), (), "ofs_embed_dim=512"),
-    (edit_json("transformer/config.json", patch_size_t=2), (), "patch_size_t=2"),
-    (edit_json("transformer/config.json", use_rotary_positional_embeddings=False), (), "sincos"),
-    (edit_json("transformer/config.json", attention_head_dim=12), (), "attention_head_dim=12"),
-    (edit_json("vae/config.json", use_quant_conv=True), (), "use_quant_conv=true"),
-    (edit_json("vae/config.json", shift_factor=0.1), (), "shift_factor=0.1"),
-    (edit_json("scheduler/scheduler_config.json", _class_name="DDIMScheduler"), (), "'DDIMScheduler'"),
-    (edit_json("scheduler/scheduler_config.json", beta_schedule="linear"), (), "beta_schedule='linear'"),
+    (config_edit("transformer/config.json", ofs_embed_dim=512), (), "ofs_embed_dim=512"),
+    (config_edit("transformer/config.json", patch_size_t=2), (), "patch_size_t=2"),
+    (config_edit("transformer/config.json", use_rotary_positional_embeddings=False), (), "sincos"),
+    (config_edit("transformer/config.json", attention_head_dim=12), (), "attention_head_dim=12"),
+    (config_edit("vae/config.json", use_quant_conv=True), (), "use_quant_conv=true"),
+    (config_edit("vae/config.json", shift_factor=0.1), (), "shift_factor=0.1"),
+    (config_edit("scheduler/scheduler_config.json", _class_name="DDIMScheduler"), (), "'DDIMScheduler'"),
+    (config_edit("scheduler/scheduler_config.json", beta_schedule="linear"), (), "beta_schedule='linear'"),
     (None, ("--num-frames", "13"), "gives 4 latent frames"),
     (None, ("--golden-frames", "21"), "golden frame count 21 gives 6 latent frames"),
     (None, ("--num-frames", "57"), "at most 49 frames"),
@@ -297,5 +297,5 @@ def test_cogvideox_refusals(tmp_path, edit, extra, message):
 
 
 def test_cogvideox_i2v_refuses_text_to_video_channels(tmp_path):
-    err = cogvideox_refusal(tmp_path, "cogvideox-i2v", edit_json("transformer/config.json", in_channels=4))
+    err = cogvideox_refusal(tmp_path, "cogvideox-i2v", config_edit("transformer/config.json", in_channels=4))
     assert "in_channels=4" in err and "2 x the VAE's latent_channels 4" in err
