@@ -75,9 +75,9 @@ import torch
 import torch.nn as nn
 
 from . import mmdit, sampling
-from .common import GraphRunner, Refused, cfg, check_package_files, max_abs, read_json, versions, write_json
-from .stable_diffusion import (DiffusersLoader, PackageWriter, Sizes, compare,
-                               read_model_index, size_name, unique)
+from .common import GraphRunner, Refused, cfg, max_abs, read_json, versions, write_json
+from .stable_diffusion import (DiffusersLoader, PipelineFolder, Sizes, compare, finish_package, package_export,
+                               size_name, unique)
 from .text import T5_ARCHS, T5EncoderComponent, T5PromptTokenizer, check_t5_component, load_text_encoder, \
     text_encoder_arch
 
@@ -103,7 +103,7 @@ FPS = 8  # the pipelines' documented export_to_video(..., fps=8)
 F64 = torch.float64
 
 
-class CogVideoXPipelineFolder:
+class CogVideoXPipelineFolder(PipelineFolder):
     """What a CogVideoX pipeline folder's JSON files say, checked before any weights are loaded."""
 
     family = "cogvideox"
@@ -111,17 +111,13 @@ class CogVideoXPipelineFolder:
     zero_empty_negative = False
 
     def __init__(self, folder, max_sequence_length=None):
-        self.folder = folder
-        self.index = read_model_index(folder)
+        super().__init__(folder)
         cls = self.index.get("_class_name")
         if cls not in PIPELINES:
             raise Refused(f"pipeline _class_name {cls!r}: only {T2V} and {I2V} are exported as latent video "
                           "packages")
         self.class_name, self.image_to_video = cls, cls == I2V
-        self.scheduler_path = os.path.join(folder, "scheduler", "scheduler_config.json")
-        if not os.path.isfile(self.scheduler_path):
-            raise Refused("the pipeline has no scheduler/scheduler_config.json")
-        self.scheduler_config = read_json(self.scheduler_path)
+        self._read_scheduler()
         sc = dict(SCHEDULER_DEFAULTS, **{k: v for k, v in self.scheduler_config.items() if not k.startswith("_")})
         self.scheduler = sc
         sched_cls = self.scheduler_config.get("_class_name")
@@ -208,12 +204,6 @@ class CogVideoXPipelineFolder:
         if not self.frame_counts:
             raise Refused(f"temporal compression {self.temporal}: no frame count up to {MAX_FRAMES} has an odd "
                           "latent frame count of at least 3")
-
-    def _config(self, sub):
-        path = os.path.join(self.folder, sub, "config.json")
-        if not os.path.isfile(path):
-            raise Refused(f"the pipeline has no {sub}/config.json")
-        return read_json(path)
 
     def latent_frames(self, frames, what="frame count"):
         """F' of F frames; raises Refused for what the package does not serve."""
@@ -535,10 +525,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
     te = load_text_encoder(os.path.join(pipeline_dir, "text_encoder"), T5_ARCHS)
     tok = T5PromptTokenizer(os.path.join(pipeline_dir, "tokenizer"), p.max_sequence_length)
 
-    created = not os.path.exists(out)
-    try:
-        os.makedirs(out, exist_ok=True)
-        w = PackageWriter(out, atol)
+    with package_export(out, atol) as w:
         notes, report = [], {}
         g = torch.Generator().manual_seed(0)
         how = tok.write_tokenizer_json(os.path.join(out, "tokenizer", "tokenizer.json"))
@@ -609,14 +596,8 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
             "latent, then decode_latents) over the eager modules with every randn_tensor draw kept; exported "
             "text encoder, blocks and VAE chunks in the runtime's loop with double-precision CogVideoX schedulers, "
             "replaying the draws, vs diffusers: " + "; ".join(lines))
-        manifest["training"]["notes"] = "; ".join(notes + [
+        finish_package(w, out, manifest, notes + [
             "VAE tiling and slicing are off in the pipelines and not exported"])
-        w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
-        check_package_files(out, manifest)
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
     print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
     return manifest
 

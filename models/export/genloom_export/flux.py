@@ -72,9 +72,9 @@ import torch
 import torch.nn as nn
 
 from . import mmdit, sampling
-from .common import GraphRunner, Refused, cfg, check_package_files, max_abs, read_json, versions
-from .stable_diffusion import (DiffusersLoader, PackageWriter, Sizes, check_vae_config, compare, export_vae,
-                               read_model_index, size_name, unique)
+from .common import GraphRunner, Refused, cfg, max_abs, read_json, versions
+from .stable_diffusion import (DiffusersLoader, PipelineFolder, Sizes, check_vae_config, compare, export_vae,
+                               finish_package, package_export, size_name, unique)
 from .text import (T5_ARCHS, PooledTextEncoderComponent, PromptTokenizer, T5EncoderComponent, T5PromptTokenizer,
                    check_pooled_component, check_t5_component, load_text_encoder, text_encoder_arch)
 
@@ -91,7 +91,7 @@ DOUBLE, SINGLE = "transformer_blocks", "single_transformer_blocks"
 ENCODERS = [("text_encoder", "tokenizer"), ("text_encoder_2", "tokenizer_2")]
 
 
-class FluxPipelineFolder:
+class FluxPipelineFolder(PipelineFolder):
     """What a Flux pipeline folder's JSON files say, checked before any weights are loaded."""
 
     family = "flux"
@@ -101,16 +101,12 @@ class FluxPipelineFolder:
     size_rule = "VAE factor x 2: FluxPipeline packs 2x2 latent patches"
 
     def __init__(self, folder, max_sequence_length=None):
-        self.folder = folder
-        self.index = read_model_index(folder)
+        super().__init__(folder)
         if self.index.get("_class_name") != CLASS_NAME:
             raise Refused(f"pipeline _class_name {self.index.get('_class_name')!r} is not {CLASS_NAME}")
         self.transformer_config = self._config("transformer")
         self.vae_config = self._config("vae")
-        self.scheduler_path = os.path.join(folder, "scheduler", "scheduler_config.json")
-        if not os.path.isfile(self.scheduler_path):
-            raise Refused("the pipeline has no scheduler/scheduler_config.json")
-        self.scheduler_config = read_json(self.scheduler_path)
+        self._read_scheduler()
         if not sampling.is_flow_matching(self.scheduler_config):
             raise Refused(f"scheduler config _class_name {self.scheduler_config.get('_class_name')!r}: a Flux "
                           f"pipeline is exported with {sampling.FLOW_MATCH} only")
@@ -164,12 +160,6 @@ class FluxPipelineFolder:
         self.default_size = (s, s)
         # FLUX.1-dev's documented scale; FluxPipeline ignores it without guidance_embeds (schnell: 0)
         self.default_guidance = 3.5 if self.guidance_embeds else 0.0
-
-    def _config(self, sub):
-        path = os.path.join(self.folder, sub, "config.json")
-        if not os.path.isfile(path):
-            raise Refused(f"the pipeline has no {sub}/config.json")
-        return read_json(path)
 
     def sizes(self, width=None, height=None, max_width=None, max_height=None):
         return Sizes(self, width, height, max_width, max_height, [])
@@ -360,10 +350,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
                                   cfg(encoders[0], "max_position_embeddings")),
                   T5PromptTokenizer(os.path.join(pipeline_dir, "tokenizer_2"), p.max_sequence_length)]
 
-    created = not os.path.exists(out)
-    try:
-        os.makedirs(out, exist_ok=True)
-        w = PackageWriter(out, atol)
+    with package_export(out, atol) as w:
         notes, report = [], {}
         g = torch.Generator().manual_seed(0)
         text, ehs, pooled = export_text(w, p, encoders, tokenizers, golden.prompts, notes, report)
@@ -393,13 +380,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
             f"calculate_shift, retrieve_timesteps and _unpack_latents in its denoising loop) over the eager modules "
             f"(prompt ids from {tokenizers[0].source} and {tokenizers[1].source}); exported blocks, text encoders "
             "and decoder in the same loop on unpacked latents vs eager: " + "; ".join(lines))
-        manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
-        w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
-        check_package_files(out, manifest)
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+        finish_package(w, out, manifest, notes)
     print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
     return manifest
 

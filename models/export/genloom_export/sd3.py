@@ -45,9 +45,9 @@ import shutil
 import torch
 
 from . import mmdit, sampling
-from .common import GraphRunner, Refused, cfg, check_package_files, max_abs, read_json, versions
-from .stable_diffusion import (DiffusersLoader, PackageWriter, Sizes, check_vae_config, compare, export_vae,
-                               read_model_index, size_name, unique)
+from .common import GraphRunner, Refused, cfg, max_abs, read_json, versions
+from .stable_diffusion import (DiffusersLoader, PipelineFolder, Sizes, check_vae_config, compare, export_vae,
+                               finish_package, package_export, size_name, unique)
 from .text import (T5_ARCHS, PromptTokenizer, T5EncoderComponent, T5PromptTokenizer, TextEncoderComponent,
                    check_component, check_t5_component, load_text_encoder, text_encoder_arch)
 
@@ -60,7 +60,7 @@ CLIP_NAMES = [("text_encoder", "tokenizer"), ("text_encoder_2", "tokenizer_2")]
 T5_NAMES = ("text_encoder_3", "tokenizer_3")
 
 
-class Sd3Pipeline:
+class Sd3Pipeline(PipelineFolder):
     """What an SD3 pipeline folder's JSON files say, checked before any weights are loaded."""
 
     family = "sd3"
@@ -70,16 +70,12 @@ class Sd3Pipeline:
     size_rule = "VAE factor x transformer patch_size"
 
     def __init__(self, folder, max_sequence_length=None):
-        self.folder = folder
-        self.index = read_model_index(folder)
+        super().__init__(folder)
         if self.index.get("_class_name") != CLASS_NAME:
             raise Refused(f"pipeline _class_name {self.index.get('_class_name')!r} is not {CLASS_NAME}")
         self.transformer_config = self._config("transformer")
         self.vae_config = self._config("vae")
-        self.scheduler_path = os.path.join(folder, "scheduler", "scheduler_config.json")
-        if not os.path.isfile(self.scheduler_path):
-            raise Refused("the pipeline has no scheduler/scheduler_config.json")
-        self.scheduler_config = read_json(self.scheduler_path)
+        self._read_scheduler()
         check_scheduler_config(self.scheduler_config)
         check_vae_config(self.vae_config)
         tc = self.transformer_config
@@ -132,12 +128,6 @@ class Sd3Pipeline:
                           "recomputed for every size outside the traced graph; only SD3's cropped position grid "
                           "is exported")
         self.max_pixels = int(pos) * self.patch_size * self.vae_factor  # the position grid's extent
-
-    def _config(self, sub):
-        path = os.path.join(self.folder, sub, "config.json")
-        if not os.path.isfile(path):
-            raise Refused(f"the pipeline has no {sub}/config.json")
-        return read_json(path)
 
     def sizes(self, width=None, height=None, max_width=None, max_height=None):
         """The size constraint: twice the default (rounded down to multipleOf) capped by the position grid."""
@@ -198,10 +188,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
                       "SD3 pipeline pads both CLIP tokenizers to tokenizer's model_max_length")
     p.zero_context_length = 0 if p.has_t5 else clip_len
 
-    created = not os.path.exists(out)
-    try:
-        os.makedirs(out, exist_ok=True)
-        w = PackageWriter(out, atol)
+    with package_export(out, atol) as w:
         notes, report = [], {}
         g = torch.Generator().manual_seed(0)
         text, ehs, pooled = export_text(w, p, encoders, tokenizers, golden.prompts, notes, report)
@@ -234,13 +221,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
             f"text conditioning) over the eager modules (prompt ids from {tokenizers[0].source} and "
             f"{tokenizers[-1].source}); exported blocks, text encoders and decoder in the same loop vs eager: "
             + "; ".join(lines))
-        manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
-        w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
-        check_package_files(out, manifest)
-    except BaseException:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise
+        finish_package(w, out, manifest, notes)
     print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
     return manifest
 

@@ -52,6 +52,7 @@ than the Java runtime's libtorch, DJL pytorch-native 2.7.1):
       --out models/my-sd [--name my-sd] [--width 512 --height 512] [--buckets 512x512,768x512]
 """
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -572,10 +573,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
         raise Refused(f"the tokenizers pad to different lengths {sorted({t.max_length for t in tokenizers})}; "
                       "their hidden states are concatenated, so they must agree")
 
-    created = not os.path.exists(out)
-    try:
-        os.makedirs(out, exist_ok=True)
-        w = PackageWriter(out, atol)
+    with package_export(out, atol) as w:
         notes, report = [], {}
         g = torch.Generator().manual_seed(0)
         text, ehs, pooled = export_text(w, p, encoders, tokenizers, golden.prompts, notes, report)
@@ -611,15 +609,52 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
         else:
             manifest["training"]["sampling_goldens"] = "not recorded: diffusers is not importable"
             notes.append("no sampling goldens (diffusers is not importable)")
-        manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
-        w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
-        check_package_files(out, manifest)
+        finish_package(w, out, manifest, notes)
+    print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
+    return manifest
+
+
+class PipelineFolder:
+    """A diffusers pipeline folder whose JSON files an exporter reads and checks before any weights are loaded:
+    its model_index.json, a component's config.json, its scheduler config."""
+
+    def __init__(self, folder):
+        self.folder = folder
+        self.index = read_model_index(folder)
+
+    def _config(self, sub):
+        path = os.path.join(self.folder, sub, "config.json")
+        if not os.path.isfile(path):
+            raise Refused(f"the pipeline has no {sub}/config.json")
+        return read_json(path)
+
+    def _read_scheduler(self):
+        """Sets scheduler_path and scheduler_config from scheduler/scheduler_config.json."""
+        self.scheduler_path = os.path.join(self.folder, "scheduler", "scheduler_config.json")
+        if not os.path.isfile(self.scheduler_path):
+            raise Refused("the pipeline has no scheduler/scheduler_config.json")
+        self.scheduler_config = read_json(self.scheduler_path)
+
+
+@contextlib.contextmanager
+def package_export(out, atol):
+    """One export into `out`: yields its PackageWriter; a folder this export created is removed again when the
+    export fails, so a failed export leaves nothing behind."""
+    created = not os.path.exists(out)
+    try:
+        os.makedirs(out, exist_ok=True)
+        yield PackageWriter(out, atol)
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise
-    print(f"wrote {out}: {len(w.components)} components, {w.E.package_size(out) / 1e6:.2f} MB", flush=True)
-    return manifest
+
+
+def finish_package(w, out, manifest, notes):
+    """Writes the manifest with the export's notes and checks every file it lists."""
+    manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
+    w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
+    check_package_files(out, manifest)
 
 
 def export_text(w, p, encoders, tokenizers, prompts, notes, report):
