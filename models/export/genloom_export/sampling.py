@@ -487,6 +487,20 @@ def package_text(pkg, manifest, ids, uncond_ids, negatives):
     return c, u, pc, pu
 
 
+def checked_replay(sampler, size, tag, golden, lat, lat_x, pixels, pixels_x, loop):
+    """The exported package's replay of one golden against the eager run, reported and refused past
+    --sampling-atol; returns (the golden's file base, its subject, the report line)."""
+    d_lat, d_pix = max_abs(lat, lat_x), max_abs(pixels, pixels_x)
+    base, subject = golden_names(sampler, size, tag)
+    line = f"{subject}: latents {d_lat:.2e}, pixels {d_pix:.2e}"
+    print(f"sampling golden {line} (exported replay vs eager; latent max abs {lat.abs().max().item():.3g})",
+          flush=True)
+    if not d_lat <= golden.sampling_atol:
+        raise Refused(f"{subject}: the exported package in {loop} ends {d_lat:.3e} from the eager run "
+                      f"(> --sampling-atol {golden.sampling_atol})")
+    return base, subject, line
+
+
 def golden_names(sampler, size, tag):
     base = f"sampling_{sampler}_{size[0]}x{size[1]}" + (f"_{tag}" if tag else "")
     subject = f"sampling/{sampler}/{size[0]}x{size[1]}" + (f"/{tag}" if tag else "")
@@ -569,14 +583,8 @@ def record_goldens(diffusers, pkg, manifest, golden, pipeline, denoiser, vae, en
             diffusers, pipeline.scheduler_config, sampler, steps, init, None, exp[0], exp[1], added_exp,
             exported_unet, guidance, rescale, eta, rescale_fn, replay=draws)
         pixels_x = decoder(lat_x / scale)
-        d_lat, d_pix = max_abs(lat, lat_x), max_abs(pixels, pixels_x)
-        base, subject = golden_names(sampler, (W, H), tag)
-        line = f"{subject}: latents {d_lat:.2e}, pixels {d_pix:.2e}"
-        print(f"sampling golden {line} (exported replay vs eager; latent max abs {lat.abs().max().item():.3g})",
-              flush=True)
-        if not d_lat <= golden.sampling_atol:
-            raise Refused(f"{subject}: the exported package in diffusers' loop ends {d_lat:.3e} from the eager run "
-                          f"(> --sampling-atol {golden.sampling_atol})")
+        base, subject, line = checked_replay(sampler, (W, H), tag, golden, lat, lat_x, pixels, pixels_x,
+                                             "diffusers' loop")
         if draws and len(draws) != steps:
             raise Refused(f"{sched_name} drew noise {len(draws)} times in {steps} steps")
         arrays = {"init_noise": init, "timesteps": timesteps.to(torch.float32), "latent_final": lat,
@@ -705,14 +713,8 @@ def record_flux_goldens(diffusers, pkg, manifest, golden, pipeline, transformer,
                 inputs["guidance"] = torch.full((B,), guidance_scale, dtype=torch.float32)
             x = sched_x.step(runner(**inputs), t, x, return_dict=False)[0]
         pixels_x = decoder(x / scale)
-        d_lat, d_pix = max_abs(lat, x), max_abs(pixels, pixels_x)
-        base, subject = golden_names(sampler, (W, H), tag)
-        line = f"{subject}: latents {d_lat:.2e}, pixels {d_pix:.2e}"
-        print(f"sampling golden {line} (exported replay vs eager; latent max abs {lat.abs().max().item():.3g})",
-              flush=True)
-        if not d_lat <= golden.sampling_atol:
-            raise Refused(f"{subject}: the exported package in FluxPipeline's loop ends {d_lat:.3e} from the eager run "
-                          f"(> --sampling-atol {golden.sampling_atol})")
+        base, subject, line = checked_replay(sampler, (W, H), tag, golden, lat, x, pixels, pixels_x,
+                                             "FluxPipeline's loop")
         arrays = {"init_noise": init, "timesteps": timesteps.to(torch.float32), "latent_final": lat, "pixels": pixels}
         for k in range(len(ids)):
             arrays[f"input_ids_{k}"] = ids[k]
