@@ -15,7 +15,6 @@ import dev.genloom.generators.sampling.Samplers;
 import dev.genloom.generators.sampling.SchedulerConfig;
 import dev.genloom.proto.v1.LatentSpec;
 import dev.genloom.proto.v1.ModelManifest;
-import dev.genloom.proto.v1.Prediction;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,7 +70,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
       throw new ModelPackageException(
           manifestFile + ": latent.channels and latent.downsample must be set");
     }
-    this.scheduler = schedulerConfig(pkg);
+    this.scheduler = DiffusionPackages.schedulerConfig(pkg);
     this.sequencePatch = manifest.getSchedule().getSequencePatch();
     if (sequencePatch < 0 || (sequencePatch > 0 && !scheduler.isFlowMatching())) {
       throw new ModelPackageException(
@@ -87,19 +86,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
               + " Stable Diffusion pipelines do not pass; set schedule.sequence_patch for"
               + " FluxPipeline's schedule");
     }
-    Prediction declared =
-        manifest.getDenoiser().getPrediction() == Prediction.PREDICTION_UNSPECIFIED
-            ? Prediction.PREDICTION_EPSILON
-            : manifest.getDenoiser().getPrediction();
-    Prediction configured = scheduler.prediction(SamplerKind.DDIM);
-    if (declared != configured) {
-      throw new ModelPackageException(
-          manifestFile
-              + ": denoiser.prediction is "
-              + declared
-              + " but the scheduler config's prediction_type means "
-              + configured);
-    }
+    DiffusionPackages.checkPrediction(pkg, scheduler);
     this.graphInputs = List.copyOf(manifest.getDenoiser().getInputsList());
     for (String input : graphInputs) {
       if (!GRAPH_INPUTS.contains(input)) {
@@ -128,12 +115,12 @@ public final class LatentDiffusion implements Generator, Calibratable {
       this.denoiser = new DenoiserGraph(manifest.getDenoiser(), components);
       components.get("vae_decoder");
       try {
-        Samplers.check(SamplerKind.parse(defaultSampler(manifest)), scheduler);
+        Samplers.check(SamplerKind.parse(DiffusionPackages.defaultSampler(manifest)), scheduler);
       } catch (IllegalArgumentException e) {
         throw new ModelPackageException(
             pkg.root()
                 + ": the default sampler '"
-                + defaultSampler(manifest)
+                + DiffusionPackages.defaultSampler(manifest)
                 + "' cannot be built from the scheduler config: "
                 + e.getMessage(),
             e);
@@ -146,35 +133,6 @@ public final class LatentDiffusion implements Generator, Calibratable {
       throw e;
     }
     this.text = loadedText;
-  }
-
-  static SchedulerConfig schedulerConfig(ModelPackage pkg) {
-    ModelManifest manifest = pkg.manifest();
-    String file = manifest.getSchedule().getConfigFile();
-    if (file.isEmpty()) {
-      return SchedulerConfig.fromNoiseSchedule(
-          manifest.getSchedule(),
-          manifest.getDenoiser().getPrediction() == Prediction.PREDICTION_UNSPECIFIED
-              ? Prediction.PREDICTION_EPSILON
-              : manifest.getDenoiser().getPrediction());
-    }
-    if (!manifest.getSchedule().getType().isEmpty()) {
-      throw new ModelPackageException(
-          pkg.root().resolve(ModelPackage.MANIFEST_FILE)
-              + ": schedule sets both config_file and type; a config file replaces the fields");
-    }
-    // named by package and file in errors: request-time ones reach remote clients, who have no
-    // business with the worker's folders
-    try {
-      return SchedulerConfig.read(pkg.resolve(file), pkg.name() + "/" + file);
-    } catch (IllegalArgumentException e) {
-      throw new ModelPackageException(e.getMessage(), e);
-    }
-  }
-
-  private static String defaultSampler(ModelManifest manifest) {
-    String sampler = manifest.getDefaults().getSampler();
-    return sampler.isEmpty() ? SamplerKind.DDIM.wireName() : sampler;
   }
 
   @Override
@@ -194,7 +152,8 @@ public final class LatentDiffusion implements Generator, Calibratable {
   public GenerationSpec defaults(String prompt, long seed) {
     ModelManifest manifest = pkg.manifest();
     GenerationSpec.Builder spec =
-        GenerationSpec.fromDefaults(manifest.getDefaults(), prompt, seed, defaultSampler(manifest))
+        GenerationSpec.fromDefaults(
+                manifest.getDefaults(), prompt, seed, DiffusionPackages.defaultSampler(manifest))
             .toBuilder()
             .clipSkip(text.defaultClipSkip());
     if (manifest.getDefaults().getWidth() == 0 || manifest.getDefaults().getHeight() == 0) {

@@ -16,7 +16,6 @@ import dev.genloom.generators.sampling.SchedulerConfig;
 import dev.genloom.proto.v1.CfgSchedule;
 import dev.genloom.proto.v1.LatentSpec;
 import dev.genloom.proto.v1.ModelManifest;
-import dev.genloom.proto.v1.Prediction;
 import dev.genloom.proto.v1.VideoSpec;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -82,23 +81,14 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
     if (manifest.getSupportedFrameCountsCount() == 0) {
       throw new ModelPackageException(manifestFile + ": supported_frame_counts is empty");
     }
-    this.scheduler = LatentDiffusion.schedulerConfig(pkg);
+    this.scheduler = DiffusionPackages.schedulerConfig(pkg);
     if (!scheduler.isCogVideoX()) {
       throw new ModelPackageException(
           scheduler.source()
               + ": a latent video package samples with CogVideoX's schedulers, not "
               + scheduler.className());
     }
-    Prediction declared = manifest.getDenoiser().getPrediction();
-    Prediction configured = scheduler.prediction(SamplerKind.DDIM);
-    if (declared != configured) {
-      throw new ModelPackageException(
-          manifestFile
-              + ": denoiser.prediction is "
-              + declared
-              + " but the scheduler config's prediction_type means "
-              + configured);
-    }
+    DiffusionPackages.checkPrediction(pkg, scheduler);
     List<String> inputs = manifest.getDenoiser().getInputsList();
     if (!Set.copyOf(inputs).equals(GRAPH_INPUTS)) {
       throw new ModelPackageException(
@@ -114,7 +104,7 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
       loadedText = TextConditioner.load(pkg, components);
       this.denoiser = new DenoiserGraph(manifest.getDenoiser(), components);
       this.vae = VideoVae.bind(pkg, components, video, latent, imageToVideo);
-      Samplers.check(SamplerKind.parse(defaultSampler(manifest)), scheduler);
+      Samplers.check(SamplerKind.parse(DiffusionPackages.defaultSampler(manifest)), scheduler);
     } catch (RuntimeException e) {
       if (loadedText != null) {
         loadedText.close();
@@ -123,11 +113,6 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
       throw e;
     }
     this.text = loadedText;
-  }
-
-  private static String defaultSampler(ModelManifest manifest) {
-    String sampler = manifest.getDefaults().getSampler();
-    return sampler.isEmpty() ? SamplerKind.DDIM.wireName() : sampler;
   }
 
   /**
@@ -185,7 +170,8 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
     ModelManifest manifest = pkg.manifest();
     var d = manifest.getDefaults();
     GenerationSpec.Builder spec =
-        GenerationSpec.fromDefaults(d, prompt, seed, defaultSampler(manifest)).toBuilder()
+        GenerationSpec.fromDefaults(d, prompt, seed, DiffusionPackages.defaultSampler(manifest))
+            .toBuilder()
             .numFrames(
                 d.getNumFrames() > 0 ? d.getNumFrames() : manifest.getSupportedFrameCounts(0))
             .clipSkip(text.defaultClipSkip());
