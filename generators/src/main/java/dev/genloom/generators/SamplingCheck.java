@@ -197,18 +197,7 @@ public final class SamplingCheck {
       double latentError = maxAbs(run.latents(), require(arrays, "latent_final", subject), subject);
       double pixelError =
           maxAbs(lvd.decode(run.latents()), require(arrays, "pixels", subject), subject);
-      double timestepError = 0;
-      NDArray timesteps = arrays.get("timesteps");
-      if (timesteps != null) {
-        Sampler sampler = lvd.sampler(base);
-        float[] recorded = timesteps.toType(DataType.FLOAT32, false).toFloatArray();
-        for (int i = 0; i < Math.min(recorded.length, sampler.steps()); i++) {
-          timestepError = Math.max(timestepError, Math.abs(recorded[i] - sampler.modelTimestep(i)));
-        }
-        if (recorded.length != sampler.steps()) {
-          timestepError = Double.POSITIVE_INFINITY;
-        }
-      }
+      double timestepError = timestepError(arrays, lvd.sampler(base), subject);
       return new Result(subject, latentError, pixelError, timestepError, idsMatch);
     }
   }
@@ -245,24 +234,31 @@ public final class SamplingCheck {
     double latentError = maxAbs(run.latents(), require(arrays, "latent_final", subject), subject);
     double pixelError =
         maxAbs(ldm.decode(run.latents()), require(arrays, "pixels", subject), subject);
-    double timestepError = 0;
-    NDArray timesteps = arrays.get("timesteps");
-    if (timesteps != null) {
-      Sampler sampler = ldm.sampler(spec);
-      float[] recorded = timesteps.toType(DataType.FLOAT32, false).toFloatArray();
-      if (recorded.length != sampler.steps()) {
-        throw new ModelPackageException(
-            subject
-                + ": the recording has "
-                + recorded.length
-                + " timesteps, the Java sampler "
-                + sampler.steps());
-      }
-      for (int i = 0; i < recorded.length; i++) {
-        timestepError = Math.max(timestepError, Math.abs(recorded[i] - sampler.modelTimestep(i)));
-      }
-    }
+    double timestepError = timestepError(arrays, ldm.sampler(spec), subject);
     return new Result(subject, latentError, pixelError, timestepError, idsMatch);
+  }
+
+  /** How far the Java sampler's timesteps are from the recorded ones (0 when none are recorded). */
+  private static double timestepError(
+      Map<String, NDArray> arrays, Sampler sampler, String subject) {
+    NDArray timesteps = arrays.get("timesteps");
+    if (timesteps == null) {
+      return 0;
+    }
+    float[] recorded = timesteps.toType(DataType.FLOAT32, false).toFloatArray();
+    if (recorded.length != sampler.steps()) {
+      throw new ModelPackageException(
+          subject
+              + ": the recording has "
+              + recorded.length
+              + " timesteps, the Java sampler "
+              + sampler.steps());
+    }
+    double error = 0;
+    for (int i = 0; i < recorded.length; i++) {
+      error = Math.max(error, Math.abs(recorded[i] - sampler.modelTimestep(i)));
+    }
+    return error;
   }
 
   /** Per item: the initial draw, then one draw per step where the recording has step noise. */
