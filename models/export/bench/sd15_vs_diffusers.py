@@ -26,18 +26,13 @@ import argparse
 import json
 import os
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-EXPORT = os.path.dirname(HERE)
-REPO = os.path.dirname(os.path.dirname(EXPORT))
-STANDINS = os.path.join(EXPORT, "tests", "standins")
-DATA = os.path.join(EXPORT, "tests", "data")
-PROMPT = "a photograph of an astronaut riding a horse"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from side_by_side import (DATA, PROMPT, diffusers_child, engine_env, exporter_env,  # noqa: E402
+                          genloom_image, paths, ratios, report_round, summarize, write_json)
 
 # Stable Diffusion 1.5's published configurations (unet/config.json and vae/config.json).
 SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
@@ -50,19 +45,6 @@ SD15_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_chan
 SD15_SCHEDULER = {"_class_name": "PNDMScheduler", "beta_end": 0.012, "beta_schedule": "scaled_linear",
                   "beta_start": 0.00085, "num_train_timesteps": 1000, "set_alpha_to_one": False,
                   "skip_prk_steps": True, "steps_offset": 1, "trained_betas": None, "clip_sample": False}
-
-
-def paths():
-    for p in (EXPORT, STANDINS):
-        if p not in sys.path:
-            sys.path.insert(0, p)
-
-
-def write_json(path, obj):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(obj, f, indent=2)
-        f.write("\n")
 
 
 def build_pipeline(folder):
@@ -99,9 +81,7 @@ def build_pipeline(folder):
 
 def export(pipeline, models, threads):
     """Exports at a 256x256 default (cheap export checks) serving up to 512x512."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([EXPORT, STANDINS] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
-                                                              if p])
+    env = exporter_env()
     cmd = [sys.executable, "-m", "genloom_export.stable_diffusion", "--pipeline", pipeline, "--out",
            os.path.join(models, "bench-sd15"), "--name", "bench-sd15", "--width", "256", "--height", "256",
            "--max-width", "512", "--max-height", "512", "--golden-sizes", "64x64", "--golden-steps", "2",
@@ -156,17 +136,6 @@ def child_diffusers(a):
                       "load_s": load_s, "seconds_per_image": seconds}), flush=True)
 
 
-def run_child(cmd, env):
-    """Runs one measurement process; returns (its last stdout line, its peak RSS in KiB)."""
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"error: {' '.join(cmd)} exited with {proc.returncode}")
-    return out.strip().splitlines()[-1], usage.ru_maxrss
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", help="folder for the pipeline and the package (default: a temporary one)")
@@ -192,45 +161,24 @@ def main():
     if not os.path.isfile(os.path.join(models, "bench-sd15", "manifest.json")):
         os.makedirs(models, exist_ok=True)
         export(pipeline, models, a.threads)
-    env = dict(os.environ)
-    env.pop("MALLOC_MMAP_THRESHOLD_", None)
-    env["GENLOOM_TORCH_THREADS"] = str(a.threads)
-    env["OMP_NUM_THREADS"] = str(a.threads)
+    env = engine_env(a.threads)
     tuned = dict(env, MALLOC_MMAP_THRESHOLD_="131072")
     results = {"diffusers": [], "diffusers_mmap_threshold": [], "genloom": []}
     for rnd in range(a.rounds):
         for engine in results:
             if engine.startswith("diffusers"):
-                cmd = [sys.executable, os.path.abspath(__file__), "--child", "diffusers", "--pipeline", pipeline,
-                       "--repeats", str(a.repeats), "--steps", str(a.steps), "--width", str(a.width), "--height",
-                       str(a.height), "--guidance", str(a.guidance), "--threads", str(a.threads)]
-                line, rss = run_child(cmd, tuned if engine == "diffusers_mmap_threshold" else env)
-                r = json.loads(line)
+                args = ["--pipeline", pipeline, "--repeats", str(a.repeats), "--steps", str(a.steps), "--width",
+                        str(a.width), "--height", str(a.height), "--guidance", str(a.guidance), "--threads",
+                        str(a.threads)]
+                r = diffusers_child(__file__, args, tuned if engine == "diffusers_mmap_threshold" else env)
             else:
-                out = os.path.join(work, f"genloom-{rnd}.json")
-                cmd = [os.path.join(REPO, "genloom"), "bench", "image", "--models", models, "--model", "bench-sd15",
-                       "--width", str(a.width), "--height", str(a.height), "--steps", str(a.steps), "--sampler",
-                       "ddim", "--guidance", str(a.guidance), "--prompt", PROMPT, "--repeats", str(a.repeats),
-                       "--json", out]
-                _, rss = run_child(cmd, env)
-                with open(out) as f:
-                    r = json.load(f)
-            r["peak_rss_kib"] = rss
+                r = genloom_image(models, "bench-sd15", os.path.join(work, f"genloom-{rnd}.json"), env,
+                                  width=a.width, height=a.height, steps=a.steps, sampler="ddim",
+                                  guidance=a.guidance, repeats=a.repeats)
             results[engine].append(r)
-            print(f"round {rnd + 1} {engine}: {', '.join(f'{s:.1f}' for s in r['seconds_per_image'])} s per image, "
-                  f"peak RSS {rss / 1048576:.2f} GiB", flush=True)
-    summary = {}
-    for engine, runs in results.items():
-        times = [s for r in runs for s in r["seconds_per_image"]]
-        summary[engine] = {"median_s_per_image": statistics.median(times), "images": len(times),
-                           "peak_rss_gib_max": max(r["peak_rss_kib"] for r in runs) / 1048576,
-                           "peak_rss_gib_median": statistics.median(r["peak_rss_kib"] for r in runs) / 1048576}
-    ratio = summary["genloom"]["median_s_per_image"] / summary["diffusers"]["median_s_per_image"]
-    mem = summary["genloom"]["peak_rss_gib_median"] / summary["diffusers"]["peak_rss_gib_median"]
-    print(f"\nmedian seconds per image: diffusers {summary['diffusers']['median_s_per_image']:.1f}, "
-          f"Genloom {summary['genloom']['median_s_per_image']:.1f} (Genloom / diffusers {ratio:.2f})")
-    print(f"peak RSS (median of processes): diffusers {summary['diffusers']['peak_rss_gib_median']:.2f} GiB, "
-          f"Genloom {summary['genloom']['peak_rss_gib_median']:.2f} GiB (ratio {mem:.2f})")
+            report_round(rnd, engine, r)
+    summary = summarize(results)
+    ratio, mem = ratios(summary)
     tuned_summary = summary["diffusers_mmap_threshold"]
     print(f"diffusers with the launcher's mmap threshold: {tuned_summary['median_s_per_image']:.1f} s per image, "
           f"peak RSS {tuned_summary['peak_rss_gib_median']:.2f} GiB")

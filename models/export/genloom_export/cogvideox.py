@@ -625,7 +625,7 @@ def export_transformer(w, p, sizes, tr, ehs, lengths, g, report, methods):
     denoiser = {"inputs": list(graph[0].inputs),
                 "blocks": [w.E.block(b.name, b.component, b.inputs, b.outputs, b.cacheable, b.group) for b in graph],
                 "output": "noise_pred", "prediction": p.prediction, "timestepInput": "discrete", "timestepScale": 1.0}
-    runner = GraphRunner(w.pkg, w.components, denoiser)
+    runner = GraphRunner(w.pkg, w.components, denoiser, w.traced)
     graph_err = {}
     for size in sizes.checks:
         for frames in (3, 5):

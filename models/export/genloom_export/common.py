@@ -107,10 +107,17 @@ class VaeDecoder(nn.Module):
 class GraphRunner:
     """Runs exported TorchScript blocks in the order of a BlockGraph dict (as the Java runtime does)."""
 
-    def __init__(self, pkg_dir, components, denoiser):
+    def __init__(self, pkg_dir, components, denoiser, loaded=None):
+        """`loaded`: {component name: TorchScript module} already loaded from the package, used instead of
+        loading those files again (a real-size transformer's blocks would otherwise be held twice)."""
         files = {c["name"]: c["file"] for c in components}
-        self.blocks = [(b, torch.jit.load(os.path.join(pkg_dir, files[b["component"]])))
-                       for b in denoiser["blocks"]]
+        loaded = loaded or {}
+
+        def module(name):
+            m = loaded.get(name)
+            return m if m is not None else torch.jit.load(os.path.join(pkg_dir, files[name]))
+
+        self.blocks = [(b, module(b["component"])) for b in denoiser["blocks"]]
         self.inputs = list(denoiser["inputs"])
         self.output = denoiser["output"]
 

@@ -487,6 +487,14 @@ def package_text(pkg, manifest, ids, uncond_ids, negatives):
     return c, u, pc, pu
 
 
+def package_module(pkg, manifest, name, loaded=None):
+    """Component `name` of the package: from `loaded` where it is there, else loaded from its file."""
+    if loaded and name in loaded:
+        return loaded[name]
+    files = {c["name"]: c["file"] for c in manifest["components"]}
+    return torch.jit.load(os.path.join(pkg, files[name]))
+
+
 def checked_replay(sampler, size, tag, golden, lat, lat_x, pixels, pixels_x, loop):
     """The exported package's replay of one golden against the eager run, reported and refused past
     --sampling-atol; returns (the golden's file base, its subject, the report line)."""
@@ -508,9 +516,10 @@ def golden_names(sampler, size, tag):
 
 
 @torch.no_grad()
-def record_goldens(diffusers, pkg, manifest, golden, pipeline, denoiser, vae, encoders, tokenizers):
+def record_goldens(diffusers, pkg, manifest, golden, pipeline, denoiser, vae, encoders, tokenizers, loaded=None):
     """Record every golden of `golden.runs()` into pkg/golden and replay it with the package's TorchScript.
-    `denoiser`: the eager UNet, or (family "sd3") transformer. Returns (manifest golden entries, report lines)."""
+    `denoiser`: the eager UNet, or (family "sd3") transformer; `loaded`: the package's components already
+    loaded, by name (see GraphRunner). Returns (manifest golden entries, report lines)."""
     from diffusers.utils.torch_utils import randn_tensor
     rescale_fn = rescale_noise_cfg_of(diffusers)
     prompts, negatives = golden.prompts, golden.negatives
@@ -536,9 +545,8 @@ def record_goldens(diffusers, pkg, manifest, golden, pipeline, denoiser, vae, en
         if want != have:
             raise Refused(f"unet add_embedding takes {have} features; addition_time_embed_dim x 6 + the pooled "
                           f"projection_dim gives {want}")
-    runner = GraphRunner(pkg, manifest["components"], manifest["denoiser"])
-    files = {c["name"]: c["file"] for c in manifest["components"]}
-    decoder = torch.jit.load(os.path.join(pkg, files["vae_decoder"]))
+    runner = GraphRunner(pkg, manifest["components"], manifest["denoiser"], loaded)
+    decoder = package_module(pkg, manifest, "vae_decoder", loaded)
     scale = float(manifest["latent"]["scaleFactor"])
     # SD3's pipeline decodes latents / scaling_factor + shift_factor (the package's decoder adds the shift)
     shift = float(cfg(vae, "shift_factor", None) or 0.0) if sd3 else 0.0
@@ -633,7 +641,8 @@ def flux_functions(diffusers):
 
 
 @torch.no_grad()
-def record_flux_goldens(diffusers, pkg, manifest, golden, pipeline, transformer, vae, encoders, tokenizers):
+def record_flux_goldens(diffusers, pkg, manifest, golden, pipeline, transformer, vae, encoders, tokenizers,
+                        loaded=None):
     """The goldens of a Flux package, recorded in FluxPipeline's denoising loop (diffusers 0.30.3's __call__):
     encode_prompt (the CLIP pooled output and T5's states, the prompts as one batch, max_sequence_length the
     package's T5 length); prepare_latents (randn [B, in_channels/4, H/8, W/8] with one generator per item, then
@@ -646,6 +655,7 @@ def record_flux_goldens(diffusers, pkg, manifest, golden, pipeline, transformer,
 
     The replay runs the same scheduler on those 4-D latents with the package's files: the text encoders as the
     manifest's `text` combines them, the block graph (sample, timestep = t, ..., guidance), vae_decoder.pt.
+    `loaded`: the package's components already loaded, by name (see GraphRunner).
     Returns (manifest golden entries, report lines)."""
     fns = flux_functions(diffusers)
 
@@ -668,9 +678,8 @@ def record_flux_goldens(diffusers, pkg, manifest, golden, pipeline, transformer,
                                                           max_sequence_length=pipeline.max_sequence_length)
     exp = package_text(pkg, manifest, ids, uncond_ids, negatives)
     text_err = max(max_abs(prompt_embeds, exp[0]), max_abs(pooled, exp[2]))
-    runner = GraphRunner(pkg, manifest["components"], manifest["denoiser"])
-    files = {c["name"]: c["file"] for c in manifest["components"]}
-    decoder = torch.jit.load(os.path.join(pkg, files["vae_decoder"]))
+    runner = GraphRunner(pkg, manifest["components"], manifest["denoiser"], loaded)
+    decoder = package_module(pkg, manifest, "vae_decoder", loaded)
     scale = float(manifest["latent"]["scaleFactor"])
     shift = float(cfg(vae, "shift_factor", None) or 0.0)
     in_channels = int(cfg(transformer, "in_channels"))

@@ -214,7 +214,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
             "blocks_vs_full_transformer_max_abs": ", ".join(f"{k} {v:.2e}" for k, v in graph_err.items())})
 
         entries, lines = sampling.record_goldens(diffusers, out, manifest, golden, p, denoiser=tr, vae=vae,
-                                                 encoders=encoders, tokenizers=tokenizers)
+                                                 encoders=encoders, tokenizers=tokenizers, loaded=w.traced)
         manifest["goldens"] += entries
         manifest["training"]["sampling_goldens"] = (
             f"recorded with diffusers {diffusers.__version__} (its StableDiffusion3Pipeline.encode_prompt for the "
@@ -301,7 +301,7 @@ def export_transformer(w, sizes, tr, latent, ehs, pooled, lengths, g, report):
                 "blocks": [w.E.block(b.name, b.component, b.inputs, b.outputs, b.cacheable, b.group) for b in graph],
                 "output": "noise_pred", "prediction": "PREDICTION_FLOW_VELOCITY", "timestepInput": "discrete",
                 "timestepScale": 1.0}
-    runner = GraphRunner(w.pkg, w.components, denoiser)
+    runner = GraphRunner(w.pkg, w.components, denoiser, w.traced)
     checks = [(s, lengths[0]) for s in sizes.checks] + [(sizes.default, n) for n in lengths[1:]]
     graph_err = {}
     for size, length in checks:

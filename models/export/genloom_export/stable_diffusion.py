@@ -600,7 +600,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
         # Sampling goldens with diffusers' own schedulers, replayed with the exported TorchScript.
         if diffusers is not None:
             entries, lines = sampling.record_goldens(diffusers, out, manifest, golden, p, denoiser=unet, vae=vae,
-                                                     encoders=encoders, tokenizers=tokenizers)
+                                                     encoders=encoders, tokenizers=tokenizers, loaded=w.traced)
             manifest["goldens"] += entries
             manifest["training"]["sampling_goldens"] = (
                 f"recorded with diffusers {diffusers.__version__} over the eager modules (prompt ids from "
@@ -743,7 +743,7 @@ def export_unet(w, p, sizes, unet, latent, ehs, pooled, g, report):
                 "blocks": [w.E.block(b.name, b.component, b.inputs, b.outputs, b.cacheable) for b in blocks],
                 "output": "noise_pred", "prediction": p.prediction, "timestepInput": "discrete",
                 "timestepScale": 1.0}
-    runner = GraphRunner(w.pkg, w.components, denoiser)
+    runner = GraphRunner(w.pkg, w.components, denoiser, w.traced)
     graph_err = {}
     for size in sizes.checks:
         env_c = graph_inputs(size, 3, c, f, ehs.shape[1:], pooled_dim, g, sdxl,

@@ -14,8 +14,9 @@ import java.util.Locale;
 
 /**
  * Seconds per image and peak resident memory of one package at one size, in this process: the
- * package is loaded once, one untimed warm-up image runs, then each repeat generates one image
- * (text encoders, denoising loop with guidance, VAE decoder).
+ * package is loaded once, one untimed warm-up image runs (the same settings, with as many steps as
+ * asked: a real-size model warms up in fewer than it is timed with), then each repeat generates one
+ * image (text encoders, denoising loop with guidance, VAE decoder).
  */
 public final class ImageBenchmark implements AutoCloseable {
   /** One measurement, as written to JSON. */
@@ -26,6 +27,7 @@ public final class ImageBenchmark implements AutoCloseable {
       int height,
       String sampler,
       int steps,
+      @JsonProperty("warmup_steps") int warmupSteps,
       @JsonProperty("guidance_scale") float guidanceScale,
       String threads,
       @JsonProperty("load_s") double loadSeconds,
@@ -53,24 +55,33 @@ public final class ImageBenchmark implements AutoCloseable {
     return generator;
   }
 
-  /** One warm-up image, then {@code repeats} timed ones with seeds 0, 1, ... */
-  public Result measure(GenerationSpec settings, int repeats, PrintWriter out) throws IOException {
+  /**
+   * One warm-up image of {@code warmupSteps} steps, then {@code repeats} timed ones with seeds 0,
+   * 1, ...
+   */
+  public Result measure(GenerationSpec settings, int warmupSteps, int repeats, PrintWriter out)
+      throws IOException {
     if (repeats < 1) {
       throw new BenchmarkException("repeats: must be >= 1, got " + repeats);
+    }
+    if (warmupSteps < 1) {
+      throw new BenchmarkException("warmup-steps: must be >= 1, got " + warmupSteps);
     }
     String model = generator.pkg().name();
     out.printf(
         Locale.ROOT,
-        "%s: loaded in %.1f s; %dx%d, %s, %d steps, guidance %s; warm-up...%n",
+        "%s: loaded in %.1f s; %dx%d, %s, %d steps, guidance %s; warm-up (%d steps)...%n",
         model,
         loadSeconds,
         settings.width(),
         settings.height(),
         settings.sampler(),
         settings.steps(),
-        settings.guidanceScale());
+        settings.guidanceScale(),
+        warmupSteps);
     out.flush();
-    generator.generate(List.of(settings.withSeed(-1)), ProgressListener.NONE);
+    GenerationSpec warmup = settings.toBuilder().steps(warmupSteps).seed(-1).build();
+    generator.generate(List.of(warmup), ProgressListener.NONE);
     double[] seconds = new double[repeats];
     for (int r = 0; r < repeats; r++) {
       long start = System.nanoTime();
@@ -96,6 +107,7 @@ public final class ImageBenchmark implements AutoCloseable {
         settings.height(),
         settings.sampler(),
         settings.steps(),
+        warmupSteps,
         settings.guidanceScale(),
         System.getProperty("ai.djl.pytorch.num_threads", ""),
         loadSeconds,

@@ -55,6 +55,12 @@ final class BenchImageCommand implements Callable<Integer> {
       defaultValue = "3")
   int repeats;
 
+  @Option(
+      names = "--warmup-steps",
+      paramLabel = "N",
+      description = "Steps of the untimed warm-up image (default: --steps).")
+  Integer warmupSteps;
+
   @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -63,6 +69,9 @@ final class BenchImageCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     if (repeats < 1) {
       throw new UserException("repeats: must be >= 1, got " + repeats);
+    }
+    if (warmupSteps != null && warmupSteps < 1) {
+      throw new UserException("warmup-steps: must be >= 1, got " + warmupSteps);
     }
     ModelPackage pkg =
         modelsOption
@@ -89,7 +98,8 @@ final class BenchImageCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new UserException(e.getMessage());
       }
-      ImageBenchmark.Result result = bench.measure(settings, repeats, out);
+      int warmup = warmupSteps != null ? warmupSteps : settings.steps();
+      ImageBenchmark.Result result = bench.measure(settings, warmup, repeats, out);
       json.write(result, out);
       out.flush();
       return 0;
