@@ -321,7 +321,8 @@ def flux_dims(t):
 
 @torch.no_grad()
 def export(pipeline_dir, out, *, name=None, description=None, width=None, height=None, max_width=None,
-           max_height=None, atol=1e-4, loader=None, golden=None, command=None, max_sequence_length=None):
+           max_height=None, atol=1e-4, loader=None, golden=None, command=None, max_sequence_length=None,
+           precision="fp32", keep_fp32=()):
     """Export the Flux pipeline folder into the package folder `out`; returns the manifest (see the module
     docstring). Raises Refused for what it does not export; a package folder it created is removed again
     when the export fails."""
@@ -350,7 +351,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
                                   cfg(encoders[0], "max_position_embeddings")),
                   T5PromptTokenizer(os.path.join(pipeline_dir, "tokenizer_2"), p.max_sequence_length)]
 
-    with package_export(out, atol) as w:
+    with package_export(out, atol, precision, keep_fp32) as w:
         notes, report = [], {}
         g = torch.Generator().manual_seed(0)
         text, ehs, pooled = export_text(w, p, encoders, tokenizers, golden.prompts, notes, report)

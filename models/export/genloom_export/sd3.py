@@ -157,7 +157,8 @@ def sd3_dims(t):
 
 @torch.no_grad()
 def export(pipeline_dir, out, *, name=None, description=None, width=None, height=None, max_width=None,
-           max_height=None, atol=1e-4, loader=None, golden=None, command=None, max_sequence_length=None):
+           max_height=None, atol=1e-4, loader=None, golden=None, command=None, max_sequence_length=None,
+           precision="fp32", keep_fp32=()):
     """Export the SD3 pipeline folder into the package folder `out`; returns the manifest (see the module
     docstring). Raises Refused for what it does not export; a package folder it created is removed again
     when the export fails."""
@@ -188,7 +189,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
                       "SD3 pipeline pads both CLIP tokenizers to tokenizer's model_max_length")
     p.zero_context_length = 0 if p.has_t5 else clip_len
 
-    with package_export(out, atol) as w:
+    with package_export(out, atol, precision, keep_fp32) as w:
         notes, report = [], {}
         g = torch.Generator().manual_seed(0)
         text, ehs, pooled = export_text(w, p, encoders, tokenizers, golden.prompts, notes, report)

@@ -65,6 +65,8 @@ from . import cli as C
 from . import sampling
 from .common import (GraphRunner, Refused, VaeDecoder, VaeEncoder, as_tuple, cfg, check_package_files, max_abs,
                      read_json, strip_debug_sources, spec, train_export, versions)
+from .precision import MANIFEST as PRECISION_MANIFEST
+from .precision import check_half, check_precision, trace_half
 from .text import PromptTokenizer, TextEncoderComponent, check_component, load_text_encoder, text_encoder_arch
 
 FAMILIES = {"StableDiffusionPipeline": "sd", "StableDiffusionXLPipeline": "sdxl"}
@@ -445,13 +447,26 @@ def dims_for(t):
 class PackageWriter:
     """Traces components at one set of inputs, writes their goldens at another, records manifest entries."""
 
-    def __init__(self, pkg, atol):
+    def __init__(self, pkg, atol, precision="fp32", keep_fp32=()):
+        """`precision`: the weights' precision of every component but those named in `keep_fp32`
+        (genloom_export.precision)."""
         self.E = train_export()
         self.pkg = pkg
         self.atol = atol
+        self.precision = check_precision(precision)
+        self.keep_fp32 = set(keep_fp32)
         self.components, self.goldens = [], []
         self.traced = {}
+        self.precision_notes = []
         os.makedirs(os.path.join(pkg, "golden"), exist_ok=True)
+
+    def precision_of(self, name):
+        return "fp32" if name in self.keep_fp32 else self.precision
+
+    def unused_keep_fp32(self):
+        """Names given to keep in fp32 that no component has."""
+        names = {c["name"] for c in self.components}
+        return sorted(self.keep_fp32 - names)
 
     @torch.no_grad()
     def component(self, name, module, trace_args, golden_args, in_names, out_names, file=None, dims=dims_for,
@@ -466,12 +481,26 @@ class PackageWriter:
         # Contiguous inputs, as a golden file gives them back (a strided view may take another kernel path).
         trace_args = [a.contiguous() for a in trace_args]
         golden_args = [a.contiguous() for a in golden_args]
-        self.E.trace_save(module, tuple(trace_args), path)
-        strip_debug_sources(path)
-        sha = self.E.sha256_file(path)
-        self.E.verify_reload(path, module, tuple(trace_args), self.atol)
-        loaded = torch.jit.load(path)
+        prec = self.precision_of(name)
+        if prec == "fp32":
+            self.E.trace_save(module, tuple(trace_args), path)
+            strip_debug_sources(path)
+            sha = self.E.sha256_file(path)
+            self.E.verify_reload(path, module, tuple(trace_args), self.atol)
+            loaded = torch.jit.load(path)
+        else:
+            # The float32 trace (in memory, sharing the eager weights) is what the exporters' size and
+            # graph checks and the goldens use; the file holds the half-precision trace.
+            loaded = torch.jit.trace(module, tuple(trace_args), check_trace=False)
+            compare(name, module(*trace_args), loaded(*trace_args), self.atol, {}, " (float32 trace)")
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            torch.jit.save(trace_half(module, trace_args, in_names, prec), path)
+            strip_debug_sources(path)
+            sha = self.E.sha256_file(path)
         outs = as_tuple(loaded(*golden_args))
+        if prec != "fp32":
+            _, note = check_half(name, path, prec, golden_args, outs)
+            self.precision_notes.append(note)
         if len(outs) != len(out_names):
             raise Refused(f"{name}: {len(outs)} outputs, expected {out_names}")
         arrays = dict(zip(in_names, golden_args))
@@ -481,7 +510,10 @@ class PackageWriter:
         in_specs = [spec(n, a, dyn(n, a) if a.dtype != torch.int64 else (0,) if n == "input_ids" else ())
                     for n, a in zip(in_names, golden_args)]
         out_specs = [spec(n, o, dyn(n, o)) for n, o in zip(out_names, outs)]
-        self.components.append(self.E.component(name, file, in_specs, out_specs, sha))
+        entry = self.E.component(name, file, in_specs, out_specs, sha)
+        if prec != "fp32":
+            entry["precision"] = PRECISION_MANIFEST[prec]
+        self.components.append(entry)
         self.goldens.append(self.E.golden_entry(name, f"golden/{name}.npz"))
         self.traced[name] = loaded
         return outs
@@ -521,7 +553,7 @@ def sampler_default(scheduler_config):
 @torch.no_grad()
 def export(pipeline_dir, out, *, name=None, description=None, width=None, height=None, max_width=None,
            max_height=None, buckets=None, atol=1e-4, loader=None, golden=None, command=None,
-           max_sequence_length=None, num_frames=None):
+           max_sequence_length=None, num_frames=None, precision="fp32", keep_fp32=()):
     """Export the pipeline folder into the package folder `out`; returns the manifest. `loader` supplies
     the UNet and VAE (default DiffusersLoader); text encoders load with transformers. `golden`: a
     sampling.GoldenOptions, or None for the defaults. Raises Refused for what it does not export; a
@@ -529,12 +561,17 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
     goes to genloom_export.sd3.export, a FluxPipeline folder to genloom_export.flux.export
     (max_sequence_length: their T5 tokens per prompt, default 256 for SD3, 512 for Flux). A folder of a
     CogVideoX pipeline class goes to genloom_export.cogvideox.export (a latent video package; num_frames: its
-    default frame count), which refuses the classes it does not export by name."""
+    default frame count), which refuses the classes it does not export by name. `precision` (fp32, fp16,
+    bf16): the weights of every component but those named in `keep_fp32` (genloom_export.precision)."""
+    check_precision(precision)
     cls = read_model_index(pipeline_dir).get("_class_name")
     if isinstance(cls, str) and cls.startswith("CogVideoX"):
         from . import cogvideox
         if buckets:
             raise Refused(f"--buckets is not exported for {cls} folders")
+        if precision != "fp32" or keep_fp32:
+            raise Refused(f"--precision {precision}: {cls} packages are exported in fp32 only (their 3D "
+                          "convolutions have no bf16 trace on every torch the exporter supports)")
         return cogvideox.export(pipeline_dir, out, name=name, description=description, width=width, height=height,
                                 max_width=max_width, max_height=max_height, atol=atol, loader=loader, golden=golden,
                                 command=command, max_sequence_length=max_sequence_length, num_frames=num_frames)
@@ -550,7 +587,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
         return (sd3 if cls == "StableDiffusion3Pipeline" else flux).export(
             pipeline_dir, out, name=name, description=description, width=width, height=height, max_width=max_width,
             max_height=max_height, atol=atol, loader=loader, golden=golden, command=command,
-            max_sequence_length=max_sequence_length)
+            max_sequence_length=max_sequence_length, precision=precision, keep_fp32=keep_fp32)
     if max_sequence_length is not None:
         raise Refused("--max-sequence-length applies to StableDiffusion3Pipeline and FluxPipeline folders (T5) only")
     p = Pipeline(pipeline_dir)
@@ -573,7 +610,7 @@ def export(pipeline_dir, out, *, name=None, description=None, width=None, height
         raise Refused(f"the tokenizers pad to different lengths {sorted({t.max_length for t in tokenizers})}; "
                       "their hidden states are concatenated, so they must agree")
 
-    with package_export(out, atol) as w:
+    with package_export(out, atol, precision, keep_fp32) as w:
         notes, report = [], {}
         g = torch.Generator().manual_seed(0)
         text, ehs, pooled = export_text(w, p, encoders, tokenizers, golden.prompts, notes, report)
@@ -637,13 +674,13 @@ class PipelineFolder:
 
 
 @contextlib.contextmanager
-def package_export(out, atol):
+def package_export(out, atol, precision="fp32", keep_fp32=()):
     """One export into `out`: yields its PackageWriter; a folder this export created is removed again when the
     export fails, so a failed export leaves nothing behind."""
     created = not os.path.exists(out)
     try:
         os.makedirs(out, exist_ok=True)
-        yield PackageWriter(out, atol)
+        yield PackageWriter(out, atol, precision, keep_fp32)
     except BaseException:
         if created:
             shutil.rmtree(out, ignore_errors=True)
@@ -652,6 +689,15 @@ def package_export(out, atol):
 
 def finish_package(w, out, manifest, notes):
     """Writes the manifest with the export's notes and checks every file it lists."""
+    unused = w.unused_keep_fp32()
+    if unused:
+        raise Refused(f"--keep-fp32: no component is named {', '.join(unused)} (components: "
+                      f"{', '.join(c['name'] for c in w.components)})")
+    if w.precision != "fp32":
+        manifest["training"]["precision"] = (
+            f"{w.precision} weights" + (f" but {', '.join(sorted(w.keep_fp32))} (float32)" if w.keep_fp32 else "")
+            + "; tensors at every component boundary float32; checked against float32: "
+            + "; ".join(w.precision_notes))
     manifest["training"]["notes"] = "; ".join(notes) if notes else "none"
     w.E.write_manifest(os.path.join(out, "manifest.json"), manifest)
     check_package_files(out, manifest)
@@ -817,6 +863,12 @@ def main(argv=None):
                                                    "served, at most 49)")
     ap.add_argument("--atol", type=float, default=1e-4, help="max abs difference allowed between traced components "
                                                              "and eager PyTorch, and the block graph and the UNet")
+    ap.add_argument("--precision", default="fp32", choices=sorted(PRECISION_MANIFEST),
+                    help="weights' precision of the components (default: fp32); tensors at component "
+                         "boundaries stay float32")
+    ap.add_argument("--keep-fp32", type=lambda v: [n for n in v.split(",") if n], default=[],
+                    metavar="NAME,...", help="components kept in float32 under --precision fp16/bf16, e.g. "
+                                             "vae_decoder")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's own choice)")
     sampling.add_golden_args(ap)
     a = ap.parse_args(argv)
@@ -827,8 +879,8 @@ def main(argv=None):
         export(a.pipeline, os.path.abspath(a.out), name=a.name, description=a.description, width=a.width,
                height=a.height, max_width=a.max_width, max_height=a.max_height, buckets=a.buckets, atol=a.atol,
                loader=DiffusersLoader(a.variant), golden=sampling.GoldenOptions.from_args(a),
-               max_sequence_length=a.max_sequence_length, num_frames=a.num_frames,
-               command="python3 -m genloom_export.stable_diffusion " + shlex.join(sys.argv[1:] if argv is None
+               max_sequence_length=a.max_sequence_length, num_frames=a.num_frames, precision=a.precision,
+               keep_fp32=a.keep_fp32, command="python3 -m genloom_export.stable_diffusion " + shlex.join(sys.argv[1:] if argv is None
                                                                                    else argv))
     except Refused as e:
         sys.exit(f"error: {e}")

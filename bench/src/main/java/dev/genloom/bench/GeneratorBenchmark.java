@@ -17,6 +17,7 @@ import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
 import dev.genloom.generators.ModelRepository;
+import dev.genloom.generators.ProcessMemory;
 import dev.genloom.proto.v1.CacheSchedule;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -341,10 +342,10 @@ public final class GeneratorBenchmark {
     for (int i = 1; i <= 300; i++) {
       ldm.generate(List.of(ldm.defaults(prompts.get(i % prompts.size()), i)), (s, t, p) -> {});
       if (i == 20) {
-        after20 = ResidentMemory.currentKib();
+        after20 = ProcessMemory.residentBytes().orElse(0) / 1024;
       }
     }
-    long after300 = ResidentMemory.currentKib();
+    long after300 = ProcessMemory.residentBytes().orElse(0) / 1024;
     double growth = 100.0 * (after300 - after20) / after20;
     out.printf(
         Locale.ROOT,

@@ -6,17 +6,18 @@ import dev.genloom.generators.GenerationSpec;
 import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
 import dev.genloom.generators.ModelPackage;
+import dev.genloom.generators.ProcessMemory;
 import dev.genloom.generators.ProgressListener;
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.Locale;
 
 /**
  * Seconds per image and peak resident memory of one package at one size, in this process: the
- * package is loaded once, one untimed warm-up image runs (the same settings, with as many steps as
- * asked: a real-size model warms up in fewer than it is timed with), then each repeat generates one
- * image (text encoders, denoising loop with guidance, VAE decoder).
+ * package is loaded once (every component, timed), one untimed warm-up image runs (the same
+ * settings, with as many steps as asked: a real-size model warms up in fewer than it is timed
+ * with), then each repeat generates one image (text encoders, denoising loop with guidance, VAE
+ * decoder).
  */
 public final class ImageBenchmark implements AutoCloseable {
   /** One measurement, as written to JSON. */
@@ -30,24 +31,34 @@ public final class ImageBenchmark implements AutoCloseable {
       @JsonProperty("warmup_steps") int warmupSteps,
       @JsonProperty("guidance_scale") float guidanceScale,
       String threads,
+      String device,
       @JsonProperty("load_s") double loadSeconds,
+      @JsonProperty("weights_resident_bytes") long weightsResidentBytes,
       @JsonProperty("seconds_per_image") double[] secondsPerImage,
       @JsonProperty("median_s") double medianSeconds,
       @JsonProperty("peak_rss_kib") long peakRssKib) {}
 
   private final Generator generator;
+  private final String device;
   private final double loadSeconds;
 
-  private ImageBenchmark(Generator generator, double loadSeconds) {
+  private ImageBenchmark(Generator generator, String device, double loadSeconds) {
     this.generator = generator;
+    this.device = device;
     this.loadSeconds = loadSeconds;
   }
 
-  /** Loads the package on the CPU, timed. */
-  public static ImageBenchmark load(ModelPackage pkg) {
+  /** Opens the package on {@code device} (cpu or gpu:N) and loads every component, timed. */
+  public static ImageBenchmark load(ModelPackage pkg, String device) {
     long start = System.nanoTime();
-    Generator generator = Generators.open(pkg, Generators.device("cpu"));
-    return new ImageBenchmark(generator, (System.nanoTime() - start) / 1e9);
+    Generator generator = Generators.open(pkg, Generators.device(device));
+    try {
+      generator.preload();
+    } catch (RuntimeException e) {
+      generator.close();
+      throw e;
+    }
+    return new ImageBenchmark(generator, device, (System.nanoTime() - start) / 1e9);
   }
 
   /** The loaded generator, for its defaults and validation. */
@@ -59,8 +70,7 @@ public final class ImageBenchmark implements AutoCloseable {
    * One warm-up image of {@code warmupSteps} steps, then {@code repeats} timed ones with seeds 0,
    * 1, ...
    */
-  public Result measure(GenerationSpec settings, int warmupSteps, int repeats, PrintWriter out)
-      throws IOException {
+  public Result measure(GenerationSpec settings, int warmupSteps, int repeats, PrintWriter out) {
     if (repeats < 1) {
       throw new BenchmarkException("repeats: must be >= 1, got " + repeats);
     }
@@ -91,7 +101,7 @@ public final class ImageBenchmark implements AutoCloseable {
       out.flush();
     }
     double median = Statistics.median(seconds);
-    long peakKib = ResidentMemory.peakKib();
+    long peakKib = ProcessMemory.peakBytes().orElse(0) / 1024;
     out.printf(
         Locale.ROOT,
         "%s: median %.2f s per image over %d, peak resident memory %.2f GiB%n",
@@ -110,7 +120,9 @@ public final class ImageBenchmark implements AutoCloseable {
         warmupSteps,
         settings.guidanceScale(),
         System.getProperty("ai.djl.pytorch.num_threads", ""),
+        device,
         loadSeconds,
+        generator.residentBytes(),
         seconds,
         median,
         peakKib);

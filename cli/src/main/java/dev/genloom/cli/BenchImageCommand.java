@@ -17,9 +17,9 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Seconds per image and peak resident memory of one package at one size: load once, one"
-          + " untimed warm-up, then --repeats timed images (median reported). Set"
-          + " GENLOOM_TORCH_THREADS to the cores to use."
+      "Seconds per image and peak resident memory of one package at one size: load every"
+          + " component (timed), one untimed warm-up, then --repeats timed images (median"
+          + " reported). Set GENLOOM_TORCH_THREADS to the cores to use."
     })
 final class BenchImageCommand implements Callable<Integer> {
   @Mixin ModelsOption modelsOption;
@@ -61,6 +61,13 @@ final class BenchImageCommand implements Callable<Integer> {
       description = "Steps of the untimed warm-up image (default: --steps).")
   Integer warmupSteps;
 
+  @Option(
+      names = "--device",
+      paramLabel = "DEV",
+      description = "cpu or gpu:N (default: ${DEFAULT-VALUE}).",
+      defaultValue = "cpu")
+  String device;
+
   @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -79,7 +86,13 @@ final class BenchImageCommand implements Callable<Integer> {
             .find(model)
             .orElseThrow(() -> new UserException("model: unknown model '" + model + "'"));
     PrintWriter out = spec.commandLine().getOut();
-    try (ImageBenchmark bench = ImageBenchmark.load(pkg)) {
+    ImageBenchmark loaded;
+    try {
+      loaded = ImageBenchmark.load(pkg, device);
+    } catch (IllegalArgumentException e) {
+      throw new UserException(e.getMessage());
+    }
+    try (ImageBenchmark bench = loaded) {
       GenerationSpec.Builder b = bench.generator().defaults(prompt, 0).toBuilder();
       if (steps != null) {
         b.steps(steps);

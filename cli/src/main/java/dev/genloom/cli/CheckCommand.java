@@ -118,14 +118,14 @@ final class CheckCommand implements Callable<Integer> {
     double worst = 0;
     for (GoldenCheck.Result r : components) {
       worst = Math.max(worst, r.maxAbsError());
-      if (!(r.maxAbsError() <= componentTolerance)) {
+      if (!r.passes(componentTolerance)) {
         out.printf(
             Locale.ROOT,
-            "%s: FAILED component %s differs by %.3g (> %.1g)%n",
+            "%s: FAILED component %s differs by %.3g (> %.2g)%n",
             pkg.name(),
             r.component(),
             r.maxAbsError(),
-            componentTolerance);
+            r.allowed(componentTolerance));
         failed++;
       }
     }
@@ -136,10 +136,7 @@ final class CheckCommand implements Callable<Integer> {
         components.size(),
         worst);
     for (SamplingCheck.Result r : SamplingCheck.check(pkg, dev)) {
-      boolean ok =
-          r.latentError() <= latentTolerance
-              && r.pixelError() <= pixelTolerance
-              && r.tokenIdsMatch();
+      boolean ok = r.passes(latentTolerance, pixelTolerance);
       out.printf(
           Locale.ROOT,
           "%s: %s %s: final latents %.2e, pixels %.2e, timesteps %.1e, token ids %s%n",

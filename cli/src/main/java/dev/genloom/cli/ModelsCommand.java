@@ -13,9 +13,11 @@ import picocli.CommandLine.Mixin;
 @Command(
     name = "models",
     mixinStandardHelpOptions = true,
-    subcommands = {CalibrateCommand.class, CheckCommand.class},
+    subcommands = {CalibrateCommand.class, CheckCommand.class, VerifyCommand.class},
     description =
-        "List the model packages in the models folder, with kind, components and quality.")
+        "List the model packages in the models folder, with kind, components, size, weight"
+            + " precision and quality. A component file is hashed when it is new or changed;"
+            + " 'genloom models verify' hashes every file again.")
 final class ModelsCommand implements java.util.concurrent.Callable<Integer> {
   @Mixin ModelsOption modelsOption;
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -64,6 +66,11 @@ final class ModelsCommand implements java.util.concurrent.Callable<Integer> {
           manifest.getKind().name().replace("MODEL_KIND_", "").toLowerCase(Locale.ROOT),
           manifest.getComponentsCount());
       out.printf(Locale.ROOT, "    sizes: %s%n", sizes(manifest));
+      out.printf(
+          Locale.ROOT,
+          "    on disk: %s; weights: %s%n",
+          PackageFootprint.bytes(PackageFootprint.size(pkg)),
+          PackageFootprint.precisions(manifest));
       for (QualityFigure figure : manifest.getQualityList()) {
         out.printf(
             Locale.ROOT,

@@ -5,6 +5,7 @@ import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
 import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
+import dev.genloom.workers.ModelMemory;
 import dev.genloom.workers.TokenAuthInterceptor;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;
@@ -154,6 +155,15 @@ class WorkerCommand implements Callable<Integer> {
   int maxPromptChars;
 
   @Option(
+      names = "--memory-limit",
+      paramLabel = "SIZE",
+      description =
+          "Most model weights to take on, e.g. 24G or 800M: the packages' component files, what"
+              + " they occupy once loaded. A package that does not fit is refused by name and the"
+              + " worker does not start (default: no limit).")
+  String memoryLimit;
+
+  @Option(
       names = "--drain-seconds",
       paramLabel = "S",
       description = "Longest graceful drain on SIGTERM (default: ${DEFAULT-VALUE}).",
@@ -194,7 +204,13 @@ class WorkerCommand implements Callable<Integer> {
             maxReferenceBytes,
             3 << 20,
             maxPromptChars,
-            name != null ? name : hostName() + ":" + port);
+            name != null ? name : hostName() + ":" + port,
+            memoryLimit == null ? 0L : ByteSize.parse("memory-limit", memoryLimit));
+    try {
+      ModelMemory.admit(repository, options.memoryLimitBytes());
+    } catch (IllegalArgumentException e) {
+      throw new UserException(e.getMessage());
+    }
     if (outputRoot != null) {
       Files.createDirectories(outputRoot);
     }

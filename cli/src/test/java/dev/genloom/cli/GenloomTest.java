@@ -57,6 +57,7 @@ class GenloomTest {
       {"report", "--run", dir.resolve("none").toString()},
       {"humaneval", "results", "--db", dir.resolve("none.db").toString()},
       {"models", "check", "--models", Path.of("..", "models").toString(), "nope"},
+      {"models", "verify", "--models", Path.of("..", "models").toString(), "nope"},
       {"run", "--prompts", dir.resolve("none.txt").toString(), "--out", dir.toString()},
       {"no-such-command"},
     };
@@ -97,6 +98,37 @@ class GenloomTest {
     assertTrue(
         out.toString().contains("SHA-256") || out.toString().contains("sha256"), out.toString());
     assertTrue(err.toString().contains("1 package(s) broken"), err.toString());
+  }
+
+  @Test
+  void modelsTrustsAnUnchangedFileAndVerifyHashesItAgain(@TempDir Path dir) throws Exception {
+    Path models = Files.createDirectories(dir.resolve("models"));
+    Path shipped = Path.of("..", "models", "shapes-clip").toAbsolutePath().normalize();
+    Path copy = models.resolve("shapes-clip");
+    try (var files = Files.walk(shipped)) {
+      for (Path f : files.toList()) {
+        Files.copy(f, copy.resolve(shipped.relativize(f).toString()));
+      }
+    }
+    assertEquals(0, run("models", "--models", models.toString()), out + "\n" + err);
+    assertTrue(out.toString().contains("weights: fp32 ("), out.toString());
+    assertTrue(out.toString().contains("on disk: "), out.toString());
+    Path component;
+    try (var files = Files.walk(copy)) {
+      component = files.filter(f -> f.toString().endsWith(".pt")).findFirst().orElseThrow();
+    }
+    // Other bytes at the same size and modification time: listing trusts the recorded version.
+    var mtime = Files.getLastModifiedTime(component);
+    byte[] bytes = Files.readAllBytes(component);
+    bytes[bytes.length / 2] ^= 1;
+    Files.write(component, bytes);
+    Files.setLastModifiedTime(component, mtime);
+    assertEquals(0, run("models", "--models", models.toString()), out + "\n" + err);
+    out.getBuffer().setLength(0);
+    assertEquals(1, run("models", "verify", "--models", models.toString()), out + "\n" + err);
+    assertTrue(out.toString().contains("shapes-clip      BROKEN: "), out.toString());
+    assertTrue(out.toString().contains("corrupt"), out.toString());
+    assertEquals(1, run("models", "--models", models.toString()), "verify replaced the record");
   }
 
   @Test

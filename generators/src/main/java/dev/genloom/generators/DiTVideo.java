@@ -311,6 +311,16 @@ public final class DiTVideo implements Generator, Calibratable {
   }
 
   @Override
+  public void preload() {
+    components.loadAll();
+  }
+
+  @Override
+  public long residentBytes() {
+    return components.residentBytes();
+  }
+
+  @Override
   public void close() {
     tokenizer.close();
     components.close();

@@ -25,4 +25,18 @@ public interface Generator extends AutoCloseable {
 
   @Override
   void close();
+
+  /**
+   * Loads every component now instead of when a request first needs it: for a benchmark that times
+   * the load, or a worker that wants no first-request latency.
+   */
+  default void preload() {}
+
+  /**
+   * The resident memory the loaded components added to this process, in bytes (see {@link
+   * LoadedComponents#residentBytes}).
+   */
+  default long residentBytes() {
+    return 0;
+  }
 }

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import dev.genloom.proto.v1.Component;
 import dev.genloom.proto.v1.GoldenFile;
+import dev.genloom.proto.v1.Precision;
 import dev.genloom.proto.v1.TensorSpec;
 import java.io.IOException;
 import java.io.InputStream;
@@ -23,8 +24,30 @@ import java.util.Map;
 public final class GoldenCheck {
   private GoldenCheck() {}
 
-  /** The outcome for one component. */
-  public record Result(String component, double maxAbsError, long elements) {}
+  /**
+   * The outcome for one component.
+   *
+   * @param maxAbsExpected the largest absolute golden output value, the scale of a half-precision
+   *     component's tolerance
+   */
+  public record Result(
+      String component,
+      double maxAbsError,
+      long elements,
+      Precision precision,
+      double maxAbsExpected) {
+    /**
+     * The error allowed: {@code absolute} for float32 weights; for half-precision weights the
+     * larger of that and {@link Precisions#relativeTolerance} times the largest golden value.
+     */
+    public double allowed(double absolute) {
+      return Math.max(absolute, Precisions.relativeTolerance(precision) * maxAbsExpected);
+    }
+
+    public boolean passes(double absolute) {
+      return maxAbsError <= allowed(absolute);
+    }
+  }
 
   /** Checks every component that has a golden file named after it. */
   public static List<Result> checkComponents(ModelPackage pkg, Device device) {
@@ -62,6 +85,7 @@ public final class GoldenCheck {
                 + spec.getOutputsCount());
       }
       double maxError = 0;
+      double maxExpected = 0;
       long elements = 0;
       java.util.Set<String> inputNames = new java.util.HashSet<>();
       spec.getInputsList().forEach(input -> inputNames.add(input.getName()));
@@ -85,10 +109,11 @@ public final class GoldenCheck {
         float[] e = expected.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
         for (int k = 0; k < a.length; k++) {
           maxError = Math.max(maxError, Math.abs((double) a[k] - e[k]));
+          maxExpected = Math.max(maxExpected, Math.abs((double) e[k]));
         }
         elements += a.length;
       }
-      return new Result(spec.getName(), maxError, elements);
+      return new Result(spec.getName(), maxError, elements, Precisions.of(spec), maxExpected);
     }
   }
 

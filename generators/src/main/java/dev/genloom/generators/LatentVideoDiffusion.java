@@ -370,6 +370,16 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
   }
 
   @Override
+  public void preload() {
+    components.loadAll();
+  }
+
+  @Override
+  public long residentBytes() {
+    return components.residentBytes();
+  }
+
+  @Override
   public void close() {
     text.close();
     components.close();

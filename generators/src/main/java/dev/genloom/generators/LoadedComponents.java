@@ -17,6 +17,7 @@ public final class LoadedComponents implements AutoCloseable {
   private final Device device;
   private final Map<String, Component> specs;
   private final Map<String, TorchComponent> loaded = new LinkedHashMap<>();
+  private long residentBytes;
   private boolean closed;
 
   private LoadedComponents(ModelPackage pkg, Device device, Map<String, Component> specs) {
@@ -60,9 +61,43 @@ public final class LoadedComponents implements AutoCloseable {
               + name
               + "'");
     }
+    long before = ProcessMemory.residentBytes().orElse(0);
     component = TorchComponent.load(pkg, spec, device);
+    long after = ProcessMemory.residentBytes().orElse(before);
+    // Loads of one package are serialized by this lock; another package loading at the same time
+    // would be counted here too, which the worker avoids by loading packages one after another.
+    residentBytes += Math.max(0, after - before);
     loaded.put(name, component);
     return component;
+  }
+
+  /** Loads every component the manifest lists that is not loaded yet. */
+  public synchronized void loadAll() {
+    for (String name : specs.keySet()) {
+      get(name);
+    }
+  }
+
+  /**
+   * The resident memory this process gained while loading the components so far, in bytes: the
+   * weights as the engine holds them (a measure on the CPU; on a GPU the weights live in device
+   * memory and this is the host side only).
+   */
+  public synchronized long residentBytes() {
+    return residentBytes;
+  }
+
+  /** The bytes of every component file the manifest lists: what loading them all reads. */
+  public long fileBytes() {
+    long total = 0;
+    for (Component spec : specs.values()) {
+      try {
+        total += java.nio.file.Files.size(pkg.file(spec));
+      } catch (java.io.IOException e) {
+        throw new ModelPackageException("cannot read " + pkg.file(spec) + ": " + e.getMessage(), e);
+      }
+    }
+    return total;
   }
 
   /** Whether the manifest lists the component (loaded or not). */

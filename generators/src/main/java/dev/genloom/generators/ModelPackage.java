@@ -6,12 +6,8 @@ import dev.genloom.proto.v1.GoldenFile;
 import dev.genloom.proto.v1.ModelKind;
 import dev.genloom.proto.v1.ModelManifest;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -21,7 +17,8 @@ import java.util.Optional;
  *
  * <p>Opening a package checks that the manifest parses, names a kind, and that every file it refers
  * to stays inside the package folder, exists, and (for components) has the recorded SHA-256. Every
- * failure names the offending file.
+ * failure names the offending file. A component file is hashed once per file version ({@link
+ * VerifiedFiles}); {@link #verify} hashes every file again.
  */
 public final class ModelPackage {
   public static final String MANIFEST_FILE = "manifest.json";
@@ -37,8 +34,21 @@ public final class ModelPackage {
     this.components = components;
   }
 
-  /** Opens and checks the package in {@code folder}. */
+  /**
+   * Opens and checks the package in {@code folder}, taking the recorded hash of a component file
+   * whose size and modification time have not changed since it was last hashed.
+   */
   public static ModelPackage open(Path folder) {
+    return open(folder, false);
+  }
+
+  /** Opens and checks the package in {@code folder}, hashing every component file again. */
+  public static ModelPackage verify(Path folder) {
+    return open(folder, true);
+  }
+
+  /** As {@link #open(Path)}, hashing every component file again when {@code rehash}. */
+  public static ModelPackage open(Path folder, boolean rehash) {
     Path root = folder.toAbsolutePath().normalize();
     Path manifestFile = root.resolve(MANIFEST_FILE);
     if (!Files.isRegularFile(manifestFile)) {
@@ -69,7 +79,7 @@ public final class ModelPackage {
             "component '" + component.getName() + "' file is missing: " + file);
       }
       if (!component.getSha256().isEmpty()) {
-        String actual = sha256(file);
+        String actual = VerifiedFiles.shared().sha256(file, rehash);
         if (!actual.equalsIgnoreCase(component.getSha256())) {
           throw new ModelPackageException(
               "component '"
@@ -111,21 +121,6 @@ public final class ModelPackage {
           manifestFile + ": path '" + relative + "' is outside the package folder");
     }
     return resolved;
-  }
-
-  private static String sha256(Path file) {
-    try (InputStream in = Files.newInputStream(file)) {
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      byte[] buffer = new byte[1 << 16];
-      for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
-        digest.update(buffer, 0, n);
-      }
-      return HexFormat.of().formatHex(digest.digest());
-    } catch (IOException e) {
-      throw new ModelPackageException("cannot read " + file + ": " + e.getMessage(), e);
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
   }
 
   public Path root() {
@@ -174,7 +169,7 @@ public final class ModelPackage {
     } catch (IOException e) {
       throw new ModelPackageException("cannot write " + target + ": " + e.getMessage(), e);
     }
-    return open(root);
+    return open(root, false);
   }
 
   /** A manifest-relative path (tokenizer, goldens) resolved inside the package. */

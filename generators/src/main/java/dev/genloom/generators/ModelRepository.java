@@ -33,12 +33,20 @@ public final class ModelRepository {
    * where one bad checksum should not hide the good packages.
    */
   public static Survey survey(Path folder) {
+    return survey(folder, false);
+  }
+
+  /**
+   * As {@link #survey(Path)}; when {@code rehash}, every component file is hashed again ({@link
+   * ModelPackage#verify}).
+   */
+  public static Survey survey(Path folder, boolean rehash) {
     List<Path> candidates = candidates(folder);
     Map<String, ModelPackage> packages = new LinkedHashMap<>();
     List<Broken> broken = new ArrayList<>();
     for (Path candidate : candidates) {
       try {
-        ModelPackage pkg = ModelPackage.open(candidate);
+        ModelPackage pkg = ModelPackage.open(candidate, rehash);
         ModelPackage previous = packages.putIfAbsent(pkg.name(), pkg);
         if (previous != null) {
           broken.add(

@@ -49,7 +49,32 @@ public final class SamplingCheck {
       double latentError,
       double pixelError,
       double timestepError,
-      boolean tokenIdsMatch) {}
+      boolean tokenIdsMatch,
+      double relativeTolerance,
+      double latentScale,
+      double pixelScale) {
+    /**
+     * Errors past a step accumulate over the loop, so a package with half-precision weights is
+     * allowed this many times its components' relative tolerance on the final latents and pixels.
+     */
+    public static final double HALF_PRECISION_LOOP_FACTOR = 3.0;
+
+    /** The latent error allowed: {@code absolute}, or for half precision the scaled tolerance. */
+    public double latentAllowed(double absolute) {
+      return Math.max(absolute, HALF_PRECISION_LOOP_FACTOR * relativeTolerance * latentScale);
+    }
+
+    /** The pixel error allowed: {@code absolute}, or for half precision the scaled tolerance. */
+    public double pixelAllowed(double absolute) {
+      return Math.max(absolute, HALF_PRECISION_LOOP_FACTOR * relativeTolerance * pixelScale);
+    }
+
+    public boolean passes(double latentTolerance, double pixelTolerance) {
+      return latentError <= latentAllowed(latentTolerance)
+          && pixelError <= pixelAllowed(pixelTolerance)
+          && tokenIdsMatch;
+    }
+  }
 
   /** Every sampling golden of {@code pkg}, replayed; an empty list for other kinds. */
   public static List<Result> check(ModelPackage pkg, Device device) {
@@ -194,11 +219,20 @@ public final class SamplingCheck {
       LatentVideoDiffusion.Trajectory run =
           lvd.sample(
               scope, batch, image, base, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
-      double latentError = maxAbs(run.latents(), require(arrays, "latent_final", subject), subject);
-      double pixelError =
-          maxAbs(lvd.decode(run.latents()), require(arrays, "pixels", subject), subject);
+      NDArray latents = require(arrays, "latent_final", subject);
+      NDArray pixels = require(arrays, "pixels", subject);
+      double latentError = maxAbs(run.latents(), latents, subject);
+      double pixelError = maxAbs(lvd.decode(run.latents()), pixels, subject);
       double timestepError = timestepError(arrays, lvd.sampler(base), subject);
-      return new Result(subject, latentError, pixelError, timestepError, idsMatch);
+      return new Result(
+          subject,
+          latentError,
+          pixelError,
+          timestepError,
+          idsMatch,
+          Precisions.loosest(lvd.pkg()),
+          maxAbs(latents),
+          maxAbs(pixels));
     }
   }
 
@@ -231,11 +265,20 @@ public final class SamplingCheck {
     LatentDiffusion.Trajectory run =
         ldm.sample(
             scope, prompts, null, spec, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
-    double latentError = maxAbs(run.latents(), require(arrays, "latent_final", subject), subject);
-    double pixelError =
-        maxAbs(ldm.decode(run.latents()), require(arrays, "pixels", subject), subject);
+    NDArray latents = require(arrays, "latent_final", subject);
+    NDArray pixels = require(arrays, "pixels", subject);
+    double latentError = maxAbs(run.latents(), latents, subject);
+    double pixelError = maxAbs(ldm.decode(run.latents()), pixels, subject);
     double timestepError = timestepError(arrays, ldm.sampler(spec), subject);
-    return new Result(subject, latentError, pixelError, timestepError, idsMatch);
+    return new Result(
+        subject,
+        latentError,
+        pixelError,
+        timestepError,
+        idsMatch,
+        Precisions.loosest(ldm.pkg()),
+        maxAbs(latents),
+        maxAbs(pixels));
   }
 
   /** How far the Java sampler's timesteps are from the recorded ones (0 when none are recorded). */
@@ -301,6 +344,10 @@ public final class SamplingCheck {
       }
       return new RecordedIds(cond, uncond, match);
     }
+  }
+
+  private static double maxAbs(NDArray array) {
+    return array.toType(DataType.FLOAT32, false).abs().max().getFloat();
   }
 
   private static double maxAbs(NDArray actual, NDArray expected, String subject) {

@@ -228,6 +228,16 @@ public final class TokenShuffleAR implements Generator {
   }
 
   @Override
+  public void preload() {
+    components.loadAll();
+  }
+
+  @Override
+  public long residentBytes() {
+    return components.residentBytes();
+  }
+
+  @Override
   public void close() {
     tokenizer.close();
     components.close();

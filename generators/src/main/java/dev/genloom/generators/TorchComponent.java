@@ -8,6 +8,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import dev.genloom.proto.v1.Component;
+import dev.genloom.proto.v1.DType;
+import dev.genloom.proto.v1.TensorSpec;
 import java.io.IOException;
 import java.nio.file.Path;
 
@@ -31,6 +33,7 @@ public final class TorchComponent implements AutoCloseable {
   /** Loads a component of {@code pkg} on {@code device}; failures name the file. */
   public static TorchComponent load(ModelPackage pkg, Component spec, Device device) {
     Path file = pkg.file(spec);
+    checkBoundary(spec, file);
     String fileName = file.getFileName().toString();
     String prefix =
         fileName.endsWith(".pt") ? fileName.substring(0, fileName.length() - 3) : fileName;
@@ -49,6 +52,42 @@ public final class TorchComponent implements AutoCloseable {
           e);
     }
     return new TorchComponent(spec, file, model);
+  }
+
+  /**
+   * Refuses half-precision tensors at the component's boundary: the runtime creates only float32
+   * and integer arrays ({@link Precisions}); a half-precision component casts inside its
+   * TorchScript.
+   */
+  static void checkBoundary(Component spec, Path file) {
+    Precisions.of(spec);
+    for (TensorSpec t : spec.getInputsList()) {
+      refuseHalf(spec, file, "input", t);
+    }
+    for (TensorSpec t : spec.getOutputsList()) {
+      refuseHalf(spec, file, "output", t);
+    }
+  }
+
+  private static void refuseHalf(Component spec, Path file, String what, TensorSpec t) {
+    if (t.getDtype() == DType.DTYPE_FLOAT16 || t.getDtype() == DType.UNRECOGNIZED) {
+      throw new ModelPackageException(
+          "component '"
+              + spec.getName()
+              + "' ("
+              + file
+              + "): "
+              + what
+              + " '"
+              + t.getName()
+              + "' is "
+              + (t.getDtype() == DType.DTYPE_FLOAT16
+                  ? "float16"
+                  : "of dtype value " + t.getDtypeValue())
+              + "; tensors at a component boundary must be float32 or integer (a half-precision"
+              + " component casts inside its TorchScript and records its precision in the"
+              + " manifest)");
+    }
   }
 
   public Component spec() {

@@ -1,6 +1,8 @@
 package dev.genloom.workers;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.genloom.generators.Generator;
+import dev.genloom.generators.ProcessMemory;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -31,6 +33,8 @@ public final class WorkerMetrics {
   private final LongAdder blockSkips = new LongAdder();
   private final AtomicLong modelsLoaded = new AtomicLong();
   private final AtomicLong queueDepth = new AtomicLong();
+  private volatile Map<String, Generator> models = Map.of();
+  private volatile Map<String, Long> weightBytes = Map.of();
 
   /** A cumulative histogram. */
   static final class Histogram {
@@ -124,6 +128,12 @@ public final class WorkerMetrics {
     queueDepth.set(n);
   }
 
+  /** The served generators, whose resident memory is reported, and their weight file bytes. */
+  void models(Map<String, Generator> generators, Map<String, Long> weights) {
+    this.models = Map.copyOf(generators);
+    this.weightBytes = Map.copyOf(weights);
+  }
+
   /** The exposition text. */
   public String render() {
     StringBuilder out = new StringBuilder();
@@ -155,6 +165,41 @@ public final class WorkerMetrics {
         blockSkips.sum());
     gauge(out, "genloom_models_loaded", "gauge", "Model packages loaded.", modelsLoaded.get());
     gauge(out, "genloom_queue_depth", "gauge", "Requests waiting for a batch.", queueDepth.get());
+    ProcessMemory.residentBytes()
+        .ifPresent(
+            rss ->
+                gauge(
+                    out,
+                    "genloom_process_resident_bytes",
+                    "gauge",
+                    "Resident memory of the worker process.",
+                    rss));
+    Map<String, Generator> served = new TreeMap<>(models);
+    if (!served.isEmpty()) {
+      out.append(
+          "# HELP genloom_model_resident_bytes Resident memory each model's loaded components"
+              + " added to the worker (0 until a request loads them).\n");
+      out.append("# TYPE genloom_model_resident_bytes gauge\n");
+      served.forEach(
+          (name, g) ->
+              out.append("genloom_model_resident_bytes{model=\"")
+                  .append(name)
+                  .append("\"} ")
+                  .append(g.residentBytes())
+                  .append('\n'));
+      out.append(
+          "# HELP genloom_model_weight_bytes Bytes of each model's component files, what the"
+              + " memory limit counts.\n");
+      out.append("# TYPE genloom_model_weight_bytes gauge\n");
+      new TreeMap<>(weightBytes)
+          .forEach(
+              (name, b) ->
+                  out.append("genloom_model_weight_bytes{model=\"")
+                      .append(name)
+                      .append("\"} ")
+                      .append(b)
+                      .append('\n'));
+    }
     return out.toString();
   }
 

@@ -19,6 +19,8 @@ import java.util.Optional;
  * @param chunkBytes largest media payload per result event
  * @param maxPromptChars longest prompt or negative prompt accepted, in characters
  * @param workerName reported in results (host:port or pod name)
+ * @param memoryLimitBytes the most bytes of model weights the worker takes on (the component files
+ *     of its packages, which is what they occupy once loaded); 0 for no limit
  */
 public record WorkerOptions(
     Device device,
@@ -31,12 +33,16 @@ public record WorkerOptions(
     long maxReferenceBytes,
     int chunkBytes,
     int maxPromptChars,
-    String workerName) {
+    String workerName,
+    long memoryLimitBytes) {
 
   public WorkerOptions {
     inputRoots = List.copyOf(inputRoots);
     if (maxPromptChars < 1) {
       throw new IllegalArgumentException("max-prompt-chars must be >= 1, got " + maxPromptChars);
+    }
+    if (memoryLimitBytes < 0) {
+      throw new IllegalArgumentException("memory-limit must be >= 0, got " + memoryLimitBytes);
     }
     if (maxBatch < 1 || maxQueue < 1 || computeThreads < 1 || maxQueueDelayMillis < 0) {
       throw new IllegalArgumentException(
@@ -60,7 +66,8 @@ public record WorkerOptions(
         8L << 20,
         3 << 20,
         DEFAULT_MAX_PROMPT_CHARS,
-        "local");
+        "local",
+        0L);
   }
 
   public WorkerOptions withBatching(int batch, long delayMillis, int queue) {
@@ -75,7 +82,8 @@ public record WorkerOptions(
         maxReferenceBytes,
         chunkBytes,
         maxPromptChars,
-        workerName);
+        workerName,
+        memoryLimitBytes);
   }
 
   public WorkerOptions withRoots(Optional<Path> output, List<Path> inputs) {
@@ -90,7 +98,8 @@ public record WorkerOptions(
         maxReferenceBytes,
         chunkBytes,
         maxPromptChars,
-        workerName);
+        workerName,
+        memoryLimitBytes);
   }
 
   public WorkerOptions withChunkBytes(int bytes) {
@@ -105,7 +114,8 @@ public record WorkerOptions(
         maxReferenceBytes,
         bytes,
         maxPromptChars,
-        workerName);
+        workerName,
+        memoryLimitBytes);
   }
 
   public WorkerOptions withMaxPromptChars(int chars) {
@@ -120,6 +130,23 @@ public record WorkerOptions(
         maxReferenceBytes,
         chunkBytes,
         chars,
-        workerName);
+        workerName,
+        memoryLimitBytes);
+  }
+
+  public WorkerOptions withMemoryLimit(long bytes) {
+    return new WorkerOptions(
+        device,
+        maxBatch,
+        maxQueueDelayMillis,
+        maxQueue,
+        computeThreads,
+        outputRoot,
+        inputRoots,
+        maxReferenceBytes,
+        chunkBytes,
+        maxPromptChars,
+        workerName,
+        bytes);
   }
 }

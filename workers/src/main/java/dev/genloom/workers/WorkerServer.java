@@ -90,6 +90,7 @@ public final class WorkerServer implements AutoCloseable {
       List<ServerInterceptor> interceptors,
       java.util.function.Function<ModelPackage, Generator> opener)
       throws IOException {
+    ModelMemory.admit(repository, options.memoryLimitBytes());
     HealthStatusManager health = new HealthStatusManager();
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
     health.setStatus(SERVICE, ServingStatus.NOT_SERVING);
@@ -137,6 +138,7 @@ public final class WorkerServer implements AutoCloseable {
                 worker.generators = loaded;
                 service.ready(loaded, scheduler);
                 metrics.modelsLoaded(loaded.size());
+                metrics.models(loaded, ModelMemory.weightBytes(repository));
                 health.setStatus(
                     HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
                 health.setStatus(SERVICE, ServingStatus.SERVING);
