@@ -203,9 +203,14 @@ def check_package_files(pkg, manifest, atol=1e-4):
     """Every component's sha256 and its golden arrays against the manifest (what the Java loader checks):
     the golden file holds each input and output, and the component reproduces the outputs to atol (a
     TorchScript module's later calls run an optimised graph whose float results may differ slightly from its
-    first call's)."""
+    first call's). A half-precision component is held to its precision's tolerance relative to the largest
+    golden value, and an fp16 one is not run by a torch without fp16 CPU kernels (genloom models check runs
+    it in the Java runtime)."""
+    from .precision import MANIFEST, RELATIVE_TOLERANCE
+    names = {v: k for k, v in MANIFEST.items()}
     E = train_export()
     for c in manifest["components"]:
+        prec = names.get(c.get("precision", "PRECISION_FP32"), "fp32")
         assert E.sha256_file(os.path.join(pkg, c["file"])) == c["sha256"], c["name"]
         with torch.no_grad():
             g = np.load(os.path.join(pkg, "golden", c["name"] + ".npz"))
@@ -213,7 +218,12 @@ def check_package_files(pkg, manifest, atol=1e-4):
             for s in c["inputs"]:
                 assert s["name"] in g.files, (c["name"], s["name"])
             m = torch.jit.load(os.path.join(pkg, c["file"]))
-            outs = as_tuple(m(*[torch.from_numpy(g[s["name"]]) for s in c["inputs"]]))
+            try:
+                outs = as_tuple(m(*[torch.from_numpy(g[s["name"]]) for s in c["inputs"]]))
+            except RuntimeError as e:
+                if prec == "fp16" and "not implemented for" in str(e):
+                    continue
+                raise
             assert len(outs) == len(c["outputs"]), c["name"]
             for s, o in zip(c["outputs"], outs):
                 key = golden_key(s["name"], ins)
@@ -222,5 +232,6 @@ def check_package_files(pkg, manifest, atol=1e-4):
                 for have, want in zip(g[key].shape, s["shape"]):
                     assert want == -1 or have == want, (c["name"], key, g[key].shape, s["shape"])
                 d = float(np.abs(o.numpy().astype(np.float64) - g[key]).max()) if o.numel() else 0.0
-                assert d <= atol, (c["name"], key, d)
+                tol = atol if prec == "fp32" else max(atol, RELATIVE_TOLERANCE[prec] * float(np.abs(g[key]).max()))
+                assert d <= tol, (c["name"], key, d, tol)
 

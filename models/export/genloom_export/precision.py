@@ -29,8 +29,9 @@ MANIFEST = {"fp32": "PRECISION_FP32", "fp16": "PRECISION_FP16", "bf16": "PRECISI
 # Inputs diffusers' pipelines pass in the scheduler's dtype, not the model's.
 KEEP_FP32_INPUTS = ("timestep", "timesteps", "guidance")
 # Max abs difference from the float32 component allowed, relative to the float32 output's max abs value:
-# fp16 keeps 11 significant bits, bf16 8 (the same figures are in the Java runtime's GoldenCheck).
-RELATIVE_TOLERANCE = {"fp16": 1e-2, "bf16": 6e-2}
+# set from the fixtures: fp16 worst 1.9e-2 (a VAE decoder), bf16 worst 1.3e-2 (a UNet block; its VAE decoder, 0.38,
+# is refused, so keep it in float32); the same figures are in the Java runtime's Precisions.
+RELATIVE_TOLERANCE = {"fp16": 2e-2, "bf16": 4e-2}
 _BF16 = 15  # c10::ScalarType codes
 _FP16 = 5
 
@@ -65,13 +66,13 @@ def cast_flags(in_names, args):
 
 
 @torch.no_grad()
-def trace_half(module, trace_args, in_names, precision):
+def trace_half(module, trace_args, in_names, precision, name="component"):
     """The traced half-precision component (not saved): bf16 trace, rewritten to fp16 when asked."""
     half = Boundary(copy.deepcopy(module).to(torch.bfloat16), torch.bfloat16, cast_flags(in_names, trace_args))
     try:
         traced = torch.jit.trace(half.eval(), tuple(trace_args), check_trace=False)
     except RuntimeError as e:
-        raise Refused(f"cannot trace the component with bf16 weights on this torch ({torch.__version__}): "
+        raise Refused(f"{name}: cannot trace it with bf16 weights on this torch ({torch.__version__}): "
                       f"{str(e).splitlines()[0]}") from e
     if precision == "fp16":
         rewrite_to_fp16(traced)
@@ -80,17 +81,26 @@ def trace_half(module, trace_args, in_names, precision):
 
 def rewrite_to_fp16(traced):
     """Rewrites a bf16-traced module to fp16 in place: its forward graph inlined, every bf16 dtype argument
-    and bf16 tensor constant made fp16, its bf16 weights and buffers converted. Returns the number of dtype
-    arguments rewritten."""
+    and bf16 tensor constant made fp16, bf16's largest finite value (torch.finfo(dtype).min and max, as
+    attention masks use them) made fp16's, its bf16 weights and buffers converted. Returns the number of
+    dtype arguments rewritten."""
     graph = traced.graph
     torch._C._jit_pass_inline(graph)
     rewritten = 0
     fp16 = None
+    bf16_max, fp16_max = torch.finfo(torch.bfloat16).max, torch.finfo(torch.float16).max
     for node in list(graph.nodes()):
         if node.kind() == "prim::Constant" and node.output().type().kind() == "TensorType":
             t = node.t("value")
             if t.dtype == torch.bfloat16:
-                node.t_("value", t.to(torch.float16))
+                node.t_("value", t.clamp(-fp16_max, fp16_max).to(torch.float16))
+            continue
+        if node.kind() == "prim::Constant" and node.output().type().kind() == "FloatType":
+            # torch.finfo(dtype).min / max as the module computed them for bf16 (attention masks): the
+            # fp16 extremes instead, which fp16 tensors can hold.
+            v = node.f("value")
+            if abs(v) == bf16_max:
+                node.f_("value", fp16_max if v > 0 else -fp16_max)
             continue
         schema = node.schema() if node.kind().startswith("aten::") else "(no schema)"
         if schema == "(no schema)":

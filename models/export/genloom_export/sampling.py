@@ -437,7 +437,7 @@ def reference_text(family, encoders, ids, uncond_ids, negatives, zero_empty):
 
 
 @torch.no_grad()
-def package_text(pkg, manifest, ids, uncond_ids, negatives):
+def package_text(pkg, manifest, ids, uncond_ids, negatives, loaded=None):
     """Text conditioning from the package's text encoder components, combined as manifest["text"] says (as the
     Java runtime's TextConditioner combines them): feature-joined encoders concatenated along the features,
     zero-padded to contextDim with the JOIN_SEQUENCE encoder's states (or zeroContextLength zero rows)
@@ -454,7 +454,7 @@ def package_text(pkg, manifest, ids, uncond_ids, negatives):
         hidden, appended, pooled = [], None, {}
         for enc, x in zip(text["encoders"], rows):
             c = comps[enc["component"]]
-            m = torch.jit.load(os.path.join(pkg, c["file"]))
+            m = package_module(pkg, manifest, enc["component"], loaded)
             args = (x,)
             if [s["name"] for s in c["inputs"]] == ["input_ids", "hidden_layer"]:
                 args += (torch.tensor([enc["hiddenLayer"] + text["defaultClipSkip"]], dtype=torch.int64),)
@@ -536,7 +536,7 @@ def record_goldens(diffusers, pkg, manifest, golden, pipeline, denoiser, vae, en
                                  pipeline.max_sequence_length)
     else:
         ref = reference_text(pipeline.family, encoders, ids, uncond_ids, negatives, pipeline.zero_empty_negative)
-    exp = package_text(pkg, manifest, ids, uncond_ids, negatives)
+    exp = package_text(pkg, manifest, ids, uncond_ids, negatives, loaded)
     text_err = max(max_abs(a, b) for a, b in zip(ref, exp) if a is not None)
     if sdxl:
         proj = int(cfg(encoders[-1], "projection_dim"))
@@ -676,7 +676,7 @@ def record_flux_goldens(diffusers, pkg, manifest, golden, pipeline, transformer,
     prompt_embeds, pooled, text_ids = parts.encode_prompt(prompt=list(prompts), prompt_2=None,
                                                           device=torch.device("cpu"), num_images_per_prompt=1,
                                                           max_sequence_length=pipeline.max_sequence_length)
-    exp = package_text(pkg, manifest, ids, uncond_ids, negatives)
+    exp = package_text(pkg, manifest, ids, uncond_ids, negatives, loaded)
     text_err = max(max_abs(prompt_embeds, exp[0]), max_abs(pooled, exp[2]))
     runner = GraphRunner(pkg, manifest["components"], manifest["denoiser"], loaded)
     decoder = package_module(pkg, manifest, "vae_decoder", loaded)

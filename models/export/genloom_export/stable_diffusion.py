@@ -300,7 +300,9 @@ class TimeEmbedding(nn.Module):
         self.act = getattr(unet, "time_embed_act", None)
 
     def forward(self, timestep, text_embeds=None, time_ids=None):
-        emb = self.time_embedding(self.time_proj(timestep).to(torch.float32))
+        # The sinusoidal projection is float32; the UNet casts it to its weights' dtype (diffusers:
+        # t_emb.to(dtype=sample.dtype)), which a half-precision export records as such.
+        emb = self.time_embedding(self.time_proj(timestep).to(self.time_embedding.linear_1.weight.dtype))
         if self.text_time:
             time_embeds = self.add_time_proj(time_ids.flatten()).reshape((text_embeds.shape[0], -1))
             emb = emb + self.add_embedding(torch.cat([text_embeds, time_embeds], dim=-1).to(emb.dtype))
@@ -494,7 +496,7 @@ class PackageWriter:
             loaded = torch.jit.trace(module, tuple(trace_args), check_trace=False)
             compare(name, module(*trace_args), loaded(*trace_args), self.atol, {}, " (float32 trace)")
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            torch.jit.save(trace_half(module, trace_args, in_names, prec), path)
+            torch.jit.save(trace_half(module, trace_args, in_names, prec, name), path)
             strip_debug_sources(path)
             sha = self.E.sha256_file(path)
         outs = as_tuple(loaded(*golden_args))

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd2-v,
+"""Build the random-weight conformance fixture packages models/fixture-sd15, models/fixture-sd15-fp16 (the
+same pipeline with fp16 weights), models/fixture-sd2-v,
 models/fixture-sdxl, models/fixture-sd15-flow, models/fixture-sd3, models/fixture-flux, models/fixture-cogvideox
 and models/fixture-cogvideox-i2v.
 
@@ -28,7 +29,7 @@ packages exist so that the Java runtime can be checked against diffusers' own sa
 
 Needs diffusers (with torch, numpy, regex) importable; run from anywhere:
 
-  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd2-v,sdxl,sd15-flow,sd3,flux,cogvideox,cogvideox-i2v] [--keep DIR]
+  python3 models/export/tests_diffusers/build_fixtures.py [--only sd15,sd15-fp16,sd2-v,sdxl,sd15-flow,sd3,flux,cogvideox,cogvideox-i2v] [--keep DIR]
 """
 import argparse
 import json
@@ -79,6 +80,9 @@ FIXTURES = {
               "args": ["--golden-guidance-rescale", "0.7"]},
     "sdxl": {"out": "fixture-sdxl", "shape": "SDXL base (two text encoders, text_time conditioning, Karras sigmas)",
              "args": ["--buckets", "64x64,96x64,64x96,128x64,64x128"]},
+    "sd15-fp16": {"out": "fixture-sd15-fp16", "pipeline": "sd15",
+                  "shape": "SD 1.5 with fp16 weights (fixture-sd15's pipeline exported with --precision fp16)",
+                  "args": ["--golden-extra", "ddim:eta=0.3", "--precision", "fp16"]},
     "sd15-flow": {"out": "fixture-sd15-flow",
                   "shape": "SD 1.5 under a flow-matching schedule (FlowMatchEulerDiscreteScheduler, shift 3)",
                   "args": []},
@@ -257,7 +261,9 @@ def model_index(kind, scheduler):
 
 def write_pipeline(diffusers, kind, d):
     """The tiny pipeline folder of one fixture (seeded); "flux-schnell" is fixture-flux's pipeline shaped like
-    FLUX.1-schnell (no guidance embeddings, FLUX.1-schnell's scheduler config)."""
+    FLUX.1-schnell (no guidance embeddings, FLUX.1-schnell's scheduler config). A fixture with a "pipeline"
+    entry (sd15-fp16) is another fixture's pipeline exported with other options."""
+    kind = FIXTURES.get(kind, {}).get("pipeline", kind)
     if kind in ("sd15", "sd15-flow"):
         tok = copy_tokenizer("clip-sd15", os.path.join(d, "tokenizer"))
         text_encoder(os.path.join(d, "text_encoder"), transformers.CLIPTextModel, tok, 32, 2, 2, "quick_gelu", 11)

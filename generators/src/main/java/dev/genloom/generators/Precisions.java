@@ -10,8 +10,9 @@ import dev.genloom.proto.v1.Precision;
  * kills the JVM in DJL 0.35).
  *
  * <p>A half-precision component is checked against the float32 goldens with a tolerance relative to
- * the largest golden value: 1e-2 for fp16 (11 significant bits), 6e-2 for bf16 (8 bits), the
- * figures the exporter checks with (genloom_export.precision.RELATIVE_TOLERANCE).
+ * the largest golden value: 2e-2 for fp16, 4e-2 for bf16, the figures the exporter checks with
+ * (genloom_export.precision.RELATIVE_TOLERANCE), set from the fixtures' worst components (fp16
+ * 1.9e-2, a VAE decoder; bf16 1.3e-2, a UNet block).
  */
 public final class Precisions {
   private Precisions() {}
@@ -19,8 +20,8 @@ public final class Precisions {
   /** The tolerance relative to the largest float32 golden value; 0 for float32 weights. */
   public static double relativeTolerance(Precision precision) {
     return switch (precision) {
-      case PRECISION_FP16 -> 1e-2;
-      case PRECISION_BF16 -> 6e-2;
+      case PRECISION_FP16 -> 2e-2;
+      case PRECISION_BF16 -> 4e-2;
       default -> 0.0;
     };
   }
