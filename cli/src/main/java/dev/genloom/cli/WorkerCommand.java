@@ -10,6 +10,8 @@ import dev.genloom.workers.TokenAuthInterceptor;
 import dev.genloom.workers.WorkerMetrics;
 import dev.genloom.workers.WorkerOptions;
 import dev.genloom.workers.WorkerServer;
+import dev.genloom.workers.openai.OpenAiServer;
+import dev.genloom.workers.openai.PemTls;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptor;
@@ -36,8 +38,9 @@ import picocli.CommandLine.Option;
     sortOptions = false,
     description = {
       "Serve the model packages over gRPC (genloom.v1.GenerationService, with gRPC health and"
-          + " server reflection). Compatible requests are batched dynamically. On SIGTERM the"
-          + " worker reports NOT_SERVING, refuses new calls, finishes in-flight work and exits."
+          + " server reflection), and with --openai-port OpenAI's images API over HTTP."
+          + " Compatible requests are batched dynamically. On SIGTERM the worker reports"
+          + " NOT_SERVING, refuses new calls, finishes in-flight work and exits."
     })
 class WorkerCommand implements Callable<Integer> {
   @Mixin ModelsOption modelsOption;
@@ -53,8 +56,9 @@ class WorkerCommand implements Callable<Integer> {
       names = "--bind",
       paramLabel = "ADDR",
       description =
-          "Address to listen on, for gRPC and /metrics (default: ${DEFAULT-VALUE}, this machine"
-              + " only; 0.0.0.0 for every interface, as containers need).",
+          "Address to listen on, for gRPC, /metrics and the OpenAI API (default:"
+              + " ${DEFAULT-VALUE}, this machine only; 0.0.0.0 for every interface, as containers"
+              + " need).",
       defaultValue = "127.0.0.1")
   String bind;
 
@@ -147,6 +151,16 @@ class WorkerCommand implements Callable<Integer> {
   int metricsPort;
 
   @Option(
+      names = "--openai-port",
+      paramLabel = "PORT",
+      description =
+          "OpenAI images API port (POST /v1/images/generations, GET /v1/models), with the"
+              + " worker's TLS, token, queue and batching (default: ${DEFAULT-VALUE}, disabled;"
+              + " 0 picks a free one).",
+      defaultValue = "-1")
+  int openaiPort;
+
+  @Option(
       names = "--max-prompt-chars",
       paramLabel = "N",
       description =
@@ -185,6 +199,16 @@ class WorkerCommand implements Callable<Integer> {
     InetSocketAddress address = address(bind, port);
     ModelRepository repository = modelsOption.repository();
     ServerCredentials credentials = credentials();
+    // The OpenAI API's HTTPS uses the same certificate, key and client CA as gRPC.
+    Optional<javax.net.ssl.SSLContext> https = Optional.empty();
+    if (openaiPort >= 0 && tlsCert != null) {
+      try {
+        https =
+            Optional.of(PemTls.serverContext(tlsCert, tlsKey, Optional.ofNullable(tlsClientCa)));
+      } catch (IllegalArgumentException e) {
+        throw new UserException(e.getMessage());
+      }
+    }
     List<ServerInterceptor> interceptors = new ArrayList<>();
     if (authTokenFile != null) {
       if (!Files.isReadable(authTokenFile)) {
@@ -268,6 +292,28 @@ class WorkerCommand implements Callable<Integer> {
       }
       throw e;
     }
+    OpenAiServer openai = null;
+    if (openaiPort >= 0) {
+      try {
+        openai =
+            OpenAiServer.start(
+                worker.localChannel(),
+                new OpenAiServer.Settings(
+                    bind, openaiPort, https, tlsClientCa != null, Optional.ofNullable(outputRoot)));
+      } catch (java.net.BindException e) {
+        worker.drain(1);
+        if (metricsServer != null) {
+          metricsServer.stop(0);
+        }
+        throw new UserException(
+            "openai-port: port "
+                + openaiPort
+                + " on "
+                + bind
+                + " is already in use; choose another with --openai-port, 0 for a free one, or"
+                + " -1 to disable the OpenAI API");
+      }
+    }
     out.printf(
         "genloom worker listening on %s port %d (%s%s); loading models from %s%n",
         bind,
@@ -278,8 +324,12 @@ class WorkerCommand implements Callable<Integer> {
     if (metricsServer != null) {
       out.printf("metrics on http://%s:%d/metrics%n", bind, metricsServer.getAddress().getPort());
     }
+    if (openai != null) {
+      out.printf("OpenAI images API on %s%n", openai.baseUrl(bind));
+    }
     out.flush();
     HttpServer metricsHttp = metricsServer;
+    OpenAiServer openaiHttp = openai;
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
@@ -291,6 +341,9 @@ class WorkerCommand implements Callable<Integer> {
                   }
                   if (metricsHttp != null) {
                     metricsHttp.stop(0);
+                  }
+                  if (openaiHttp != null) {
+                    openaiHttp.close();
                   }
                 },
                 "genloom-drain"));
@@ -344,6 +397,10 @@ class WorkerCommand implements Callable<Integer> {
     if (metricsPort < -1 || metricsPort > 65535) {
       throw new UserException(
           "metrics-port: must be in 0..65535, or -1 to disable metrics, got " + metricsPort);
+    }
+    if (openaiPort < -1 || openaiPort > 65535) {
+      throw new UserException(
+          "openai-port: must be in 0..65535, or -1 to disable the OpenAI API, got " + openaiPort);
     }
   }
 

@@ -19,9 +19,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Worker defaults in real processes: loopback unless told otherwise (with a warning when exposed
- * without TLS or a token), a metrics port in use named with the option that sets it, and two
- * workers on one host with {@code --metrics-port 0}.
+ * Worker defaults in real processes: loopback unless told otherwise, the OpenAI API too (with a
+ * warning when exposed without TLS or a token), a metrics port in use named with the option that
+ * sets it, and two workers on one host with {@code --metrics-port 0}.
  */
 class WorkerDefaultsTest {
   @TempDir Path temp;
@@ -79,9 +79,10 @@ class WorkerDefaultsTest {
 
   @Test
   void listensOnLoopbackByDefaultAndWarnsWhenExposedWithoutTlsOrToken() throws Exception {
-    String local = until(worker("--metrics-port", "0"), "ready:");
+    String local = until(worker("--metrics-port", "0", "--openai-port", "0"), "ready:");
     assertTrue(local.contains("listening on 127.0.0.1 port "), local);
     assertTrue(local.contains("metrics on http://127.0.0.1:"), local);
+    assertTrue(local.contains("OpenAI images API on http://127.0.0.1:"), local);
     assertFalse(local.contains("warning:"), local);
     String open = until(worker("--bind", "0.0.0.0", "--metrics-port", "0"), "ready:");
     assertTrue(

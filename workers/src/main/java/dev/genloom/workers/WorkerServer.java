@@ -4,11 +4,16 @@ import dev.genloom.generators.Generator;
 import dev.genloom.generators.Generators;
 import dev.genloom.generators.ModelPackage;
 import dev.genloom.generators.ModelRepository;
+import io.grpc.Channel;
+import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.ServerBuilder;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import java.io.IOException;
@@ -24,6 +29,10 @@ import org.slf4j.LoggerFactory;
  * A running worker: the generation service plus the standard health and reflection services on a
  * server the caller builds (in-process for tests, a TLS socket in production). Health reports
  * NOT_SERVING while the model packages load and SERVING after.
+ *
+ * <p>The same generation service, behind the same interceptors, is also reachable in-process
+ * through {@link #localChannel()}, so an endpoint beside gRPC (the OpenAI images API) goes through
+ * the same token check, admission queue and batching as a gRPC client.
  */
 public final class WorkerServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(WorkerServer.class);
@@ -33,6 +42,8 @@ public final class WorkerServer implements AutoCloseable {
   public static final int CALL_THREADS = 8;
 
   private final Server server;
+  private final Server local;
+  private final ManagedChannel localChannel;
   private final HealthStatusManager health;
   private final CompletableFuture<Void> ready;
   private final WorkerMetrics metrics;
@@ -43,6 +54,8 @@ public final class WorkerServer implements AutoCloseable {
 
   private WorkerServer(
       Server server,
+      Server local,
+      ManagedChannel localChannel,
       HealthStatusManager health,
       CompletableFuture<Void> ready,
       WorkerMetrics metrics,
@@ -51,6 +64,8 @@ public final class WorkerServer implements AutoCloseable {
     this.callExecutor = callExecutor;
     this.service = service;
     this.server = server;
+    this.local = local;
+    this.localChannel = localChannel;
     this.health = health;
     this.ready = ready;
     this.metrics = metrics;
@@ -104,17 +119,31 @@ public final class WorkerServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    ServerServiceDefinition generation = ServerInterceptors.intercept(service, interceptors);
     Server server =
         builder
             .executor(callExecutor)
-            .addService(ServerInterceptors.intercept(service, interceptors))
+            .addService(generation)
             .addService(health.getHealthService())
             .addService(ProtoReflectionServiceV1.newInstance())
             .maxInboundMessageSize(options.chunkBytes() + (16 << 20))
             .build()
             .start();
+    String localName = InProcessServerBuilder.generateName();
+    Server local =
+        InProcessServerBuilder.forName(localName)
+            .executor(callExecutor)
+            .addService(generation)
+            .build()
+            .start();
+    ManagedChannel localChannel =
+        InProcessChannelBuilder.forName(localName)
+            .maxInboundMessageSize(options.chunkBytes() + (16 << 20))
+            .build();
     CompletableFuture<Void> ready = new CompletableFuture<>();
-    WorkerServer worker = new WorkerServer(server, health, ready, metrics, callExecutor, service);
+    WorkerServer worker =
+        new WorkerServer(
+            server, local, localChannel, health, ready, metrics, callExecutor, service);
     Thread loader =
         new Thread(
             () -> {
@@ -164,6 +193,15 @@ public final class WorkerServer implements AutoCloseable {
     return server.getPort();
   }
 
+  /**
+   * An in-process channel to this worker's generation service, behind the same interceptors as the
+   * network server (a call without the worker's bearer token in its {@code authorization} header is
+   * refused). Closed by the drain.
+   */
+  public Channel localChannel() {
+    return localChannel;
+  }
+
   public WorkerMetrics metrics() {
     return metrics;
   }
@@ -192,11 +230,19 @@ public final class WorkerServer implements AutoCloseable {
     service.drain();
     health.enterTerminalState();
     server.shutdown();
-    if (!server.awaitTermination(timeoutSeconds, TimeUnit.SECONDS)) {
+    local.shutdown();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+    boolean drained = server.awaitTermination(timeoutSeconds, TimeUnit.SECONDS);
+    drained &=
+        local.awaitTermination(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    if (!drained) {
       LOG.warn("drain timed out after {} s; cancelling remaining calls", timeoutSeconds);
       server.shutdownNow();
+      local.shutdownNow();
       server.awaitTermination(5, TimeUnit.SECONDS);
+      local.awaitTermination(5, TimeUnit.SECONDS);
     }
+    localChannel.shutdownNow();
     BatchingScheduler s = scheduler;
     if (s != null) {
       s.close();
