@@ -1,5 +1,7 @@
 """Helpers shared by the exporters: config access, tensor specs, VAE wrappers, the block-graph runner,
 refusals, and the package helpers of models/train/genloom_models/export.py."""
+import collections
+import copy
 import importlib
 import io
 import json
@@ -76,13 +78,24 @@ def versions():
     return ", ".join(f"{k} {x}" for k, x in v.items())
 
 
+def without(module, *names):
+    """A shallow copy of `module` with the named submodules removed: calling it runs the module's own
+    code on the same weights, and a trace of it saves only the weights that are left."""
+    half = copy.copy(module)
+    half._modules = collections.OrderedDict(module._modules)
+    for name in names:
+        half._modules[name] = None
+    return half
+
+
 class VaeEncoder(nn.Module):
     """pixels in [-1,1] -> posterior mean minus shift_factor (unscaled; the runtime multiplies by
-    scale_factor, so the scaled latent is (mean - shift) * scale as diffusers computes it)."""
+    scale_factor, so the scaled latent is (mean - shift) * scale as diffusers computes it). Holds the
+    VAE without its decoder, so the component file carries the encoder's weights only."""
 
     def __init__(self, vae, shift=0.0):
         super().__init__()
-        self.vae = vae
+        self.vae = without(vae, "decoder", "post_quant_conv")
         self.shift = float(shift)
 
     def forward(self, pixels):
@@ -91,11 +104,12 @@ class VaeEncoder(nn.Module):
 
 
 class VaeDecoder(nn.Module):
-    """latent / scale_factor -> pixels; adds shift_factor back first (diffusers: z / scale + shift)."""
+    """latent / scale_factor -> pixels; adds shift_factor back first (diffusers: z / scale + shift). Holds
+    the VAE without its encoder, so the component file carries the decoder's weights only."""
 
     def __init__(self, vae, shift=0.0):
         super().__init__()
-        self.vae = vae
+        self.vae = without(vae, "encoder", "quant_conv")
         self.shift = float(shift)
 
     def forward(self, latent):
