@@ -54,7 +54,8 @@ class HalfPrecisionFixtureTest {
   void generatesWhatTheFloat32PackageGeneratesWithinTheStatedTolerance() {
     GenerationSpec spec;
     RgbImage full;
-    try (Generator g = Generators.open(ModelPackage.open(MODELS.resolve("fixture-sd15")), Device.cpu())) {
+    try (Generator g =
+        Generators.open(ModelPackage.open(MODELS.resolve("fixture-sd15")), Device.cpu())) {
       spec = g.defaults("a lighthouse on a cliff at dusk", 11).toBuilder().steps(8).build();
       full = g.generate(List.of(spec), ProgressListener.NONE).get(0).frames().get(0);
     }
@@ -76,7 +77,8 @@ class HalfPrecisionFixtureTest {
       differing += d > 0 ? 1 : 0;
     }
     double mean = (double) sum / a.length;
-    String what = "mean " + mean + ", max " + max + ", " + differing + " of " + a.length + " differ";
+    String what =
+        "mean " + mean + ", max " + max + ", " + differing + " of " + a.length + " differ";
     assertTrue(differing > 0, "fp16 changes some pixels: " + what);
     assertTrue(mean <= MEAN_LEVELS && max <= MAX_LEVELS, what);
   }
