@@ -12,7 +12,8 @@ die() { echo "check-build: $*" >&2; exit 1; }
 
 prop() {
   # A property as the cuda-cu124 profile sets it.
-  mvn -B -q -f "$root/pom.xml" -N -Pcuda-cu124 help:evaluate -Dexpression="$1" -DforceStdout
+  mvn -B -q -Dstyle.color=never -f "$root/pom.xml" -N -Pcuda-cu124 help:evaluate -Dexpression="$1" -DforceStdout \
+    | sed 's/\x1b\[[0-9;]*m//g' | tr -d '[:space:]'
 }
 djl=$(prop djl.version)
 torch=$(prop pytorch.version)
