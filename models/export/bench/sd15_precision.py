@@ -175,6 +175,8 @@ def main():
     ap.add_argument("--guidance", type=float, default=7.5)
     ap.add_argument("--threads", type=int, default=2, help="libtorch threads")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--prepare-only", action="store_true",
+                    help="build the pipeline and export both packages under --work, then stop (nothing is timed)")
     a = ap.parse_args()
     for what, v in (("--rounds", a.rounds), ("--repeats", a.repeats), ("--steps", a.steps),
                     ("--warmup-steps", a.warmup_steps), ("--threads", a.threads)):
@@ -195,6 +197,8 @@ def main():
             t0 = time.perf_counter()
             export(pipeline, models, precision, a.threads)
             print(f"export {precision}: {time.perf_counter() - t0:.0f} s", flush=True)
+    if a.prepare_only:
+        return
     env = engine_env(a.threads)
     sizes = {p: folder_bytes(os.path.join(models, n)) for p, n in PACKAGES.items()}
     print(f"package size: fp32 {sizes['fp32'] / 1e9:.2f} GB, fp16 {sizes['fp16'] / 1e9:.2f} GB "
@@ -204,7 +208,7 @@ def main():
         for precision in results:
             r = genloom_image(models, PACKAGES[precision], os.path.join(work, f"bench-{precision}-{rnd}.json"), env,
                               width=a.width, height=a.height, steps=a.steps, sampler="ddim", guidance=a.guidance,
-                              repeats=a.repeats, warmup_steps=a.warmup_steps)
+                              repeats=a.repeats, warmup_steps=a.warmup_steps, preload=True)
             results[precision].append(r)
             report_round(rnd, precision, r)
             print(f"  load {r['load_s']:.1f} s, weights resident {r['weights_resident_bytes'] / 1e9:.2f} GB",

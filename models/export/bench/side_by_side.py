@@ -89,13 +89,15 @@ def engine_env(threads):
 
 
 def genloom_image(models, model, out_json, env, *, width, height, steps, sampler, guidance, repeats,
-                  warmup_steps=None):
+                  warmup_steps=None, preload=False):
     """One `./genloom bench image` process; returns its JSON result with peak_rss_kib (wait4) added."""
     cmd = [os.path.join(REPO, "genloom"), "bench", "image", "--models", models, "--model", model, "--width",
            str(width), "--height", str(height), "--steps", str(steps), "--sampler", sampler, "--guidance",
            str(guidance), "--prompt", PROMPT, "--repeats", str(repeats), "--json", out_json]
     if warmup_steps is not None:
         cmd += ["--warmup-steps", str(warmup_steps)]
+    if preload:
+        cmd.append("--preload")
     _, rss = run_child(cmd, env)
     with open(out_json) as f:
         r = json.load(f)

@@ -14,10 +14,10 @@ import java.util.Locale;
 
 /**
  * Seconds per image and peak resident memory of one package at one size, in this process: the
- * package is loaded once (every component, timed), one untimed warm-up image runs (the same
- * settings, with as many steps as asked: a real-size model warms up in fewer than it is timed
- * with), then each repeat generates one image (text encoders, denoising loop with guidance, VAE
- * decoder).
+ * package is opened once (with every component loaded and timed, when asked), one untimed warm-up
+ * image runs (the same settings, with as many steps as asked: a real-size model warms up in fewer
+ * than it is timed with), then each repeat generates one image (text encoders, denoising loop with
+ * guidance, VAE decoder).
  */
 public final class ImageBenchmark implements AutoCloseable {
   /** One measurement, as written to JSON. */
@@ -48,15 +48,21 @@ public final class ImageBenchmark implements AutoCloseable {
     this.loadSeconds = loadSeconds;
   }
 
-  /** Opens the package on {@code device} (cpu or gpu:N) and loads every component, timed. */
-  public static ImageBenchmark load(ModelPackage pkg, String device) {
+  /**
+   * Opens the package on {@code device} (cpu or gpu:N), timed; with {@code preload}, every
+   * component is loaded now (and timed), else each loads when the warm-up image first needs it, as
+   * a worker serves (text-to-image never loads the VAE encoder).
+   */
+  public static ImageBenchmark load(ModelPackage pkg, String device, boolean preload) {
     long start = System.nanoTime();
     Generator generator = Generators.open(pkg, Generators.device(device));
-    try {
-      generator.preload();
-    } catch (RuntimeException e) {
-      generator.close();
-      throw e;
+    if (preload) {
+      try {
+        generator.preload();
+      } catch (RuntimeException e) {
+        generator.close();
+        throw e;
+      }
     }
     return new ImageBenchmark(generator, device, (System.nanoTime() - start) / 1e9);
   }

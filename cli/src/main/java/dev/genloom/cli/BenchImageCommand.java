@@ -17,9 +17,9 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
-      "Seconds per image and peak resident memory of one package at one size: load every"
-          + " component (timed), one untimed warm-up, then --repeats timed images (median"
-          + " reported). Set GENLOOM_TORCH_THREADS to the cores to use."
+      "Seconds per image and peak resident memory of one package at one size: open it (and"
+          + " with --preload load every component, timed), one untimed warm-up, then --repeats"
+          + " timed images (median reported). Set GENLOOM_TORCH_THREADS to the cores to use."
     })
 final class BenchImageCommand implements Callable<Integer> {
   @Mixin ModelsOption modelsOption;
@@ -68,6 +68,13 @@ final class BenchImageCommand implements Callable<Integer> {
       defaultValue = "cpu")
   String device;
 
+  @Option(
+      names = "--preload",
+      description =
+          "Load every component before the warm-up and time it (default: components load when"
+              + " the warm-up first needs them, as a worker serves).")
+  boolean preload;
+
   @Mixin BenchJsonOption json;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
@@ -88,7 +95,7 @@ final class BenchImageCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     ImageBenchmark loaded;
     try {
-      loaded = ImageBenchmark.load(pkg, device);
+      loaded = ImageBenchmark.load(pkg, device, preload);
     } catch (IllegalArgumentException e) {
       throw new UserException(e.getMessage());
     }

@@ -13,8 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 
 /**
- * {@code bench image} on the SD3-shaped fixture: a short warm-up, timed images, the settings and
- * peak memory in the JSON; a warm-up of no steps is refused by name.
+ * {@code bench image} on the SD3-shaped fixture: every component preloaded, a short warm-up, timed
+ * images, the settings and memory in the JSON; a warm-up of no steps is refused by name.
  */
 class BenchImageTest {
   private static final Path MODELS = Path.of("..", "models");
@@ -29,15 +29,25 @@ class BenchImageTest {
     Path json = temp.resolve("image.json");
     int code =
         cli.execute(
-            "bench", "image",
-            "--models", MODELS.toString(),
-            "--model", "fixture-sd3",
-            "--width", "96",
-            "--height", "64",
-            "--steps", "4",
-            "--warmup-steps", "1",
-            "--repeats", "2",
-            "--json", json.toString());
+            "bench",
+            "image",
+            "--models",
+            MODELS.toString(),
+            "--model",
+            "fixture-sd3",
+            "--width",
+            "96",
+            "--height",
+            "64",
+            "--steps",
+            "4",
+            "--warmup-steps",
+            "1",
+            "--repeats",
+            "2",
+            "--preload",
+            "--json",
+            json.toString());
     assertEquals(0, code, out + "\n" + err);
     assertTrue(out.toString().contains("warm-up (1 steps)"), out.toString());
     JsonNode r = new ObjectMapper().readTree(json.toFile());
@@ -49,6 +59,7 @@ class BenchImageTest {
       assertTrue(s.asDouble() > 0, r.toString());
     }
     assertTrue(r.get("peak_rss_kib").asLong() > 0, r.toString());
+    assertTrue(r.get("weights_resident_bytes").asLong() > 0, "--preload loaded the weights: " + r);
   }
 
   @Test
