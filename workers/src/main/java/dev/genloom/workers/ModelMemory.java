@@ -70,7 +70,10 @@ public final class ModelMemory {
     }
   }
 
+  /** "4.21 GB" from 1 GB up, else "812.3 MB". */
   static String gb(long bytes) {
-    return String.format(Locale.ROOT, "%.2f GB", bytes / 1e9);
+    return bytes >= 1_000_000_000L
+        ? String.format(Locale.ROOT, "%.2f GB", bytes / 1e9)
+        : String.format(Locale.ROOT, "%.1f MB", bytes / 1e6);
   }
 }
