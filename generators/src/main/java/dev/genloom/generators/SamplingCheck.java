@@ -219,20 +219,14 @@ public final class SamplingCheck {
       LatentVideoDiffusion.Trajectory run =
           lvd.sample(
               scope, batch, image, base, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
-      NDArray latents = require(arrays, "latent_final", subject);
-      NDArray pixels = require(arrays, "pixels", subject);
-      double latentError = maxAbs(run.latents(), latents, subject);
-      double pixelError = maxAbs(lvd.decode(run.latents()), pixels, subject);
-      double timestepError = timestepError(arrays, lvd.sampler(base), subject);
-      return new Result(
+      return compare(
           subject,
-          latentError,
-          pixelError,
-          timestepError,
+          arrays,
+          run.latents(),
+          lvd.decode(run.latents()),
+          timestepError(arrays, lvd.sampler(base), subject),
           idsMatch,
-          Precisions.loosest(lvd.pkg()),
-          maxAbs(latents),
-          maxAbs(pixels));
+          lvd.pkg());
     }
   }
 
@@ -265,18 +259,34 @@ public final class SamplingCheck {
     LatentDiffusion.Trajectory run =
         ldm.sample(
             scope, prompts, null, spec, ProgressListener.NONE, GraphExecutor.BlockObserver.NONE);
+    return compare(
+        subject,
+        arrays,
+        run.latents(),
+        ldm.decode(run.latents()),
+        timestepError(arrays, ldm.sampler(spec), subject),
+        idsMatch,
+        ldm.pkg());
+  }
+
+  /** The Java run's final latents and decoded pixels against the recording's. */
+  private static Result compare(
+      String subject,
+      Map<String, NDArray> arrays,
+      NDArray runLatents,
+      NDArray runPixels,
+      double timestepError,
+      boolean idsMatch,
+      ModelPackage pkg) {
     NDArray latents = require(arrays, "latent_final", subject);
     NDArray pixels = require(arrays, "pixels", subject);
-    double latentError = maxAbs(run.latents(), latents, subject);
-    double pixelError = maxAbs(ldm.decode(run.latents()), pixels, subject);
-    double timestepError = timestepError(arrays, ldm.sampler(spec), subject);
     return new Result(
         subject,
-        latentError,
-        pixelError,
+        maxAbs(runLatents, latents, subject),
+        maxAbs(runPixels, pixels, subject),
         timestepError,
         idsMatch,
-        Precisions.loosest(ldm.pkg()),
+        Precisions.loosest(pkg),
         maxAbs(latents),
         maxAbs(pixels));
   }
