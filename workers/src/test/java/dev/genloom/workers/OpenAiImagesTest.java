@@ -356,6 +356,58 @@ class OpenAiImagesTest {
   }
 
   @Test
+  void aClientThatDisconnectsFreesItsSlot() throws Exception {
+    // one compute thread: the abandoned 900-step image holds it until it is cancelled
+    start(WorkerOptions.defaults().withBatching(1, 0, 2));
+    String body = "{\"model\": \"tiny-ldm\", \"prompt\": \"a red circle\", \"steps\": 900}";
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", openai.port())) {
+      byte[] bytes = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      socket
+          .getOutputStream()
+          .write(
+              ("POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      + "Authorization: Bearer "
+                      + TOKEN
+                      + "\r\nContent-Type: application/json\r\nContent-Length: "
+                      + bytes.length
+                      + "\r\n\r\n")
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      socket.getOutputStream().write(bytes);
+      socket.getOutputStream().flush();
+      // the answer is committed when generation starts and then kept alive with spaces
+      java.io.BufferedReader in =
+          new java.io.BufferedReader(
+              new java.io.InputStreamReader(
+                  socket.getInputStream(), java.nio.charset.StandardCharsets.US_ASCII));
+      assertEquals("HTTP/1.1 200 OK", in.readLine());
+      String line;
+      while (!(line = in.readLine()).isEmpty()) {
+        assertTrue(!line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length"), line);
+      }
+      assertEquals("1", in.readLine(), "a one-byte chunk");
+      assertEquals(" ", in.readLine(), "holding whitespace");
+    }
+    // A gRPC request now runs once the abandoned image gave its compute thread back; had the
+    // disconnect gone unnoticed, the abandoned image would be counted ok, not cancelled.
+    java.util.Iterator<GenerateEvent> events =
+        GenerationServiceGrpc.newBlockingStub(grpc)
+            .withCallCredentials(new BearerToken(TOKEN))
+            .withDeadlineAfter(10, TimeUnit.MINUTES)
+            .generate(
+                GenerateRequest.newBuilder()
+                    .setModel("tiny-ldm")
+                    .setPrompt("a blue square")
+                    .setSteps(2)
+                    .build());
+    boolean result = false;
+    while (events.hasNext()) {
+      result |= events.next().hasResult();
+    }
+    assertTrue(result, "the gRPC request ran");
+    assertEquals(1, server.metrics().requests("cancelled"), "the abandoned image");
+  }
+
+  @Test
   void urlDeliveryServesTheWrittenImageToTokenHoldersOnly() throws Exception {
     start(WorkerOptions.defaults());
     HttpResponse<String> response =

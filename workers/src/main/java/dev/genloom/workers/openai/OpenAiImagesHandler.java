@@ -1,5 +1,6 @@
 package dev.genloom.workers.openai;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
@@ -21,13 +22,18 @@ import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.UUID;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,22 +42,44 @@ import org.slf4j.LoggerFactory;
  * {@code POST /v1/images/generations}: the body becomes one GenerateBatch call to the worker (image
  * {@code i} is request {@code ID-i}), so the n images are admitted to the queue together or refused
  * together (429), and batched like any gRPC request. Every call carries the caller's {@code
- * Authorization} header for the worker's token check. The answer is written when the last image
- * arrives; the first failed image ends the call and is the answer.
+ * Authorization} header for the worker's token check. The first failed image ends the call and is
+ * the answer.
+ *
+ * <p>Every refusal (a bad field, a wrong token, a full queue, settings the model cannot sample
+ * with) comes before the first denoising step, with its own status. Once an image is being
+ * generated (its first Progress event), the answer is committed as 200 and held open: a space is
+ * written every {@link #HEARTBEAT} until the images are done and the JSON follows. A client that
+ * disconnected makes such a write fail, and the call is cancelled, which frees its images' compute
+ * and queue slots; a client that leaves while its images wait in the queue is noticed when the
+ * first of them starts. An image that fails later (the worker shutting down, a model error) still
+ * answers with OpenAI's error object, in that 200 body.
  */
 final class OpenAiImagesHandler implements HttpHandler {
   private static final Logger LOG = LoggerFactory.getLogger(OpenAiImagesHandler.class);
   static final String PATH = "/v1/images/generations";
   private static final Pattern HOST = Pattern.compile("[A-Za-z0-9.:\\[\\]-]{1,300}");
 
+  /**
+   * How often a held-open answer writes a space: a client that went away is noticed at the second
+   * write after it left (the first only draws the peer's reset).
+   */
+  static final Duration HEARTBEAT = Duration.ofMillis(250);
+
   private final Channel worker;
   private final Executor callbacks;
+  private final ScheduledExecutorService heartbeats;
   private final boolean urls;
   private final String scheme;
 
-  OpenAiImagesHandler(Channel worker, Executor callbacks, boolean urls, boolean https) {
+  OpenAiImagesHandler(
+      Channel worker,
+      Executor callbacks,
+      ScheduledExecutorService heartbeats,
+      boolean urls,
+      boolean https) {
     this.worker = worker;
     this.callbacks = callbacks;
+    this.heartbeats = heartbeats;
     this.urls = urls;
     this.scheme = https ? "https" : "http";
   }
@@ -156,6 +184,11 @@ final class OpenAiImagesHandler implements HttpHandler {
     private boolean answered;
     private ClientCallStreamObserver<GenerateBatchRequest> call;
 
+    /** The committed 200 body, once generation runs. */
+    private OutputStream open;
+
+    private ScheduledFuture<?> heartbeat;
+
     Images(HttpExchange exchange, OpenAiImageRequest request) {
       this.exchange = exchange;
       this.request = request;
@@ -175,6 +208,7 @@ final class OpenAiImagesHandler implements HttpHandler {
         return;
       }
       switch (event.getEventCase()) {
+        case PROGRESS -> holdOpen();
         case RESULT -> result(index(event.getRequestId()), event.getResult());
         case FAILURE -> {
           Status status =
@@ -185,6 +219,55 @@ final class OpenAiImagesHandler implements HttpHandler {
           call.cancel("another image of the request failed", null);
         }
         default -> {}
+      }
+    }
+
+    /** Commits the 200 answer once generation runs and starts writing heartbeats into it. */
+    private void holdOpen() {
+      if (open != null) {
+        return;
+      }
+      try {
+        exchange.getResponseHeaders().set("Content-Type", "application/json");
+        exchange.sendResponseHeaders(200, 0);
+        open = exchange.getResponseBody();
+        open.flush();
+      } catch (IOException e) {
+        clientGone(e);
+        return;
+      }
+      long period = HEARTBEAT.toMillis();
+      heartbeat = heartbeats.scheduleAtFixedRate(this::beat, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    private synchronized void beat() {
+      if (answered) {
+        return;
+      }
+      try {
+        open.write(' ');
+        open.flush();
+      } catch (IOException e) {
+        clientGone(e);
+      }
+    }
+
+    /** The client disconnected: nobody will read these images, so they give back their slots. */
+    private void clientGone(IOException e) {
+      answered = true;
+      stopHeartbeat();
+      LOG.info(
+          "{}: the client went away while {} image(s) were pending ({}); cancelling them",
+          PATH,
+          request.n() - finished,
+          e.getMessage());
+      call.cancel("the HTTP client went away", null);
+      exchange.close();
+    }
+
+    private void stopHeartbeat() {
+      if (heartbeat != null) {
+        heartbeat.cancel(false);
       }
     }
 
@@ -241,13 +324,41 @@ final class OpenAiImagesHandler implements HttpHandler {
         }
         image.put("seed", seeds[i]);
       }
-      OpenAiHttp.sendJson(exchange, 200, body);
+      answer(200, body);
     }
 
     private void fail(OpenAiException e) {
-      if (!answered) {
-        answered = true;
-        OpenAiHttp.sendError(exchange, e);
+      if (answered) {
+        return;
+      }
+      if (open != null) {
+        LOG.info("{}: failed after admission, answered in the 200 body: {}", PATH, e.getMessage());
+      }
+      answer(e.status, OpenAiErrors.body(e), e);
+    }
+
+    private void answer(int status, JsonNode body) {
+      answer(status, body, null);
+    }
+
+    /** Ends the exchange with {@code body}: a whole answer, or the rest of the held-open one. */
+    private void answer(int status, JsonNode body, OpenAiException error) {
+      answered = true;
+      stopHeartbeat();
+      if (open == null) {
+        if (error != null) {
+          OpenAiHttp.sendError(exchange, error);
+        } else {
+          OpenAiHttp.sendJson(exchange, status, body);
+        }
+        return;
+      }
+      try (OutputStream out = open) {
+        out.write(OpenAiHttp.JSON.writeValueAsBytes(body));
+      } catch (IOException e) {
+        LOG.info("{}: the client went away before the answer ({})", PATH, e.getMessage());
+      } finally {
+        exchange.close();
       }
     }
 

@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import org.slf4j.Logger;
@@ -23,9 +24,10 @@ import org.slf4j.LoggerFactory;
  * when it has one): {@code POST /v1/images/generations}, {@code GET /v1/models[/ID]} and {@code GET
  * /v1/images/files/NAME}. Every answer that is not a success is OpenAI's error object.
  *
- * <p>The JDK server does not watch a connection while its request is being answered, so a client
- * that disconnects during a generation is noticed only when the answer is written: its images are
- * generated and thrown away, holding their queue slots until then.
+ * <p>The JDK server does not watch a connection while its request is being answered, so an admitted
+ * image request holds its answer open and writes a space (JSON allows leading whitespace) every
+ * {@link OpenAiImagesHandler#HEARTBEAT}: a client that went away makes that write fail, and its
+ * images are cancelled, freeing their queue and compute slots.
  */
 public final class OpenAiServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(OpenAiServer.class);
@@ -57,11 +59,17 @@ public final class OpenAiServer implements AutoCloseable {
 
   private final HttpServer server;
   private final ExecutorService threads;
+  private final ScheduledExecutorService heartbeats;
   private final String scheme;
 
-  private OpenAiServer(HttpServer server, ExecutorService threads, String scheme) {
+  private OpenAiServer(
+      HttpServer server,
+      ExecutorService threads,
+      ScheduledExecutorService heartbeats,
+      String scheme) {
     this.server = server;
     this.threads = threads;
+    this.heartbeats = heartbeats;
     this.scheme = scheme;
   }
 
@@ -97,12 +105,23 @@ public final class OpenAiServer implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    ScheduledExecutorService heartbeats =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "genloom-openai-heartbeat");
+              t.setDaemon(true);
+              return t;
+            });
     long created = System.currentTimeMillis() / 1000;
     server.createContext(
         OpenAiImagesHandler.PATH,
         guarded(
             new OpenAiImagesHandler(
-                worker, threads, settings.outputRoot().isPresent(), settings.tls().isPresent())));
+                worker,
+                threads,
+                heartbeats,
+                settings.outputRoot().isPresent(),
+                settings.tls().isPresent())));
     server.createContext(
         OpenAiModelsHandler.PATH, guarded(new OpenAiModelsHandler(worker, created)));
     server.createContext(
@@ -110,7 +129,8 @@ public final class OpenAiServer implements AutoCloseable {
     server.createContext("/", exchange -> OpenAiHttp.sendError(exchange, noSuchEndpoint(exchange)));
     server.setExecutor(threads);
     server.start();
-    return new OpenAiServer(server, threads, settings.tls().isPresent() ? "https" : "http");
+    return new OpenAiServer(
+        server, threads, heartbeats, settings.tls().isPresent() ? "https" : "http");
   }
 
   static OpenAiException noSuchEndpoint(HttpExchange exchange) {
@@ -160,6 +180,7 @@ public final class OpenAiServer implements AutoCloseable {
   @Override
   public void close() {
     server.stop(1);
+    heartbeats.shutdownNow();
     threads.shutdown();
   }
 }
