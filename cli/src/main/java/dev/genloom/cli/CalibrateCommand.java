@@ -10,6 +10,7 @@ import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.proto.v1.CacheSchedule;
 import dev.genloom.proto.v1.ModelManifest;
+import dev.genloom.proto.v1.QualityFigure;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -35,7 +36,9 @@ import picocli.CommandLine.Option;
           + " uncached generations over a prompt set record each block's relative L1 output"
           + " change per step; one schedule per delta is derived (recompute a block when the"
           + " change accumulated since its last computation exceeds delta) and stored in the"
-          + " package's manifest.json. 'cache auto' then uses the default delta."
+          + " package's manifest.json. 'cache auto' then uses the default delta. Each schedule is"
+          + " then measured against uncached generation of the same prompts and seeds, and the"
+          + " table is stored for 'cache budget:X' and 'cache floor:psnr=P'."
     })
 final class CalibrateCommand implements Callable<Integer> {
   @Mixin ModelsOption modelsOption;
@@ -100,6 +103,18 @@ final class CalibrateCommand implements Callable<Integer> {
       description = "cpu or gpu:N (default: ${DEFAULT-VALUE}).",
       defaultValue = "cpu")
   String device;
+
+  @Option(
+      names = "--quality",
+      negatable = true,
+      description =
+          "Measure each schedule against uncached generations of the same prompts and seeds"
+              + " (block-evaluation share, wall speedup, PSNR, SSIM) and store the table, which"
+              + " 'cache budget:X' and 'cache floor:psnr=P' pick from (default: on;"
+              + " --no-quality skips it).",
+      defaultValue = "true",
+      fallbackValue = "true")
+  boolean quality;
 
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
@@ -175,9 +190,49 @@ final class CalibrateCommand implements Callable<Integer> {
               schedule.getIsDefault() ? "  (default for cache auto)" : "");
         }
       }
-      out.println("wrote " + pkg.root().resolve(ModelPackage.MANIFEST_FILE));
       out.flush();
     }
+    if (quality) {
+      measureQuality(lines, out);
+    }
+    out.println("wrote " + pkg.root().resolve(ModelPackage.MANIFEST_FILE));
+    out.flush();
     return 0;
+  }
+
+  /**
+   * Runs the calibration set uncached and with each stored schedule, on the package as just
+   * written, and stores each schedule's measured share, speedup, PSNR and SSIM.
+   */
+  private void measureQuality(List<String> lines, PrintWriter out) {
+    ModelPackage pkg =
+        ModelRepository.scan(modelsOption.folder())
+            .find(model)
+            .orElseThrow(() -> new UserException("model: '" + model + "' vanished"));
+    int total = lines.size() * seeds * (deltas.size() + 1);
+    long start = System.nanoTime();
+    try (Generator generator = Generators.open(pkg, Generators.device(device))) {
+      GenerationSpec settings =
+          generator.defaults(lines.get(0), 0).toBuilder().sampler(sampler).steps(steps).build();
+      Map<Double, List<QualityFigure>> figures =
+          Calibration.quality(
+              generator,
+              settings,
+              lines,
+              seeds,
+              batch,
+              deltas,
+              done -> {
+                out.printf(Locale.ROOT, "\rmeasuring quality: %d/%d generations", done, total);
+                out.flush();
+              });
+      out.printf(
+          Locale.ROOT,
+          "%nmeasured against uncached in %.1f s%n",
+          (System.nanoTime() - start) / 1e9);
+      ModelManifest updated = Calibration.withQuality(pkg.manifest(), sampler, steps, figures);
+      pkg.writeManifest(updated);
+      ScheduleTable.print(updated, sampler, steps, out);
+    }
   }
 }

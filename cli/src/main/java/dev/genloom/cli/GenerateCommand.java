@@ -110,7 +110,11 @@ final class GenerateCommand implements Callable<Integer> {
   @Option(
       names = "--cache",
       paramLabel = "POLICY",
-      description = "none, auto (calibrated block caching), fora:N or teacache:T (default: none).",
+      description =
+          "none; auto or auto:DELTA (calibrated block caching); fora:N; teacache:T; budget:X (the"
+              + " calibrated schedule of best measured PSNR within 1/X of the uncached block"
+              + " evaluations); floor:psnr=P (the fastest calibrated schedule of at least P dB,"
+              + " else none) (default: none).",
       defaultValue = "none")
   String cache;
 
@@ -189,6 +193,7 @@ final class GenerateCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new UserException(e.getMessage());
       }
+      String cachePolicy = generator.cacheChoice(request).description();
       GeneratedMedia media = generator.generate(List.of(request), (s, total, preview) -> {}).get(0);
       Path written = write(media);
       PrintWriter stdout = spec.commandLine().getOut();
@@ -202,6 +207,7 @@ final class GenerateCommand implements Callable<Integer> {
         line.put("height", request.height());
         line.put("truncated_tokens", media.truncatedTokens());
         line.put("cache", request.cache().toString());
+        line.put("cache_policy", cachePolicy);
         line.put("wall_ms", media.computeMillis());
         line.put("block_evals", media.blockEvaluations());
         line.put("block_skips", media.blockSkips());
@@ -226,7 +232,7 @@ final class GenerateCommand implements Callable<Integer> {
             request.height(),
             request.sampler(),
             request.steps(),
-            request.cache(),
+            cachePolicy,
             media.computeMillis(),
             media.blockEvaluations(),
             media.blockSkips());

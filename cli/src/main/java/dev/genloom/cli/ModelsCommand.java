@@ -13,7 +13,12 @@ import picocli.CommandLine.Mixin;
 @Command(
     name = "models",
     mixinStandardHelpOptions = true,
-    subcommands = {CalibrateCommand.class, CheckCommand.class, VerifyCommand.class},
+    subcommands = {
+      ShowCommand.class,
+      CalibrateCommand.class,
+      CheckCommand.class,
+      VerifyCommand.class
+    },
     description =
         "List the model packages in the models folder, with kind, components, size, weight"
             + " precision and quality. A component file is hashed when it is new or changed;"

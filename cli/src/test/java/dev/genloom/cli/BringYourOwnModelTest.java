@@ -159,7 +159,12 @@ class BringYourOwnModelTest {
         "--batch",
         "4");
     assertTrue(out.toString().contains("delta 0.5"), out.toString());
-    for (String cache : List.of("auto", "fora:2", "teacache:0.5")) {
+    // calibration measured each schedule against uncached, and the package shows the table
+    assertTrue(out.toString().contains("PSNR dB"), out.toString());
+    ok("models", "show", "--models", models.toString(), fixture);
+    assertTrue(
+        out.toString().contains("block caching, calibrated against uncached"), out.toString());
+    for (String cache : List.of("auto", "fora:2", "teacache:0.5", "floor:psnr=1")) {
       ok(
           "generate",
           "--models",
@@ -180,6 +185,12 @@ class BringYourOwnModelTest {
       JsonNode line = lastJsonLine();
       assertTrue(line.get("block_skips").asLong() > 0, cache + ": " + line);
       assertEquals(cache, line.get("cache").asText().replace("auto:0.5", "auto"), line.toString());
+      if (cache.startsWith("floor")) {
+        // every calibrated schedule is above 1 dB: the floor picks one and says which
+        assertTrue(
+            line.get("cache_policy").asText().contains("for floor:psnr=1: calibrated"),
+            line.toString());
+      }
     }
   }
 

@@ -128,6 +128,11 @@ public final class DiTVideo implements Generator, Calibratable {
     }
   }
 
+  @Override
+  public String cacheSampler(GenerationSpec spec) {
+    return "euler";
+  }
+
   FlowMatchEuler sampler(GenerationSpec spec) {
     double scale = pkg.manifest().getDenoiser().getTimestepScale();
     double timestepScale = scale == 0 ? 1000 : scale;

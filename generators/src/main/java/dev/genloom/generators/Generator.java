@@ -27,6 +27,22 @@ public interface Generator extends AutoCloseable {
   void close();
 
   /**
+   * The scheduler name this package's block-caching schedules are stored under for {@code spec}:
+   * its sampler, or the one sampler a kind runs (a DiT video's flow-matching Euler).
+   */
+  default String cacheSampler(GenerationSpec spec) {
+    return spec.sampler();
+  }
+
+  /**
+   * What {@code spec}'s cache policy resolves to on this package: the calibrated schedule it picks
+   * and a description with its calibrated figures, for result stats.
+   */
+  default CachePolicies.Choice cacheChoice(GenerationSpec spec) {
+    return CachePolicies.choose(pkg().manifest(), spec.cache(), cacheSampler(spec), spec.steps());
+  }
+
+  /**
    * Loads every component now instead of when a request first needs it: for a benchmark that times
    * the load, or a worker that wants no first-request latency.
    */

@@ -150,7 +150,7 @@ public final class GeneratorConfigs {
               }
               if (!cache.isEmpty()) {
                 config.setCachePolicy(cache(cache));
-                id.append('_').append(cache.replace(':', '-'));
+                id.append('_').append(cache.replaceAll("[^A-Za-z0-9._-]", "-"));
               }
               if (size.contains(":")) {
                 config.setAspectRatio(aspectRatio(size));
@@ -237,33 +237,10 @@ public final class GeneratorConfigs {
   }
 
   static CachePolicy cache(String text) {
-    String value = text.toLowerCase(Locale.ROOT);
-    CachePolicy.Builder policy = CachePolicy.newBuilder();
     try {
-      if (value.equals("none")) {
-        return policy.setNone(CachePolicy.NoCache.getDefaultInstance()).build();
-      }
-      if (value.equals("auto")) {
-        return policy.setAuto(CachePolicy.AutoCache.getDefaultInstance()).build();
-      }
-      if (value.startsWith("fora:")) {
-        return policy
-            .setFora(
-                CachePolicy.ForaCache.newBuilder()
-                    .setInterval(Integer.parseInt(value.substring(5))))
-            .build();
-      }
-      if (value.startsWith("teacache:")) {
-        return policy
-            .setTeacache(
-                CachePolicy.TeaCache.newBuilder()
-                    .setThreshold(Double.parseDouble(value.substring(9))))
-            .build();
-      }
-    } catch (NumberFormatException e) {
-      // fall through to the error below
+      return dev.genloom.proto.CachePolicyText.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("grid: cache: " + e.getMessage(), e);
     }
-    throw new IllegalArgumentException(
-        "grid: cache must be none, auto, fora:N or teacache:T, got '" + text + "'");
   }
 }

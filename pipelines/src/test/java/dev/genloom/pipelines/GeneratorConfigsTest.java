@@ -175,4 +175,23 @@ class GeneratorConfigsTest {
         WorkItem.of(item, 0, configs.get(1).toBuilder().clearBaseline().build()).requestId(),
         WorkItem.of(item, 0, configs.get(1)).requestId());
   }
+
+  @Test
+  void budgetAndFloorAreCachePoliciesOfAGrid() {
+    List<GeneratorConfig> configs =
+        GeneratorConfigs.parse(
+            "{\"models\": [\"m\"], \"cache\": [\"budget:2\", \"floor:psnr=30\"]}", "g.json");
+    assertEquals(2.0, configs.get(0).getCachePolicy().getBudget().getSpeedup());
+    assertEquals(30.0, configs.get(1).getCachePolicy().getFloor().getMinPsnrDb());
+    for (GeneratorConfig config : configs) {
+      assertTrue(config.getId().matches("[A-Za-z0-9._-]+"), config.getId());
+    }
+    IllegalArgumentException bad =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                GeneratorConfigs.parse(
+                    "{\"models\": [\"m\"], \"cache\": [\"budget:1\"]}", "g.json"));
+    assertTrue(bad.getMessage().startsWith("grid: cache: a budget is budget:X"), bad.getMessage());
+  }
 }

@@ -1,6 +1,7 @@
 package dev.genloom.workers;
 
 import com.google.protobuf.ByteString;
+import dev.genloom.generators.CachePolicies;
 import dev.genloom.generators.GeneratedMedia;
 import dev.genloom.generators.GenerationCancelledException;
 import dev.genloom.generators.GenerationSpec;
@@ -470,6 +471,12 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
       this.job = new BatchingScheduler.Job(generator, spec, this, System.nanoTime());
     }
 
+    /** The cache policy that ran, with a calibrated schedule's figures. */
+    private void cache(GenerationStats.Builder stats) {
+      CachePolicies.Choice choice = job.generator().cacheChoice(spec);
+      stats.setCachePolicy(choice.description()).addAllCacheFigures(choice.figures());
+    }
+
     @Override
     public boolean cancelled() {
       return cancelled || sink.cancelled() || context.isCancelled();
@@ -504,7 +511,7 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
         return;
       }
       try {
-        GenerationStats stats =
+        GenerationStats.Builder builder =
             GenerationStats.newBuilder()
                 .setWallMs((queueNanos + computeNanos) / 1_000_000)
                 .setQueueMs(queueNanos / 1_000_000)
@@ -514,8 +521,9 @@ final class GenerationService extends GenerationServiceGrpc.GenerationServiceImp
                 .setBatchSize(media.batchSize())
                 .setTruncatedTokens(media.truncatedTokens())
                 .setSeed(spec.seed())
-                .setWorker(options.workerName())
-                .build();
+                .setWorker(options.workerName());
+        cache(builder);
+        GenerationStats stats = builder.build();
         sendResult(media, stats);
         sink.complete();
         metrics.request("ok");

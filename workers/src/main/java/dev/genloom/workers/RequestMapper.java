@@ -7,7 +7,6 @@ import dev.genloom.generators.ImageSizes;
 import dev.genloom.generators.RgbImage;
 import dev.genloom.generators.sampling.SamplerKind;
 import dev.genloom.proto.v1.ArSampling;
-import dev.genloom.proto.v1.CachePolicy;
 import dev.genloom.proto.v1.GenerateRequest;
 import dev.genloom.proto.v1.ModelManifest;
 import dev.genloom.proto.v1.ReferenceImage;
@@ -123,7 +122,7 @@ final class RequestMapper {
     if (request.getFps() < 0) {
       throw new IllegalArgumentException("fps: must be >= 0");
     }
-    spec.cache(cache(request.getCachePolicy()));
+    spec.cache(CacheSpec.of(request.getCachePolicy(), "cache_policy"));
     ArSampling ar = request.getArSampling();
     if (ar.hasTemperature()) {
       spec.temperature(ar.getTemperature());
@@ -170,27 +169,6 @@ final class RequestMapper {
     }
     ImageSizes.check(manifest, request.getWidth(), request.getHeight());
     spec.size(request.getWidth(), request.getHeight());
-  }
-
-  private static CacheSpec cache(CachePolicy policy) {
-    return switch (policy.getPolicyCase()) {
-      case POLICY_NOT_SET, NONE -> CacheSpec.NONE;
-      case AUTO -> new CacheSpec(CacheSpec.Kind.AUTO, policy.getAuto().getDelta());
-      case FORA -> {
-        if (policy.getFora().getInterval() < 1) {
-          throw new IllegalArgumentException("cache_policy.fora.interval: must be >= 1");
-        }
-        yield new CacheSpec(CacheSpec.Kind.FORA, policy.getFora().getInterval());
-      }
-      case TEACACHE -> {
-        double t = policy.getTeacache().getThreshold();
-        if (!(t > 0) || !Double.isFinite(t)) {
-          throw new IllegalArgumentException(
-              "cache_policy.teacache.threshold: must be a finite value > 0");
-        }
-        yield new CacheSpec(CacheSpec.Kind.TEACACHE, t);
-      }
-    };
   }
 
   private RgbImage reference(ReferenceImage image) {

@@ -146,6 +146,46 @@ class WorkerServerTest {
     assertEquals(3, result.getResult().getStats().getSeed());
   }
 
+  @Test
+  void aBudgetRunsTheCalibratedScheduleItPickedAndSaysWhich() throws Exception {
+    var stub = start(WorkerOptions.defaults());
+    GenerateRequest.Builder request =
+        request("a red circle on a blue background", 1)
+            .setSteps(50)
+            .setSampler(Sampler.SAMPLER_DDIM)
+            .setCachePolicy(
+                dev.genloom.proto.v1.CachePolicy.newBuilder()
+                    .setBudget(
+                        dev.genloom.proto.v1.CachePolicy.Budget.newBuilder().setSpeedup(1.5)));
+    List<GenerateEvent> events = collect(stub.generate(request.build()));
+    var stats = events.get(events.size() - 1).getResult().getStats();
+    assertTrue(stats.getCachePolicy().contains("for budget:1.5: calibrated"), stats.toString());
+    assertEquals(
+        List.of("block_eval_share", "wall_speedup", "psnr_db", "ssim"),
+        stats.getCacheFiguresList().stream().map(f -> f.getMetric()).toList());
+    double share = stats.getCacheFigures(0).getValue();
+    assertTrue(share <= 1 / 1.5, stats.toString());
+    assertTrue(stats.getBlockSkips() > 0, stats.toString());
+    // what no calibrated schedule meets is refused before it is queued, naming the field
+    var refused =
+        assertThrows(
+            io.grpc.StatusRuntimeException.class,
+            () ->
+                collect(
+                    stub.generate(
+                        request
+                            .setCachePolicy(
+                                dev.genloom.proto.v1.CachePolicy.newBuilder()
+                                    .setBudget(
+                                        dev.genloom.proto.v1.CachePolicy.Budget.newBuilder()
+                                            .setSpeedup(1000)))
+                            .build())));
+    assertEquals(io.grpc.Status.Code.INVALID_ARGUMENT, refused.getStatus().getCode());
+    assertTrue(
+        refused.getStatus().getDescription().contains("largest budget it meets"),
+        refused.getStatus().getDescription());
+  }
+
   @ParameterizedTest
   @CsvSource({
     "model, unknown-model, 4, 4.0, 0",

@@ -1,6 +1,8 @@
 package dev.genloom.workers.openai;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.genloom.proto.CachePolicyText;
+import dev.genloom.proto.v1.CachePolicy;
 import dev.genloom.proto.v1.GenerateBatchRequest;
 import dev.genloom.proto.v1.GenerateRequest;
 import dev.genloom.proto.v1.OutputOptions;
@@ -13,15 +15,17 @@ import java.util.regex.Pattern;
 /**
  * A {@code POST /v1/images/generations} body: OpenAI's {@code model}, {@code prompt}, {@code n},
  * {@code size} and {@code response_format}, plus Genloom's {@code seed}, {@code steps}, {@code
- * guidance_scale} and {@code negative_prompt}. Any other key, a wrong type or a malformed value is
- * refused with a 400 naming the field. Range checks against the model (sizes, steps) are left to
- * the worker, as for a gRPC request.
+ * guidance_scale}, {@code negative_prompt} and {@code cache} (a cache policy in the command line's
+ * text form: {@code auto}, {@code budget:X}, {@code floor:psnr=P}, ...). Any other key, a wrong
+ * type or a malformed value is refused with a 400 naming the field. Range checks against the model
+ * (sizes, steps) are left to the worker, as for a gRPC request.
  *
  * @param width 0 with {@code height} 0 for the model's default size ({@code size} "auto" or unset)
  * @param seed null for a worker-chosen seed per image; image {@code i} otherwise gets {@code seed +
  *     i}
  * @param steps null for the model's default
  * @param guidanceScale null for the model's default
+ * @param cache null for no caching
  */
 record OpenAiImageRequest(
     String model,
@@ -33,7 +37,8 @@ record OpenAiImageRequest(
     Long seed,
     Integer steps,
     Float guidanceScale,
-    String negativePrompt) {
+    String negativePrompt,
+    CachePolicy cache) {
 
   /** How the images come back. */
   enum Format {
@@ -51,7 +56,8 @@ record OpenAiImageRequest(
           "seed",
           "steps",
           "guidance_scale",
-          "negative_prompt");
+          "negative_prompt",
+          "cache");
 
   /** Most images one request may ask for (OpenAI's own limit). */
   static final int MAX_N = 10;
@@ -105,7 +111,19 @@ record OpenAiImageRequest(
         integer(body, "seed"),
         steps == null ? null : steps.intValue(),
         guidance == null ? null : guidance.floatValue(),
-        text(body, "negative_prompt"));
+        text(body, "negative_prompt"),
+        cache(text(body, "cache")));
+  }
+
+  private static CachePolicy cache(String text) throws OpenAiException {
+    if (text == null) {
+      return null;
+    }
+    try {
+      return CachePolicyText.parse(text);
+    } catch (IllegalArgumentException e) {
+      throw OpenAiException.invalid("cache", "invalid_value", "cache: " + e.getMessage());
+    }
   }
 
   /** The request as one GenerateBatch call: image {@code i} is request {@code id-i}. */
@@ -130,6 +148,9 @@ record OpenAiImageRequest(
       }
       if (guidanceScale != null) {
         request.setGuidanceScale(guidanceScale);
+      }
+      if (cache != null) {
+        request.setCachePolicy(cache);
       }
       if (format == Format.URL) {
         request.setOutput(

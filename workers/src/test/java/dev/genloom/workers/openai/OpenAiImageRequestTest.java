@@ -25,7 +25,7 @@ class OpenAiImageRequestTest {
         parse(
             "{\"model\": \"m\", \"prompt\": \"p\", \"n\": 3, \"size\": \"64x48\", \"seed\": 10,"
                 + " \"steps\": 5, \"guidance_scale\": 2.5, \"negative_prompt\": \"q\","
-                + " \"response_format\": \"url\"}");
+                + " \"response_format\": \"url\", \"cache\": \"floor:psnr=30\"}");
     GenerateBatchRequest batch = request.toBatch("abc");
     assertEquals(3, batch.getRequestsCount());
     for (int i = 0; i < 3; i++) {
@@ -34,6 +34,7 @@ class OpenAiImageRequestTest {
       assertEquals("m", r.getModel());
       assertEquals("p", r.getPrompt());
       assertEquals("q", r.getNegativePrompt());
+      assertEquals(30.0, r.getCachePolicy().getFloor().getMinPsnrDb());
       assertEquals(64, r.getWidth());
       assertEquals(48, r.getHeight());
       assertEquals(10 + i, r.getSeed());
@@ -77,7 +78,10 @@ class OpenAiImageRequestTest {
         "{\"model\": \"m\", \"prompt\": \"p\", \"seed\": \"7\"}|seed|invalid_type",
         "{\"model\": \"m\", \"prompt\": \"p\", \"steps\": 0}|steps|invalid_value",
         "{\"model\": \"m\", \"prompt\": \"p\", \"guidance_scale\": \"high\"}|guidance_scale|invalid_type",
-        "{\"model\": \"m\", \"prompt\": 5}|prompt|invalid_type"
+        "{\"model\": \"m\", \"prompt\": 5}|prompt|invalid_type",
+        "{\"model\": \"m\", \"prompt\": \"p\", \"cache\": \"budget:1\"}|cache|invalid_value",
+        "{\"model\": \"m\", \"prompt\": \"p\", \"cache\": \"sometimes\"}|cache|invalid_value",
+        "{\"model\": \"m\", \"prompt\": \"p\", \"cache\": 2}|cache|invalid_type"
       })
   void badFieldsAre400sNamingTheField(String json, String param, String code) {
     OpenAiException e = assertThrows(OpenAiException.class, () -> parse(json));
