@@ -319,19 +319,8 @@ public final class CacheBenchmark {
 
   /** PSNR of {@code b} against {@code a} over all their pixels; null when they are equal. */
   static Double psnr(List<RgbImage> a, List<RgbImage> b) {
-    double sum = 0;
-    long count = 0;
-    for (int i = 0; i < a.size(); i++) {
-      byte[] x = a.get(i).rgb();
-      byte[] y = b.get(i).rgb();
-      for (int p = 0; p < x.length; p++) {
-        double d = (x[p] & 0xff) - (y[p] & 0xff);
-        sum += d * d;
-      }
-      count += x.length;
-    }
-    double mse = sum / count;
-    return mse == 0 ? null : 10 * Math.log10(255.0 * 255.0 / mse);
+    double psnr = dev.genloom.generators.ImageSimilarity.psnr(a, b);
+    return Double.isInfinite(psnr) ? null : psnr;
   }
 
   private static ModelPackage copyOf(ModelPackage pkg, Path dir) throws IOException {

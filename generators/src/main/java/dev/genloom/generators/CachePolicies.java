@@ -248,4 +248,24 @@ public final class CachePolicies {
   private static String number(double v) {
     return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
+
+  /**
+   * The row policies of a batched denoiser call: item {@code b}'s choice for row {@code b} and,
+   * with guidance, for row {@code B + b} too (rows are [unconditional; conditional]).
+   */
+  public static List<dev.genloom.generators.graph.LaneExecutor.RowPolicy> rows(
+      List<Choice> items, boolean guided) {
+    List<dev.genloom.generators.graph.LaneExecutor.RowPolicy> rows = new java.util.ArrayList<>();
+    int copies = guided ? 2 : 1;
+    for (int c = 0; c < copies; c++) {
+      for (Choice choice : items) {
+        rows.add(
+            new dev.genloom.generators.graph.LaneExecutor.RowPolicy(
+                choice.description(),
+                choice.spec().kind() == CacheSpec.Kind.TEACACHE,
+                choice::policy));
+      }
+    }
+    return rows;
+  }
 }

@@ -48,4 +48,11 @@ final class DenoiserGraph {
   GraphExecutor executor(CachePolicy policy, GraphExecutor.BlockObserver observer) {
     return new GraphExecutor(blocks, spec.getOutput(), policy, observer);
   }
+
+  /** An executor for rows with their own policies ({@link CachePolicies#rows}). */
+  dev.genloom.generators.graph.LaneExecutor executor(
+      List<dev.genloom.generators.graph.LaneExecutor.RowPolicy> rows,
+      GraphExecutor.BlockObserver observer) {
+    return new dev.genloom.generators.graph.LaneExecutor(blocks, spec.getOutput(), rows, observer);
+  }
 }

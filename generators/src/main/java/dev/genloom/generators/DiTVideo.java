@@ -6,8 +6,8 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.genloom.generators.graph.CachePolicy;
 import dev.genloom.generators.graph.GraphExecutor;
+import dev.genloom.generators.graph.LaneExecutor;
 import dev.genloom.generators.sampling.FlowMatchEuler;
 import dev.genloom.generators.text.PromptTokenizer;
 import dev.genloom.proto.v1.LatentSpec;
@@ -160,6 +160,7 @@ public final class DiTVideo implements Generator, Calibratable {
               firstFrames,
               prompts.noise(),
               batch.get(0),
+              batch.stream().map(GenerationSpec::cache).toList(),
               progress,
               GraphExecutor.BlockObserver.NONE);
       NDArray pixels = decodeVideo(result.latents());
@@ -175,8 +176,8 @@ public final class DiTVideo implements Generator, Calibratable {
             new GeneratedMedia(
                 images,
                 fps(),
-                result.evaluations(),
-                result.skips(),
+                result.evaluations()[b],
+                result.skips()[b],
                 millis,
                 batch.size(),
                 prompts.truncated(b)));
@@ -185,7 +186,23 @@ public final class DiTVideo implements Generator, Calibratable {
     }
   }
 
-  record Trajectory(NDArray latents, long evaluations, long skips) {}
+  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {
+    /** Counts for item {@code b}: the mean over its rows (both guidance branches). */
+    static Trajectory of(NDArray latents, LaneExecutor executor, int items, boolean guided) {
+      long[] evaluations = new long[items];
+      long[] skips = new long[items];
+      int rows = guided ? 2 : 1;
+      for (int b = 0; b < items; b++) {
+        for (int c = 0; c < rows; c++) {
+          evaluations[b] += executor.evaluations(b + c * items);
+          skips[b] += executor.skips(b + c * items);
+        }
+        evaluations[b] = Math.round(evaluations[b] / (double) rows);
+        skips[b] = Math.round(skips[b] / (double) rows);
+      }
+      return new Trajectory(latents, evaluations, skips);
+    }
+  }
 
   /** Latent video [B, C, F, H, W]. {@code noise} gives each item's initial noise. */
   Trajectory sample(
@@ -195,6 +212,7 @@ public final class DiTVideo implements Generator, Calibratable {
       NDArray firstFrames,
       List<NoiseSource> noise,
       GenerationSpec spec,
+      List<CacheSpec> caches,
       ProgressListener progress,
       GraphExecutor.BlockObserver observer) {
     int batch = condIds.length;
@@ -222,11 +240,11 @@ public final class DiTVideo implements Generator, Calibratable {
       condMask = condMask.concat(condMask, 0);
     }
     FlowMatchEuler sampler = sampler(spec);
-    CachePolicy policy =
-        spec.cache().kind() == CacheSpec.Kind.NONE
-            ? CachePolicy.NONE
-            : CachePolicies.resolve(pkg.manifest(), spec.cache(), "euler", spec.steps());
-    GraphExecutor executor = denoiser.executor(policy, observer);
+    List<CachePolicies.Choice> choices =
+        caches.stream()
+            .map(c -> CachePolicies.choose(pkg.manifest(), c, "euler", spec.steps()))
+            .toList();
+    LaneExecutor executor = denoiser.executor(CachePolicies.rows(choices, guided), observer);
     NDArray x = initialNoise(scope, noise, itemShape);
     int steps = sampler.steps();
     for (int i = 0; i < steps; i++) {
@@ -250,7 +268,7 @@ public final class DiTVideo implements Generator, Calibratable {
       x = sampler.step(i, v, x, () -> null);
       progress.onStep(i + 1, steps, () -> null);
     }
-    return new Trajectory(x, executor.evaluations(), executor.skips());
+    return Trajectory.of(x, executor, batch, guided);
   }
 
   /**
@@ -310,6 +328,7 @@ public final class DiTVideo implements Generator, Calibratable {
           null,
           prompts.noise(),
           uncached,
+          java.util.Collections.nCopies(batch.size(), CacheSpec.NONE),
           ProgressListener.NONE,
           observer);
     }

@@ -92,7 +92,8 @@ public record GenerationSpec(
 
   /**
    * The settings that must agree for specs to share one batched forward: everything except prompt,
-   * negative prompt, seed and reference image.
+   * negative prompt, seed, reference image and cache policy (each item keeps its own cache state,
+   * {@link dev.genloom.generators.graph.LaneExecutor}).
    */
   public String batchKey() {
     return String.join(
@@ -101,7 +102,6 @@ public record GenerationSpec(
         Integer.toString(steps),
         Float.toString(guidanceScale),
         Float.toString(eta),
-        cache.toString(),
         Float.toString(strength),
         Integer.toString(numFrames),
         Float.toString(temperature),

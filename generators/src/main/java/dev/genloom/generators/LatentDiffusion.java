@@ -6,8 +6,8 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.genloom.generators.graph.CachePolicy;
 import dev.genloom.generators.graph.GraphExecutor;
+import dev.genloom.generators.graph.LaneExecutor;
 import dev.genloom.generators.sampling.Guidance;
 import dev.genloom.generators.sampling.Sampler;
 import dev.genloom.generators.sampling.SamplerKind;
@@ -214,7 +214,13 @@ public final class LatentDiffusion implements Generator, Calibratable {
       NDArray reference = references.isEmpty() ? null : NDArrays.stack(new NDList(references));
       Trajectory result =
           sample(
-              scope, prompts, reference, batch.get(0), progress, GraphExecutor.BlockObserver.NONE);
+              scope,
+              prompts,
+              reference,
+              batch.get(0),
+              batch.stream().map(GenerationSpec::cache).toList(),
+              progress,
+              GraphExecutor.BlockObserver.NONE);
       NDArray pixels = decode(result.latents());
       long millis = (System.nanoTime() - start) / 1_000_000;
       List<GeneratedMedia> media = new ArrayList<>();
@@ -223,8 +229,8 @@ public final class LatentDiffusion implements Generator, Calibratable {
             new GeneratedMedia(
                 List.of(RgbImage.fromSymmetric(pixels.get(b))),
                 0,
-                result.evaluations(),
-                result.skips(),
+                result.evaluations()[b],
+                result.skips()[b],
                 millis,
                 batch.size(),
                 prompts.truncated(b)));
@@ -234,7 +240,23 @@ public final class LatentDiffusion implements Generator, Calibratable {
   }
 
   /** Latents and block counts of one batched trajectory. Block counts are per item. */
-  record Trajectory(NDArray latents, long evaluations, long skips) {}
+  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {
+    /** Counts for item {@code b}: the mean over its rows (both guidance branches). */
+    static Trajectory of(NDArray latents, LaneExecutor executor, int items, boolean guided) {
+      long[] evaluations = new long[items];
+      long[] skips = new long[items];
+      for (int b = 0; b < items; b++) {
+        int rows = guided ? 2 : 1;
+        for (int c = 0; c < rows; c++) {
+          evaluations[b] += executor.evaluations(b + c * items);
+          skips[b] += executor.skips(b + c * items);
+        }
+        evaluations[b] = Math.round(evaluations[b] / (double) rows);
+        skips[b] = Math.round(skips[b] / (double) rows);
+      }
+      return new Trajectory(latents, evaluations, skips);
+    }
+  }
 
   /**
    * The denoising loop, as diffusers' pipelines run it: initial noise times the sampler's
@@ -247,6 +269,25 @@ public final class LatentDiffusion implements Generator, Calibratable {
       PromptBatch prompts,
       NDArray referencePixels,
       GenerationSpec spec,
+      ProgressListener progress,
+      GraphExecutor.BlockObserver observer) {
+    return sample(
+        scope,
+        prompts,
+        referencePixels,
+        spec,
+        java.util.Collections.nCopies(prompts.size(), spec.cache()),
+        progress,
+        observer);
+  }
+
+  /** As above, each item with its own cache policy ({@link LaneExecutor}). */
+  Trajectory sample(
+      NDManager scope,
+      PromptBatch prompts,
+      NDArray referencePixels,
+      GenerationSpec spec,
+      List<CacheSpec> caches,
       ProgressListener progress,
       GraphExecutor.BlockObserver observer) {
     int batch = prompts.size();
@@ -277,9 +318,11 @@ public final class LatentDiffusion implements Generator, Calibratable {
       fixedInputs.put(GUIDANCE, scope.full(new Shape(rows), spec.guidanceScale()));
     }
     Sampler sampler = sampler(spec);
-    CachePolicy policy =
-        CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
-    GraphExecutor executor = denoiser.executor(policy, observer);
+    List<CachePolicies.Choice> choices =
+        caches.stream()
+            .map(c -> CachePolicies.choose(pkg.manifest(), c, spec.sampler(), spec.steps()))
+            .toList();
+    LaneExecutor executor = denoiser.executor(CachePolicies.rows(choices, guided), observer);
 
     NDArray noise = PromptBatch.gaussians(scope, prompts.noise(), itemShape);
     NDArray x;
@@ -322,7 +365,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
       progress.onStep(
           i - first + 1, total, () -> RgbImage.fromSymmetric(decode(current.get("0:1")).get(0)));
     }
-    return new Trajectory(x, executor.evaluations(), executor.skips());
+    return Trajectory.of(x, executor, batch, guided);
   }
 
   /**

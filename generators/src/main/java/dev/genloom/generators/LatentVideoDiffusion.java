@@ -6,8 +6,8 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import dev.genloom.generators.graph.CachePolicy;
 import dev.genloom.generators.graph.GraphExecutor;
+import dev.genloom.generators.graph.LaneExecutor;
 import dev.genloom.generators.sampling.Guidance;
 import dev.genloom.generators.sampling.Sampler;
 import dev.genloom.generators.sampling.SamplerKind;
@@ -237,7 +237,13 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
       NDArray references = references(scope, batch);
       Trajectory result =
           sample(
-              scope, prompts, references, batch.get(0), progress, GraphExecutor.BlockObserver.NONE);
+              scope,
+              prompts,
+              references,
+              batch.get(0),
+              batch.stream().map(GenerationSpec::cache).toList(),
+              progress,
+              GraphExecutor.BlockObserver.NONE);
       NDArray pixels = vae.decode(result.latents()); // [B, 3, F, H, W]
       long millis = (System.nanoTime() - start) / 1_000_000;
       int frames = (int) pixels.getShape().get(2);
@@ -253,8 +259,8 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
             new GeneratedMedia(
                 images,
                 fps,
-                result.evaluations(),
-                result.skips(),
+                result.evaluations()[b],
+                result.skips()[b],
                 millis,
                 batch.size(),
                 prompts.truncated(b)));
@@ -273,7 +279,23 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
   }
 
   /** Latents {@code [B, F', C, h, w]} and block counts of one batched trajectory. */
-  record Trajectory(NDArray latents, long evaluations, long skips) {}
+  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {
+    /** Counts for item {@code b}: the mean over its rows (both guidance branches). */
+    static Trajectory of(NDArray latents, LaneExecutor executor, int items, boolean guided) {
+      long[] evaluations = new long[items];
+      long[] skips = new long[items];
+      int rows = guided ? 2 : 1;
+      for (int b = 0; b < items; b++) {
+        for (int c = 0; c < rows; c++) {
+          evaluations[b] += executor.evaluations(b + c * items);
+          skips[b] += executor.skips(b + c * items);
+        }
+        evaluations[b] = Math.round(evaluations[b] / (double) rows);
+        skips[b] = Math.round(skips[b] / (double) rows);
+      }
+      return new Trajectory(latents, evaluations, skips);
+    }
+  }
 
   /**
    * The denoising loop as the CogVideoX pipelines run it. Per item, the noise stream supplies the
@@ -284,6 +306,25 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
       PromptBatch prompts,
       NDArray firstFrames,
       GenerationSpec spec,
+      ProgressListener progress,
+      GraphExecutor.BlockObserver observer) {
+    return sample(
+        scope,
+        prompts,
+        firstFrames,
+        spec,
+        java.util.Collections.nCopies(prompts.size(), spec.cache()),
+        progress,
+        observer);
+  }
+
+  /** As above, each item with its own cache policy ({@link LaneExecutor}). */
+  Trajectory sample(
+      NDManager scope,
+      PromptBatch prompts,
+      NDArray firstFrames,
+      GenerationSpec spec,
+      List<CacheSpec> caches,
       ProgressListener progress,
       GraphExecutor.BlockObserver observer) {
     int batch = prompts.size();
@@ -308,9 +349,11 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
     }
     Shape itemShape = new Shape(1, latentFrames, channels, h, w);
     Sampler sampler = sampler(spec);
-    CachePolicy policy =
-        CachePolicies.resolve(pkg.manifest(), spec.cache(), spec.sampler(), spec.steps());
-    GraphExecutor executor = denoiser.executor(policy, observer);
+    List<CachePolicies.Choice> choices =
+        caches.stream()
+            .map(c -> CachePolicies.choose(pkg.manifest(), c, spec.sampler(), spec.steps()))
+            .toList();
+    LaneExecutor executor = denoiser.executor(CachePolicies.rows(choices, guided), observer);
     NDArray x = PromptBatch.gaussians(scope, prompts.noise(), itemShape);
     double sigma = sampler.initNoiseSigma();
     if (sigma != 1.0) {
@@ -350,7 +393,7 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
       x = sampler.step(i, prediction, x, stepNoise);
       progress.onStep(i + 1, steps, () -> null);
     }
-    return new Trajectory(x, executor.evaluations(), executor.skips());
+    return Trajectory.of(x, executor, batch, guided);
   }
 
   /** Decoded video {@code [B, 3, F, H, W]} in [-1, 1]. */

@@ -253,8 +253,12 @@ class DiffusersFixturesTest {
       NDArray diff = skipped.hiddenStates().sub(plain.hiddenStates()).abs();
       assertEquals(0f, diff.get(":2").max().getFloat(), "negative rows keep their layer");
       assertTrue(diff.get("2:, :77, :48").max().getFloat() > 1e-4, "prompt rows skip a layer");
-      assertEquals(0f, diff.get(":, 77:, :").max().getFloat(), "clip_skip leaves T5 alone");
-      assertEquals(0f, skipped.pooled().sub(plain.pooled()).abs().max().getFloat());
+      // T5 runs again on the same ids; its float32 reductions may differ in the last bit between
+      // two runs on some CPUs, which a skipped layer (above: > 1e-4) is far from
+      assertTrue(diff.get(":, 77:, :").max().getFloat() <= 1e-6, "clip_skip leaves T5 alone");
+      assertTrue(
+          skipped.pooled().sub(plain.pooled()).abs().max().getFloat() <= 1e-6,
+          "the pooled features come from the last layer whatever clip_skip is");
     }
   }
 

@@ -178,6 +178,7 @@ class ShippedModelsTest {
               null,
               noise,
               spec,
+              java.util.Collections.nCopies(cond.length, CacheSpec.NONE),
               ProgressListener.NONE,
               GraphExecutor.BlockObserver.NONE);
       double latentError = maxAbs(run.latents(), golden.get("latent_final"));
