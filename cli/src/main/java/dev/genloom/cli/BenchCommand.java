@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
       BenchFleetCommand.class,
       BenchImageCommand.class,
       BenchCacheCommand.class,
+      BenchCalibrationCommand.class,
       BenchDoubleWorkerCommand.class
     },
     description = {
@@ -23,6 +24,7 @@ import picocli.CommandLine.Command;
       "  fleet       N worker processes (latency double), the real pipeline, kills and restarts",
       "  image       seconds per image and peak memory of one package at one size",
       "  cache       block caching policies on one package: skips, speedup, PSNR vs uncached",
+      "  calibration a package's stored calibration table against fresh prompts",
       "  double-worker  a worker serving latency doubles (TEST DOUBLE), for 'fleet'"
     })
 final class BenchCommand implements Runnable {

@@ -220,6 +220,7 @@ final class CalibrateCommand implements Callable<Integer> {
               settings,
               lines,
               seeds,
+              0,
               batch,
               deltas,
               done -> {

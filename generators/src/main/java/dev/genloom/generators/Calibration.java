@@ -64,19 +64,21 @@ public final class Calibration {
    * seeds run uncached and with each delta's schedule, on the same noise, batch by batch in turn
    * (after one untimed warm-up batch), so that a machine getting faster or slower over the run
    * weighs on every configuration alike. {@code generator} must have been opened on the package
-   * with the schedules stored. Returns the figures per delta, in the order of {@code deltas}.
+   * with the schedules stored; seeds run from {@code firstSeed}. Returns the figures per delta, in
+   * the order of {@code deltas}.
    */
   public static Map<Double, List<QualityFigure>> quality(
       Generator generator,
       GenerationSpec settings,
       List<String> prompts,
       int seeds,
+      int firstSeed,
       int batchSize,
       List<Double> deltas,
       IntConsumer progress) {
     List<GenerationSpec> uncached = new ArrayList<>();
     for (String prompt : prompts) {
-      for (int s = 0; s < seeds; s++) {
+      for (int s = firstSeed; s < firstSeed + seeds; s++) {
         uncached.add(settings.toBuilder().prompt(prompt).seed(s).cache(CacheSpec.NONE).build());
       }
     }
