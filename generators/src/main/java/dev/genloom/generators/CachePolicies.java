@@ -2,6 +2,7 @@ package dev.genloom.generators;
 
 import dev.genloom.generators.graph.CachePolicy;
 import dev.genloom.generators.graph.ForaCache;
+import dev.genloom.generators.graph.ForecastCache;
 import dev.genloom.generators.graph.ScheduledCache;
 import dev.genloom.generators.graph.TeaCache;
 import dev.genloom.proto.v1.CacheSchedule;
@@ -37,6 +38,7 @@ public final class CachePolicies {
         case NONE -> CachePolicy.NONE;
         case FORA -> new ForaCache((int) spec.value());
         case TEACACHE -> new TeaCache(spec.value());
+        case FORECAST -> new ForecastCache((int) spec.value(), spec.order());
         case AUTO, BUDGET, FLOOR ->
             schedule.<CachePolicy>map(ScheduledCache::new).orElse(CachePolicy.NONE);
       };
@@ -52,7 +54,7 @@ public final class CachePolicies {
   /** Resolves {@code spec} against the package's schedules; errors name the field {@code cache}. */
   public static Choice choose(ModelManifest manifest, CacheSpec spec, String sampler, int steps) {
     return switch (spec.kind()) {
-      case NONE, FORA, TEACACHE -> new Choice(spec, Optional.empty(), spec.toString());
+      case NONE, FORA, FORECAST, TEACACHE -> new Choice(spec, Optional.empty(), spec.toString());
       case AUTO -> {
         CacheSchedule picked = schedule(manifest, spec.value(), sampler, steps);
         yield new Choice(spec, Optional.of(picked), describe(picked, spec));

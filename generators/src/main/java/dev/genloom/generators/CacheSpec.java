@@ -13,17 +13,23 @@ import dev.genloom.proto.v1.CachePolicy;
  * @param value delta for auto (0 = package default), interval for fora, threshold for teacache, X
  *     for budget, P for floor
  */
-public record CacheSpec(Kind kind, double value) {
+public record CacheSpec(Kind kind, double value, int order) {
   public enum Kind {
     NONE,
     AUTO,
     FORA,
     TEACACHE,
+    FORECAST,
     BUDGET,
     FLOOR
   }
 
   public static final CacheSpec NONE = new CacheSpec(Kind.NONE, 0);
+
+  /** A policy with one number; a forecast made this way has order 2. */
+  public CacheSpec(Kind kind, double value) {
+    this(kind, value, kind == Kind.FORECAST ? 2 : 0);
+  }
 
   /**
    * Parses the command-line form ({@link CachePolicyText}); errors name the field {@code cache}.
@@ -67,6 +73,17 @@ public record CacheSpec(Kind kind, double value) {
         }
         yield new CacheSpec(Kind.TEACACHE, t);
       }
+      case FORECAST -> {
+        int interval = policy.getForecast().getInterval();
+        int order = policy.getForecast().getOrder() == 0 ? 2 : policy.getForecast().getOrder();
+        if (interval < 1) {
+          throw new IllegalArgumentException(field + ".forecast.interval: must be >= 1");
+        }
+        if (order > 2 || order < 1) {
+          throw new IllegalArgumentException(field + ".forecast.order: must be 1 or 2 (0 = 2)");
+        }
+        yield new CacheSpec(Kind.FORECAST, interval, order);
+      }
       case BUDGET -> {
         double x = policy.getBudget().getSpeedup();
         try {
@@ -97,6 +114,11 @@ public record CacheSpec(Kind kind, double value) {
           policy.setFora(CachePolicy.ForaCache.newBuilder().setInterval((int) value)).build();
       case TEACACHE ->
           policy.setTeacache(CachePolicy.TeaCache.newBuilder().setThreshold(value)).build();
+      case FORECAST ->
+          policy
+              .setForecast(
+                  CachePolicy.ForecastCache.newBuilder().setInterval((int) value).setOrder(order))
+              .build();
       case BUDGET -> policy.setBudget(CachePolicy.Budget.newBuilder().setSpeedup(value)).build();
       case FLOOR ->
           policy.setFloor(CachePolicy.QualityFloor.newBuilder().setMinPsnrDb(value)).build();
@@ -110,7 +132,7 @@ public record CacheSpec(Kind kind, double value) {
       case AUTO -> value == 0 ? "auto" : "auto:" + value;
       case FORA -> "fora:" + (int) value;
       case TEACACHE -> "teacache:" + value;
-      case BUDGET, FLOOR -> CachePolicyText.format(toProto());
+      case FORECAST, BUDGET, FLOOR -> CachePolicyText.format(toProto());
     };
   }
 }

@@ -11,7 +11,8 @@ import java.util.Locale;
 public final class CachePolicyText {
   /** What {@link #parse} accepts, for error messages and help. */
   public static final String FORMS =
-      "none, auto, auto:DELTA, fora:N, teacache:T, budget:X or floor:psnr=P";
+      "none, auto, auto:DELTA, fora:N, forecast:N, forecast:N:ORDER, teacache:T, budget:X or"
+          + " floor:psnr=P";
 
   private CachePolicyText() {}
 
@@ -41,6 +42,25 @@ public final class CachePolicyText {
           throw new IllegalArgumentException("the fora interval must be >= 1, got " + interval);
         }
         return policy.setFora(CachePolicy.ForaCache.newBuilder().setInterval(interval)).build();
+      }
+      if (value.startsWith("forecast:")) {
+        String[] parts = value.substring(9).split(":", -1);
+        if (parts.length > 2) {
+          throw new IllegalArgumentException(
+              "a forecast is forecast:N or forecast:N:ORDER, got '" + text.strip() + "'");
+        }
+        int interval = Integer.parseInt(parts[0]);
+        int order = parts.length == 2 ? Integer.parseInt(parts[1]) : 2;
+        if (interval < 1) {
+          throw new IllegalArgumentException("the forecast interval must be >= 1, got " + interval);
+        }
+        if (order < 1 || order > 2) {
+          throw new IllegalArgumentException("the forecast order must be 1 or 2, got " + order);
+        }
+        return policy
+            .setForecast(
+                CachePolicy.ForecastCache.newBuilder().setInterval(interval).setOrder(order))
+            .build();
       }
       if (value.startsWith("teacache:")) {
         double threshold = positive(value.substring(9), "teacache threshold");
@@ -93,6 +113,10 @@ public final class CachePolicyText {
           policy.getAuto().getDelta() == 0 ? "auto" : "auto:" + policy.getAuto().getDelta();
       case FORA -> "fora:" + policy.getFora().getInterval();
       case TEACACHE -> "teacache:" + policy.getTeacache().getThreshold();
+      case FORECAST ->
+          "forecast:"
+              + policy.getForecast().getInterval()
+              + (policy.getForecast().getOrder() == 1 ? ":1" : "");
       case BUDGET -> "budget:" + number(policy.getBudget().getSpeedup());
       case FLOOR -> "floor:psnr=" + number(policy.getFloor().getMinPsnrDb());
     };

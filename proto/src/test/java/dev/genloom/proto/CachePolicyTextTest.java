@@ -17,6 +17,8 @@ class CachePolicyTextTest {
         "auto:0.2",
         "fora:3",
         "teacache:0.1",
+        "forecast:4",
+        "forecast:4:1",
         "budget:2",
         "budget:2.5",
         "floor:psnr=30",
@@ -44,6 +46,9 @@ class CachePolicyTextTest {
         "floor:ssim=0.9",
         "floor:psnr=-1",
         "fora:0",
+        "forecast:0",
+        "forecast:2:3",
+        "forecast:2:1:1",
         "teacache:0",
         "auto:nan",
         "sometimes"

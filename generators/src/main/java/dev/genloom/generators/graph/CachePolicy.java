@@ -24,6 +24,15 @@ public interface CachePolicy {
     return false;
   }
 
+  /**
+   * How a skipped block's output is made: 0 reuses the last computed one (FORA, schedules); 1 or 2
+   * extrapolates it from the last two or three computed ones by divided differences over their
+   * steps (first or second order, as TaylorSeer forecasts features).
+   */
+  default int forecastOrder() {
+    return 0;
+  }
+
   /** Policy name for logs and results. */
   String describe();
 

@@ -41,6 +41,13 @@ public final class GraphExecutor {
   private final Map<Integer, NDArray> cachedResiduals = new HashMap<>();
   private final Map<String, NDArray> cachedTails = new HashMap<>();
   private final Map<String, int[]> groupRanges = new HashMap<>();
+
+  /** Per cacheable block, for a forecasting policy: its last computed values, oldest first. */
+  private final Map<Integer, java.util.ArrayDeque<Computed>> history = new HashMap<>();
+
+  /** A block's values at a computed step: its residual in a stack, else its outputs. */
+  private record Computed(int step, NDList values) {}
+
   private final int firstCacheable;
   private long evaluations;
   private long skips;
@@ -134,15 +141,24 @@ public final class GraphExecutor {
           if (block.inResidualStack()) {
             close(cachedResiduals.put(i, outputs.get(0).sub(inputs.get(0))));
           }
+          if (policy.forecastOrder() > 0) {
+            remember(
+                i, step, block.inResidualStack() ? new NDList(cachedResiduals.get(i)) : outputs);
+          }
         }
       } else {
         skips++;
+        NDList forecast = policy.forecastOrder() > 0 ? forecast(i, step) : null;
+        if (forecast != null) {
+          produced.addAll(forecast);
+        }
         if (block.inResidualStack()) {
-          NDArray reused = inputs.get(0).add(cachedResiduals.get(i));
+          NDArray residual = forecast != null ? forecast.get(0) : cachedResiduals.get(i);
+          NDArray reused = inputs.get(0).add(residual);
           produced.add(reused);
           outputs = new NDList(reused);
         } else {
-          outputs = cachedOutputs.get(i);
+          outputs = forecast != null ? forecast : cachedOutputs.get(i);
         }
       }
       bind(env, block, outputs);
@@ -171,6 +187,62 @@ public final class GraphExecutor {
       throw new IllegalStateException("no block produced the graph output '" + output + "'");
     }
     release(produced, result, graphInputs.values());
+    return result;
+  }
+
+  /** Keeps copies of block {@code i}'s values at {@code step}, the last order + 1 of them. */
+  private void remember(int i, int step, NDList values) {
+    java.util.ArrayDeque<Computed> past =
+        history.computeIfAbsent(i, k -> new java.util.ArrayDeque<>());
+    NDList copies = new NDList();
+    for (NDArray v : values) {
+      copies.add(v.duplicate());
+    }
+    past.addLast(new Computed(step, copies));
+    while (past.size() > policy.forecastOrder() + 1) {
+      past.removeFirst().values().close();
+    }
+  }
+
+  /**
+   * Block {@code i}'s values extrapolated to {@code step} by Newton's divided differences over its
+   * last computed steps (as many as the order allows); null with one computed step (reuse).
+   */
+  private NDList forecast(int i, int step) {
+    java.util.ArrayDeque<Computed> past = history.get(i);
+    if (past == null || past.size() < 2) {
+      return null;
+    }
+    List<Computed> points = new ArrayList<>(past);
+    int n = points.size();
+    Computed last = points.get(n - 1);
+    Computed prev = points.get(n - 2);
+    NDList result = new NDList();
+    for (int k = 0; k < last.values().size(); k++) {
+      NDArray f2 = last.values().get(k);
+      NDArray f1 = prev.values().get(k);
+      double h1 = last.step() - prev.step();
+      double dt = step - last.step();
+      // f(t) = f2 + (t - t2) D1 [+ (t - t2)(t - t1) D2]
+      NDArray d1 = f2.sub(f1).div(h1);
+      NDArray value = f2.add(d1.mul(dt));
+      if (n >= 3) {
+        Computed first = points.get(n - 3);
+        NDArray f0 = first.values().get(k);
+        double h0 = prev.step() - first.step();
+        NDArray d0 = f1.sub(f0).div(h0);
+        NDArray d2 = d1.sub(d0).div(last.step() - first.step());
+        NDArray term = d2.mul(dt * (step - prev.step()));
+        NDArray sum = value.add(term);
+        value.close();
+        value = sum;
+        d0.close();
+        d2.close();
+        term.close();
+      }
+      d1.close();
+      result.add(value);
+    }
     return result;
   }
 

@@ -283,4 +283,50 @@ class GraphExecutorTest {
     assertArrayEquals(new double[] {0, 0.25, 0}, change, 1e-6);
     assertEquals(3, recorder.meanChanges().size());
   }
+
+  @Test
+  void aForecastExtrapolatesSkippedResidualsWhereReuseDoesNot() {
+    // t grows with the square of the step, so each block's residual k*t is quadratic in the step
+    int steps = 10;
+    GraphExecutor uncached =
+        new GraphExecutor(
+            dit(new ArrayList<>()), "out", CachePolicy.NONE, GraphExecutor.BlockObserver.NONE);
+    GraphExecutor second =
+        new GraphExecutor(
+            dit(new ArrayList<>()),
+            "out",
+            new ForecastCache(3, 2),
+            GraphExecutor.BlockObserver.NONE);
+    GraphExecutor first =
+        new GraphExecutor(
+            dit(new ArrayList<>()),
+            "out",
+            new ForecastCache(3, 1),
+            GraphExecutor.BlockObserver.NONE);
+    GraphExecutor reuse =
+        new GraphExecutor(
+            dit(new ArrayList<>()), "out", new ForaCache(3), GraphExecutor.BlockObserver.NONE);
+    for (int step = 0; step < steps; step++) {
+      float t = step * step;
+      float exact = run(uncached, step, steps, 1f, t);
+      float quadratic = run(second, step, steps, 1f, t);
+      float linear = run(first, step, steps, 1f, t);
+      float reused = run(reuse, step, steps, 1f, t);
+      if (step % 3 == 0 || step == steps - 1) {
+        assertEquals(exact, quadratic, 1e-4, "computed step " + step);
+      } else if (step > 6) {
+        // three computed steps (0, 3, 6): second differences reproduce a quadratic exactly
+        assertEquals(exact, quadratic, 1e-3, "step " + step);
+        assertTrue(Math.abs(linear - exact) > 1, "first order misses the curvature at " + step);
+        assertTrue(Math.abs(linear - exact) < Math.abs(reused - exact), "step " + step);
+      } else if (step > 3) {
+        // two computed steps: the forecast is first order, still nearer than reuse
+        assertEquals(linear, quadratic, 1e-4, "step " + step);
+        assertTrue(Math.abs(quadratic - exact) < Math.abs(reused - exact), "step " + step);
+      } else {
+        assertEquals(reused, quadratic, 1e-6, "one computed step: reuse, step " + step);
+      }
+    }
+    assertEquals(reuse.evaluations(), second.evaluations(), "same blocks computed as FORA");
+  }
 }
