@@ -59,6 +59,7 @@ class CachePolicyTextTest {
     assertTrue(
         e.getMessage().contains("budget:X")
             || e.getMessage().contains("floor:psnr=P")
+            || e.getMessage().contains("forecast:N")
             || e.getMessage().contains("must be")
             || e.getMessage().contains("cannot parse"),
         e.getMessage());
