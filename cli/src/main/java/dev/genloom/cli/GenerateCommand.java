@@ -111,7 +111,9 @@ final class GenerateCommand implements Callable<Integer> {
       names = "--cache",
       paramLabel = "POLICY",
       description =
-          "none; auto or auto:DELTA (calibrated block caching); fora:N; teacache:T; budget:X (the"
+          "none; auto or auto:DELTA (calibrated block caching); fora:N; forecast:N or"
+              + " forecast:N:ORDER (skipped blocks extrapolated, order 1 or 2); teacache:T;"
+              + " budget:X (the"
               + " calibrated schedule of best measured PSNR within 1/X of the uncached block"
               + " evaluations); floor:psnr=P (the fastest calibrated schedule of at least P dB,"
               + " else none) (default: none).",
