@@ -23,7 +23,8 @@ final class PackageFootprint {
    * name (methods of one module) counts once.
    */
   static long size(ModelPackage pkg) {
-    try (Stream<Path> files = Files.walk(pkg.root())) {
+    // The real folder: a package linked into the models folder is measured, not the link.
+    try (Stream<Path> files = Files.walk(pkg.root().toRealPath())) {
       return files
           .filter(Files::isRegularFile)
           .mapToLong(
