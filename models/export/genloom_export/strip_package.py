@@ -4,8 +4,8 @@
 torch.jit.trace records, for every op, the Python call stack that produced it (file names and lines
 of the machine that traced it, in the archive's `*.debug_pkl` records). This rewrites each component
 of a package without them (genloom_export.common.strip_debug_sources: every other record is copied
-unchanged) and replaces each component's SHA-256 in manifest.json, touching nothing else in the
-manifest. The components compute exactly what they computed before.
+unchanged), each file once when several components name it, and replaces each component's SHA-256 in
+manifest.json, touching nothing else in the manifest. The components compute exactly what they computed before.
 
   PYTHONPATH=models/export python3 -m genloom_export.strip_package models/<name> [models/<name> ...]
 """
@@ -27,15 +27,22 @@ def sha256(path):
 
 
 def strip_package(folder):
-    """Strips every component of the package in `folder`; returns how many files changed."""
+    """Strips every component file of the package in `folder`, each once however many components name
+    it (components sharing a file are methods of one module); returns how many files changed."""
     manifest_path = os.path.join(folder, "manifest.json")
     with open(manifest_path) as f:
         text = f.read()
     manifest = json.loads(text)
-    changed = 0
+    by_file = {}
     for component in manifest.get("components", []):
-        path = os.path.join(folder, component["file"])
-        before = component.get("sha256", "")
+        by_file.setdefault(os.path.normpath(component["file"]), []).append(component)
+    changed = 0
+    for file, components in by_file.items():
+        path = os.path.join(folder, file)
+        recorded = {c.get("sha256", "") for c in components}
+        if len(recorded) != 1:
+            sys.exit(f"error: {manifest_path}: the components naming {file} record different SHA-256s")
+        before = recorded.pop()
         if before and sha256(path) != before:
             sys.exit(f"error: {path} does not have the SHA-256 its manifest records; refusing to rewrite it")
         unknown = strip_debug_sources(path)
@@ -43,9 +50,9 @@ def strip_package(folder):
             print(f"warning: {path}: {unknown} debug record(s) of an unknown layout were left as they were")
         after = sha256(path)
         if before and after != before:
-            if text.count(before) != 1:
-                sys.exit(f"error: {manifest_path} mentions the SHA-256 of {component['file']} "
-                         f"{text.count(before)} times; expected once")
+            if text.count(before) != len(components):
+                sys.exit(f"error: {manifest_path} mentions the SHA-256 of {file} {text.count(before)} "
+                         f"times; expected {len(components)} (once per component naming it)")
             text = text.replace(before, after)
             changed += 1
     tmp = manifest_path + ".tmp"

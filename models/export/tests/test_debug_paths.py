@@ -60,3 +60,52 @@ def test_fixture_packages_keep_no_sources():
                     n += 1
                     assert debug_strings(os.path.join(root, f)) == [], (name, f)
         assert n >= 13
+
+
+class TwoMethods(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def first(self, x):
+        return self.lin(x)
+
+    def second(self, x):
+        return torch.relu(self.lin(x))
+
+
+def test_strip_package_rewrites_a_file_two_components_share_once(tmp_path):
+    import hashlib
+    import json
+
+    from genloom_export.strip_package import strip_package
+
+    m = TwoMethods().eval()
+    x = torch.randn(2, 4)
+    path = str(tmp_path / "shared.pt")
+    torch.jit.save(torch.jit.trace_module(m, {"first": (x,), "second": (x,)}), path)
+    assert debug_strings(path), "traced files name their sources"
+    sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    manifest = {"format": "genloom/v1", "name": "shared", "kind": "MODEL_KIND_AR_TOKEN_SHUFFLE",
+                "components": [{"name": n, "file": "shared.pt", "method": n, "sha256": sha}
+                               for n in ("first", "second")]}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    assert strip_package(str(tmp_path)) == 1
+    assert debug_strings(path) == []
+    after = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert after != sha
+    written = json.loads((tmp_path / "manifest.json").read_text())
+    assert [c["sha256"] for c in written["components"]] == [after, after]
+    loaded = torch.jit.load(path)
+    with torch.no_grad():
+        assert torch.equal(loaded.first(x), m.first(x))
+        assert torch.equal(loaded.second(x), m.second(x))
+
+
+def test_shipped_ar_packages_keep_no_sources():
+    for name in ("tiny-ar-s1", "tiny-ar-s2"):
+        pkg = os.path.join(REPO, "models", name)
+        files = sorted(f for f in os.listdir(pkg) if f.endswith(".pt"))
+        assert files == ["transformer.pt", "vq_decoder.pt", "vq_encoder.pt"], (name, files)
+        for f in files:
+            assert debug_strings(os.path.join(pkg, f)) == [], (name, f)

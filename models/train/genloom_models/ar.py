@@ -180,14 +180,21 @@ class ARModel(nn.Module):
         return F.cross_entropy(logits.reshape(-1, self.K), target.reshape(-1))
 
 
-class Prefill(nn.Module):
-    """input_ids [B,T] -> logits [B,s*s,K], k_cache, v_cache [layers,B,heads,T,hd]."""
+class Transformer(nn.Module):
+    """The exported transformer: one module, one copy of the weights, two methods.
+
+    prefill(input_ids [B,T]) -> logits [B,s*s,K], k_cache, v_cache [layers,B,heads,T,hd].
+    decode(codes [B,s*s], position [1], k_cache, v_cache) -> logits [B,s*s,K], grown caches.
+
+    Traced with torch.jit.trace_module, one trace per method, into one TorchScript file whose
+    methods share the parameters under `m.`.
+    """
 
     def __init__(self, m):
         super().__init__()
         self.m = m
 
-    def forward(self, input_ids):
+    def prefill(self, input_ids):
         m = self.m
         x = m.embed_prefix(input_ids)
         # positions computed from the tensor itself so the trace stays dynamic in T
@@ -202,15 +209,7 @@ class Prefill(nn.Module):
         logits = m.logits_from_hidden(x[:, -1:])[:, 0]
         return logits, torch.stack(ks), torch.stack(vs)
 
-
-class Decode(nn.Module):
-    """codes [B,s*s], position [1], k_cache, v_cache -> logits [B,s*s,K], grown caches."""
-
-    def __init__(self, m):
-        super().__init__()
-        self.m = m
-
-    def forward(self, codes, position, k_cache, v_cache):
+    def decode(self, codes, position, k_cache, v_cache):
         m = self.m
         x = m.embed_codes(codes.unsqueeze(1))
         cos, sin = rope_cos_sin(position.float(), m.hd)
@@ -255,11 +254,13 @@ def sample_from_uniform(probs, u):
 
 @torch.no_grad()
 def generate(prefill, decode, s, N, cond_ids, uncond_ids, guidance=3.0, top_k=16, top_p=1.0,
-             temperature=1.0, cfg_shape="constant", cfg_start=1.0, generator=None, record=False):
-    """Sample codes [B, N, s*s] with CFG on logits, using prefill/decode (eager or traced).
+             temperature=1.0, cfg_shape="constant", cfg_start=1.0, generator=None, record=False,
+             uniforms=None):
+    """Sample codes [B, N, s*s] with CFG on logits, using prefill/decode (eager or traced methods).
 
-    The per-token uniform draws u [N, B, s*s] come from `generator`; codes are the inverse-CDF
-    sample of softmax(filtered guided logits). Returns windows (and a record dict if asked).
+    The per-token uniform draws u [N, B, s*s] come from `generator`, or are replayed from
+    `uniforms` (a recording's); codes are the inverse-CDF sample of softmax(filtered guided logits).
+    Returns windows (and a record dict if asked).
     """
     B = cond_ids.shape[0]
     ids = torch.cat([cond_ids, uncond_ids], 0)
@@ -271,7 +272,7 @@ def generate(prefill, decode, s, N, cond_ids, uncond_ids, guidance=3.0, top_k=16
         lc, lu = logits[:B], logits[B:]
         guided = lu + g * (lc - lu)
         probs = filter_logits(guided, temperature, top_k, top_p).softmax(-1)
-        u = torch.rand(B, s * s, generator=generator)
+        u = uniforms[i] if uniforms is not None else torch.rand(B, s * s, generator=generator)
         codes = sample_from_uniform(probs, u)
         out.append(codes)
         if record:

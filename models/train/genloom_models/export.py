@@ -6,6 +6,7 @@
 - tensor_spec / component / block / quality / golden_entry: manifest dicts in proto3 JSON form.
 - write_manifest(path, manifest): check keys against model.proto (protobuf round trip when the
   generated module is available) and write manifest.json.
+- strip_debug_sources(path): drop the tracing machine's source paths from a saved TorchScript file.
 """
 import hashlib
 import json
@@ -18,6 +19,7 @@ import torch
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 PROTO_DIR = os.path.join(REPO, "proto", "src", "main", "proto")
+EXPORT_DIR = os.path.join(REPO, "models", "export")
 
 DTYPES = {torch.float32: "DTYPE_FLOAT32", torch.int64: "DTYPE_INT64", torch.int32: "DTYPE_INT32",
           torch.float16: "DTYPE_FLOAT16", torch.bool: "DTYPE_BOOL"}
@@ -158,7 +160,7 @@ def validate_manifest(manifest):
     import re
     src = open(os.path.join(PROTO_DIR, "genloom", "v1", "model.proto")).read()
     names = set()
-    for snake in re.findall(r"^\s*(?:repeated\s+|map<[^>]+>\s+)?\w+\s+(\w+)\s*=\s*\d+;", src, re.M):
+    for snake in re.findall(r"^\s*(?:repeated\s+\w+|map<[^>]+>|\w+)\s+(\w+)\s*=\s*\d+;", src, re.M):
         p = snake.split("_")
         names.add(p[0] + "".join(w.title() for w in p[1:]))
 
@@ -180,6 +182,18 @@ def write_manifest(path, manifest):
     with open(path, "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
+
+
+def strip_debug_sources(path):
+    """Rewrites the saved TorchScript file at `path` without the Python call stacks torch.jit.trace
+    records for every op (file names and lines of the exporting machine), through
+    genloom_export.common.strip_debug_sources; the module computes exactly what it did."""
+    if EXPORT_DIR not in sys.path:
+        sys.path.insert(0, EXPORT_DIR)
+    from genloom_export.common import strip_debug_sources as strip
+    unknown = strip(path)
+    if unknown:
+        raise ValueError(f"{path}: {unknown} debug record(s) of an unknown layout; not stripped")
 
 
 def package_size(pkg_dir):

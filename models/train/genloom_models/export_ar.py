@@ -1,6 +1,17 @@
 """Export, verify and evaluate tiny-ar-s1 / tiny-ar-s2 packages.
 
   flock /tmp/genloom-cpu.lock /usr/bin/python3 -m genloom_models.export_ar --shuffle 2
+
+The transformer is one TorchScript file, transformer.pt, with two traced methods over one copy of
+the weights: components `prefill` and `decode` name that file and their method.
+
+  /usr/bin/python3 -m genloom_models.export_ar --from-package tiny-ar-s1
+
+re-exports the transformer of a shipped package without its training checkpoint: the weights are
+read from the package's own prefill component (a transformer.pt, or the prefill.pt of packages
+written before the transformer was one file), traced again on the inputs recorded in its goldens,
+checked to give bit-identical outputs to the components it replaces and to meet every golden, and
+written in place; the goldens and everything else in the package stay as they are.
 """
 import argparse
 import json
@@ -12,8 +23,12 @@ import numpy as np
 import torch
 
 from genloom_models import ar_common as C
-from genloom_models.ar import ARModel, Decode, Prefill, generate
+from genloom_models import export as E
+from genloom_models.ar import ARModel, Transformer, generate
 from genloom_models.vq import VQDecoderExport, VQEncoderExport
+
+TRANSFORMER_FILE = "transformer.pt"
+TRANSFORMER_METHODS = ("prefill", "decode")
 
 
 def cfg_kwargs(cfg_start):
@@ -31,6 +46,40 @@ def f32(shape, name):
 
 def i64(shape, name):
     return {"name": name, "dtype": "DTYPE_INT64", "shape": list(shape)}
+
+
+def transformer_specs(m, codebook):
+    """Input and output specs of the transformer's methods, by method."""
+    ss = m.s * m.s
+    kv = [m.layers, -1, m.heads, -1, m.hd]
+    caches = [f32(kv, "k_cache"), f32(kv, "v_cache")]
+    outputs = [f32([-1, ss, codebook], "logits")] + caches
+    return {"prefill": ([i64([-1, -1], "input_ids")], outputs),
+            "decode": ([i64([-1, ss], "codes"), i64([1], "position")] + caches, outputs)}
+
+
+def save_transformer(m, examples, path):
+    """Traces Transformer(m)'s methods on `examples` ({method: inputs}) into one TorchScript file at
+    `path`, without the tracing machine's source paths, and returns it loaded back."""
+    traced = torch.jit.trace_module(Transformer(m).eval(), examples, check_trace=False)
+    torch.jit.save(traced, path)
+    E.strip_debug_sources(path)
+    return torch.jit.load(path).eval()
+
+
+def transformer_components(m, codebook, path):
+    """The manifest components `prefill` and `decode`: one file, one method each."""
+    sha = C.sha256(path)
+    return [{"name": name, "file": TRANSFORMER_FILE, "method": name, "inputs": ins, "outputs": outs,
+             "sha256": sha} for name, (ins, outs) in transformer_specs(m, codebook).items()]
+
+
+def golden_arrays(in_specs, out_specs, inputs, outputs):
+    arrays = {sp["name"]: t.numpy() for sp, t in zip(in_specs, inputs)}
+    # An output named like an input (residual blocks) is stored as "<name>.out".
+    arrays.update({(sp["name"] + ".out" if sp["name"] in arrays else sp["name"]): t.detach().numpy()
+                   for sp, t in zip(out_specs, outputs)})
+    return arrays
 
 
 @torch.no_grad()
@@ -53,8 +102,13 @@ def main():
                          "first image position to --guidance at the last")
     ap.add_argument("--sweep_cfg_start", default="",
                     help="comma list: also pick --cfg_start from these (0 = constant; with --sweep)")
+    ap.add_argument("--from-package", dest="from_package", default=None,
+                    help="re-export the transformer of this package (a name under models/ or a folder) "
+                         "from the weights it ships, without a checkpoint; other options are ignored")
     a = ap.parse_args()
     torch.set_num_threads(2)
+    if a.from_package:
+        return from_package(a.from_package)
     s = a.shuffle
     name = a.name or f"tiny-ar-s{s}"
     pkg = os.path.join(C.MODELS_DIR, name)
@@ -74,14 +128,12 @@ def main():
         traced = torch.jit.trace(comp, ex_inputs, check_trace=False) if trace else comp
         path = os.path.join(pkg, fname)
         torch.jit.save(traced, path)
+        E.strip_debug_sources(path)
         loaded = torch.jit.load(path)
         outs = loaded(*ex_inputs)
         outs = outs if isinstance(outs, tuple) else (outs,)
         cname = fname[:-3]
-        arrays = {sp["name"]: t.numpy() for sp, t in zip(in_specs, ex_inputs)}
-        # An output named like an input (residual blocks) is stored as "<name>.out".
-        arrays.update({(sp["name"] + ".out" if sp["name"] in arrays else sp["name"]): t.detach().numpy()
-                       for sp, t in zip(out_specs, outs)})
+        arrays = golden_arrays(in_specs, out_specs, ex_inputs, outs)
         np.savez(os.path.join(pkg, "golden", cname + ".npz"), **arrays)
         comps.append({"name": cname, "file": fname, "inputs": in_specs, "outputs": out_specs,
                       "sha256": C.sha256(path)})
@@ -97,21 +149,25 @@ def main():
     dec = save(VQDecoderExport(vq).eval(), "vq_decoder.pt", (codes2,),
                [i64([-1, 8, 8], "codes")], [f32([-1, 3, 32, 32], "pixels")])
 
-    # --- prefill / decode ----------------------------------------------------------------
+    # --- transformer: one file, traced methods prefill and decode --------------------------
     cond = C.encode_prompts(tok, real_caps)
     boi = torch.full((2, 1), m.boi_id, dtype=torch.long)
     ids2 = torch.cat([cond, boi], 1)
-    kv_spec = [-1, m.layers, m.heads, -1, m.hd]
-    kv_spec = [m.layers, -1, m.heads, -1, m.hd]
-    pre = save(Prefill(m).eval(), "prefill.pt", (ids2,), [i64([-1, -1], "input_ids")],
-               [f32([-1, ss, vq.K], "logits"), f32(kv_spec, "k_cache"), f32(kv_spec, "v_cache")])
-    _, kc, vc = pre(ids2)
+    _, kc, vc = Transformer(m).eval().prefill(ids2)
     win2 = m.to_windows(codes2)
-    dcd = save(Decode(m).eval(), "decode.pt",
-               (win2[:, 0].contiguous(), torch.tensor([T], dtype=torch.long), kc, vc),
-               [i64([-1, ss], "codes"), i64([1], "position"), f32(kv_spec, "k_cache"),
-                f32(kv_spec, "v_cache")],
-               [f32([-1, ss, vq.K], "logits"), f32(kv_spec, "k_cache"), f32(kv_spec, "v_cache")])
+    examples = {"prefill": (ids2,),
+                "decode": (win2[:, 0].contiguous(), torch.tensor([T], dtype=torch.long), kc, vc)}
+    tr = save_transformer(m, examples, os.path.join(pkg, TRANSFORMER_FILE))
+    pre, dcd = tr.prefill, tr.decode
+    comps.extend(transformer_components(m, vq.K, os.path.join(pkg, TRANSFORMER_FILE)))
+    for name, (ins, outs) in transformer_specs(m, vq.K).items():
+        outputs = getattr(tr, name)(*examples[name])
+        np.savez(os.path.join(pkg, "golden", name + ".npz"),
+                 **golden_arrays(ins, outs, examples[name], outputs))
+        goldens.append({"subject": name, "file": f"golden/{name}.npz"})
+    for stale in ("prefill.pt", "decode.pt"):  # the layout before the transformer was one file
+        if os.path.exists(os.path.join(pkg, stale)):
+            os.remove(os.path.join(pkg, stale))
 
     # --- verify: traced prefill + decode at every position == eager full sequence ------------
     max_err = 0.0
@@ -274,10 +330,119 @@ def main():
             "prefill_decode_max_abs_err": f"{max_err:.2e}",
         }),
     }
-    from genloom_models import export as E
     E.write_manifest(os.path.join(pkg, "manifest.json"), man)
     print("package bytes", E.package_size(pkg))
     print("wrote", pkg)
+
+
+def _max_err(a, b):
+    return float((torch.as_tensor(a).double() - torch.as_tensor(b).double()).abs().max())
+
+
+@torch.no_grad()
+def from_package(where, golden_atol=1e-5):
+    """Re-exports the transformer of the package `where` from the weights it ships (see the module
+    docstring). Returns the package folder."""
+    pkg = where if os.path.isdir(where) else os.path.join(C.MODELS_DIR, where)
+    with open(os.path.join(pkg, "manifest.json")) as f:
+        man = json.load(f)
+    ar = man["ar"]
+    comps = {c["name"]: c for c in man["components"]}
+    goldens = {g["subject"]: os.path.join(pkg, g["file"]) for g in man["goldens"]}
+
+    # The components being replaced, as callables, and the weights they hold.
+    sources, methods = {}, {}
+    for name in TRANSFORMER_METHODS:
+        mod = torch.jit.load(os.path.join(pkg, comps[name]["file"])).eval()
+        methods[name] = getattr(mod, comps[name].get("method") or "forward")
+        sources[name] = mod
+    state = sources["prefill"].state_dict()
+    other = sources["decode"].state_dict()
+    if set(state) != set(other) or not all(torch.equal(state[k], other[k]) for k in state):
+        raise ValueError(f"{pkg}: prefill and decode do not hold the same weights")
+    if not all(k.startswith("m.") for k in state):
+        raise ValueError(f"{pkg}: prefill's parameters are not those of an ARModel under 'm.'")
+    state = {k[2:]: v for k, v in state.items()}
+
+    # The model the manifest describes: d = heads x head_dim; the prefix is maxPositions less the
+    # image positions (text_len ids + [BOI]); residual MLPs of Token-Shuffle as many as shipped.
+    s, grid = ar["shuffleWindow"], ar["gridHeight"]
+    n = (grid // s) ** 2
+    n_res = len({k.split(".")[1] for k in state if k.startswith("shuf_res.")}) or 2
+    m = ARModel(ar["textVocabSize"], ar["codebookSize"], d=ar["numHeads"] * ar["headDim"],
+                layers=ar["numLayers"], heads=ar["numHeads"], shuffle=s, grid=grid,
+                text_len=ar["maxPositions"] - n - 1, n_res=n_res)
+    m.load_state_dict(state)  # strict: every parameter present, of the recorded shape
+    m.eval()
+    if (m.boi_id, m.eoi_id) != (ar["boiId"], ar["eoiId"]):
+        raise ValueError(f"{pkg}: the rebuilt model's BOI/EOI ids differ from the manifest's")
+
+    # Traced on the inputs the goldens recorded.
+    specs = transformer_specs(m, ar["codebookSize"])
+    recorded = {name: np.load(goldens[name]) for name in TRANSFORMER_METHODS}
+    examples = {name: tuple(torch.from_numpy(recorded[name][sp["name"]]) for sp in specs[name][0])
+                for name in TRANSFORMER_METHODS}
+    path = os.path.join(pkg, TRANSFORMER_FILE)
+    tr = save_transformer(m, examples, path)
+    for name in TRANSFORMER_METHODS:
+        old, new = methods[name](*examples[name]), getattr(tr, name)(*examples[name])
+        golden = golden_arrays(*specs[name], examples[name], new)
+        for sp, a, b in zip(specs[name][1], old, new):
+            if not torch.equal(a, b):
+                raise AssertionError(f"{name}: output {sp['name']} differs from the shipped component's "
+                                     f"(max abs {_max_err(a, b):.3g})")
+        worst = max(_max_err(golden[k], recorded[name][k]) for k in golden)
+        print(f"{name}: bit-identical to the shipped component; golden max abs err {worst:.3g}")
+        if worst > golden_atol:
+            raise AssertionError(f"{name}: golden max abs err {worst:.3g} > {golden_atol:g}")
+
+    # The sampling golden, replayed with its recorded uniforms.
+    rec = np.load(goldens["sampling/ar"])
+    cfg = man["defaults"].get("cfgSchedule", {})
+    kw = ({"cfg_shape": "linear", "cfg_start": float(cfg.get("start", 0.0))}
+          if cfg.get("shape") == "SHAPE_LINEAR" else {})
+
+    def replay(prefill, decode):
+        return generate(prefill, decode, s, n, torch.from_numpy(rec["input_ids"]),
+                        torch.from_numpy(rec["uncond_ids"]), guidance=float(rec["guidance_scale"]),
+                        top_k=int(rec["top_k"]), top_p=float(rec["top_p"]),
+                        temperature=float(rec["temperature"]),
+                        uniforms=torch.from_numpy(rec["uniforms"]), record=True, **kw)
+
+    win, got = replay(tr.prefill, tr.decode)
+    shipped_win, shipped = replay(methods["prefill"], methods["decode"])
+    if not (torch.equal(win, shipped_win) and torch.equal(got["guided_logits"], shipped["guided_logits"])):
+        raise AssertionError("sampling/ar: the replay differs from the shipped components' replay")
+    codes = m.from_windows(win)
+    if not np.array_equal(codes.numpy(), rec["codes"]):
+        raise AssertionError("sampling/ar: the replayed codes differ from the recorded ones")
+    logit_err = _max_err(got["guided_logits"], rec["guided_logits"])
+    dec = torch.jit.load(os.path.join(pkg, comps["vq_decoder"]["file"])).eval()
+    pixel_err = _max_err(dec(codes), rec["pixels"])
+    print(f"sampling/ar: replay bit-identical to the shipped components' and its codes as recorded; "
+          f"guided logits max abs err {logit_err:.3g}, "
+          f"pixels {pixel_err:.3g}")
+
+    # The manifest: prefill and decode now name transformer.pt and their method; nothing else changes
+    # but the record of the command that wrote the file.
+    new_comps = {c["name"]: c for c in transformer_components(m, ar["codebookSize"], path)}
+    for name in TRANSFORMER_METHODS:
+        if (comps[name]["inputs"], comps[name]["outputs"]) != (new_comps[name]["inputs"],
+                                                               new_comps[name]["outputs"]):
+            raise AssertionError(f"{name}: the re-exported specs differ from the manifest's")
+    man["components"] = [new_comps.get(c["name"], c) for c in man["components"]]
+    step = C.command("export_ar")
+    command = man["training"].get("command", "")
+    if not command.endswith(step):
+        man["training"]["command"] = command + " && " + step if command else step
+    E.write_manifest(os.path.join(pkg, "manifest.json"), man)
+    for name in TRANSFORMER_METHODS:
+        stale = os.path.join(pkg, comps[name]["file"])
+        if os.path.abspath(stale) != os.path.abspath(path) and os.path.exists(stale):
+            os.remove(stale)
+    print("package bytes", E.package_size(pkg))
+    print("wrote", pkg)
+    return pkg
 
 
 if __name__ == "__main__":

@@ -64,12 +64,15 @@ final class ModelsCommand implements java.util.concurrent.Callable<Integer> {
   private static void list(ModelRepository repository, PrintWriter out) {
     for (ModelPackage pkg : repository.packages()) {
       var manifest = pkg.manifest();
+      int files = pkg.componentFiles().size();
       out.printf(
           Locale.ROOT,
-          "%-16s %-28s %2d components%n",
+          "%-16s %-28s %2d components%s%n",
           pkg.name(),
           manifest.getKind().name().replace("MODEL_KIND_", "").toLowerCase(Locale.ROOT),
-          manifest.getComponentsCount());
+          manifest.getComponentsCount(),
+          // Components sharing a file run methods of one module, its weights stored once.
+          files < manifest.getComponentsCount() ? " in " + files + " files" : "");
       out.printf(Locale.ROOT, "    sizes: %s%n", sizes(manifest));
       out.printf(
           Locale.ROOT,

@@ -18,9 +18,13 @@ import java.util.stream.Stream;
 final class PackageFootprint {
   private PackageFootprint() {}
 
-  /** Bytes of every regular file under the package folder. */
+  /**
+   * Bytes of every regular file under the package folder, each once: a file that several components
+   * name (methods of one module) counts once.
+   */
   static long size(ModelPackage pkg) {
-    try (Stream<Path> files = Files.walk(pkg.root())) {
+    // The real folder: a package linked into the models folder is measured, not the link.
+    try (Stream<Path> files = Files.walk(pkg.root().toRealPath())) {
       return files
           .filter(Files::isRegularFile)
           .mapToLong(

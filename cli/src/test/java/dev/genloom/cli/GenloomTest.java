@@ -101,6 +101,24 @@ class GenloomTest {
   }
 
   @Test
+  void modelsCountsAFileSharedByTwoComponentsOnce(@TempDir Path dir) throws Exception {
+    Path models = Files.createDirectories(dir.resolve("models"));
+    Path shipped = Path.of("..", "models", "tiny-ar-s1").toAbsolutePath().normalize();
+    Files.createSymbolicLink(models.resolve("tiny-ar-s1"), shipped);
+    long bytes = 0;
+    try (var files = Files.walk(shipped)) {
+      for (Path f : files.filter(Files::isRegularFile).toList()) {
+        bytes += Files.size(f);
+      }
+    }
+    assertEquals(0, run("models", "--models", models.toString()), out + "\n" + err);
+    // prefill and decode are methods of transformer.pt: four components, three files.
+    assertTrue(out.toString().contains(" 4 components in 3 files"), out.toString());
+    assertTrue(
+        out.toString().contains("on disk: " + PackageFootprint.bytes(bytes) + ";"), out.toString());
+  }
+
+  @Test
   void modelsTrustsAnUnchangedFileAndVerifyHashesItAgain(@TempDir Path dir) throws Exception {
     Path models = Files.createDirectories(dir.resolve("models"));
     Path shipped = Path.of("..", "models", "shapes-clip").toAbsolutePath().normalize();

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -49,19 +50,44 @@ public final class GoldenCheck {
     }
   }
 
-  /** Checks every component that has a golden file named after it. */
+  /**
+   * Checks every component that has a golden file named after it, in the goldens' order. Each file
+   * is loaded once, for all its components with goldens, and closed before the next is loaded.
+   */
   public static List<Result> checkComponents(ModelPackage pkg, Device device) {
-    List<Result> results = new ArrayList<>();
-    for (GoldenFile golden : pkg.manifest().getGoldensList()) {
-      Component spec = pkg.component(golden.getSubject()).orElse(null);
+    List<GoldenFile> goldens = pkg.manifest().getGoldensList();
+    Map<Path, List<Integer>> byFile = new LinkedHashMap<>();
+    for (int i = 0; i < goldens.size(); i++) {
+      Component spec = pkg.component(goldens.get(i).getSubject()).orElse(null);
       if (spec == null) {
         continue; // sampling goldens are checked by the generators themselves
       }
-      try (TorchComponent component = TorchComponent.load(pkg, spec, device)) {
-        results.add(check(component, pkg.resolve(golden.getFile())));
+      byFile.computeIfAbsent(pkg.file(spec), f -> new ArrayList<>()).add(i);
+    }
+    Result[] results = new Result[goldens.size()];
+    for (Map.Entry<Path, List<Integer>> entry : byFile.entrySet()) {
+      List<Component> specs = new ArrayList<>();
+      for (int i : entry.getValue()) {
+        Component spec = pkg.component(goldens.get(i).getSubject()).get();
+        TorchComponent.checkBoundary(spec, entry.getKey());
+        specs.add(spec);
+      }
+      List<String> names = specs.stream().map(Component::getName).distinct().toList();
+      try (TorchModule module = TorchModule.load(pkg, entry.getKey(), device, names)) {
+        for (int k = 0; k < specs.size(); k++) {
+          int i = entry.getValue().get(k);
+          TorchComponent component = TorchComponent.on(module, specs.get(k), false);
+          results[i] = check(component, pkg.resolve(goldens.get(i).getFile()));
+        }
       }
     }
-    return results;
+    List<Result> ordered = new ArrayList<>();
+    for (Result result : results) {
+      if (result != null) {
+        ordered.add(result);
+      }
+    }
+    return ordered;
   }
 
   /** Runs one component on the inputs in {@code goldenFile} and compares its outputs. */

@@ -2,6 +2,7 @@ package dev.genloom.generators;
 
 import ai.djl.Device;
 import dev.genloom.proto.v1.Component;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -10,13 +11,16 @@ import java.util.Map;
 /**
  * The TorchScript components of one package on one device, each loaded once, when first asked for,
  * and shared: a component a request never needs (the VAE encoder of a text-to-image run) is never
- * loaded. Thread-safe.
+ * loaded. Each file is loaded once as one module: components naming the same file (a transformer's
+ * {@code prefill} and {@code decode} methods) share it, and its weights are held and counted once.
+ * Thread-safe.
  */
 public final class LoadedComponents implements AutoCloseable {
   private final ModelPackage pkg;
   private final Device device;
   private final Map<String, Component> specs;
   private final Map<String, TorchComponent> loaded = new LinkedHashMap<>();
+  private final Map<Path, TorchModule> modules = new LinkedHashMap<>();
   private long residentBytes;
   private boolean closed;
 
@@ -40,8 +44,10 @@ public final class LoadedComponents implements AutoCloseable {
   }
 
   /**
-   * The named component, loaded on first use; a package without it fails naming its manifest, and a
-   * file that does not load fails naming the file.
+   * The named component, loaded on first use (its file loaded unless another component of the file
+   * loaded it); a package without it fails naming its manifest, a file that does not load fails
+   * naming the file, and a method the file's module lacks fails naming the component, the file and
+   * the method.
    */
   public synchronized TorchComponent get(String name) {
     if (closed) {
@@ -61,14 +67,32 @@ public final class LoadedComponents implements AutoCloseable {
               + name
               + "'");
     }
-    long before = ProcessMemory.residentBytes().orElse(0);
-    component = TorchComponent.load(pkg, spec, device);
-    long after = ProcessMemory.residentBytes().orElse(before);
-    // Loads of one package are serialized by this lock; another package loading at the same time
-    // would be counted here too, which the worker avoids by loading packages one after another.
-    residentBytes += Math.max(0, after - before);
+    Path file = pkg.file(spec);
+    TorchComponent.checkBoundary(spec, file);
+    TorchModule module = modules.get(file);
+    if (module == null) {
+      long before = ProcessMemory.residentBytes().orElse(0);
+      module = TorchModule.load(pkg, file, device, componentsOf(file));
+      long after = ProcessMemory.residentBytes().orElse(before);
+      // Loads of one package are serialized by this lock; another package loading at the same time
+      // would be counted here too, which the worker avoids by loading packages one after another.
+      residentBytes += Math.max(0, after - before);
+      modules.put(file, module);
+    }
+    component = TorchComponent.on(module, spec, false);
     loaded.put(name, component);
     return component;
+  }
+
+  /** The names of the manifest's components that name {@code file}. */
+  private List<String> componentsOf(Path file) {
+    List<String> names = new ArrayList<>();
+    for (Component spec : specs.values()) {
+      if (pkg.file(spec).equals(file)) {
+        names.add(spec.getName());
+      }
+    }
+    return names;
   }
 
   /** Loads every component the manifest lists that is not loaded yet. */
@@ -79,25 +103,20 @@ public final class LoadedComponents implements AutoCloseable {
   }
 
   /**
-   * The resident memory this process gained while loading the components so far, in bytes: the
-   * weights as the engine holds them (a measure on the CPU; on a GPU the weights live in device
-   * memory and this is the host side only).
+   * The resident memory this process gained while loading the component files so far, in bytes: the
+   * weights as the engine holds them, a file shared by several components counted once (a measure
+   * on the CPU; on a GPU the weights live in device memory and this is the host side only).
    */
   public synchronized long residentBytes() {
     return residentBytes;
   }
 
-  /** The bytes of every component file the manifest lists: what loading them all reads. */
+  /**
+   * The bytes of the component files the manifest lists, each file once however many components
+   * name it: what loading them all reads.
+   */
   public long fileBytes() {
-    long total = 0;
-    for (Component spec : specs.values()) {
-      try {
-        total += java.nio.file.Files.size(pkg.file(spec));
-      } catch (java.io.IOException e) {
-        throw new ModelPackageException("cannot read " + pkg.file(spec) + ": " + e.getMessage(), e);
-      }
-    }
-    return total;
+    return pkg.componentFileBytes();
   }
 
   /** Whether the manifest lists the component (loaded or not). */
@@ -110,10 +129,16 @@ public final class LoadedComponents implements AutoCloseable {
     return new ArrayList<>(loaded.keySet());
   }
 
+  /** How many files are loaded, each one module however many of its components are in use. */
+  synchronized int loadedModules() {
+    return modules.size();
+  }
+
   @Override
   public synchronized void close() {
     closed = true;
-    loaded.values().forEach(TorchComponent::close);
     loaded.clear();
+    modules.values().forEach(TorchModule::close);
+    modules.clear();
   }
 }

@@ -64,6 +64,11 @@ public final class TokenShuffleAR implements Generator {
     return pkg;
   }
 
+  /** The package's components, for tests. */
+  LoadedComponents components() {
+    return components;
+  }
+
   int window() {
     return Math.max(1, ar.getShuffleWindow());
   }

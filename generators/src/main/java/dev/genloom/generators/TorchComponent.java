@@ -1,57 +1,83 @@
 package dev.genloom.generators;
 
 import ai.djl.Device;
-import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.inference.Predictor;
 import ai.djl.ndarray.NDList;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.IValueUtils;
 import ai.djl.translate.NoopTranslator;
 import ai.djl.translate.TranslateException;
 import dev.genloom.proto.v1.Component;
 import dev.genloom.proto.v1.DType;
 import dev.genloom.proto.v1.TensorSpec;
-import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
- * One TorchScript component of a package, loaded once as a DJL {@link Model} and shared. DJL
- * predictors are not thread-safe, so each thread gets its own through {@link #predictor()}.
+ * One TorchScript component of a package: a method of a loaded module ({@code forward} unless the
+ * manifest names another). Components naming one file run methods of one shared module, loaded once
+ * ({@link LoadedComponents}). {@code forward} runs through DJL predictors, which are not
+ * thread-safe, so each thread gets its own through {@link #predictor()}; any other method is called
+ * on the module directly, which keeps no per-call state in Java. Thread-safe.
  */
 public final class TorchComponent implements AutoCloseable {
   private final Component spec;
   private final Path file;
-  private final Model model;
+  private final TorchModule module;
+  private final String method;
+  private final boolean ownsModule;
   private final ThreadLocal<Predictor<NDList, NDList>> predictors;
 
-  private TorchComponent(Component spec, Path file, Model model) {
+  private TorchComponent(Component spec, TorchModule module, boolean ownsModule) {
     this.spec = spec;
-    this.file = file;
-    this.model = model;
+    this.file = module.file();
+    this.module = module;
+    this.method = ModelPackage.method(spec);
+    this.ownsModule = ownsModule;
+    Model model = module.model();
     this.predictors = ThreadLocal.withInitial(() -> model.newPredictor(new NoopTranslator()));
   }
 
-  /** Loads a component of {@code pkg} on {@code device}; failures name the file. */
+  /**
+   * Loads a component of {@code pkg} on {@code device} on its own, with a module of its own that
+   * {@link #close()} frees; failures name the file (and the method, when the module lacks it).
+   */
   public static TorchComponent load(ModelPackage pkg, Component spec, Device device) {
     Path file = pkg.file(spec);
     checkBoundary(spec, file);
-    String fileName = file.getFileName().toString();
-    String prefix =
-        fileName.endsWith(".pt") ? fileName.substring(0, fileName.length() - 3) : fileName;
-    Model model = Model.newInstance(pkg.name() + "/" + spec.getName(), device, "PyTorch");
+    TorchModule module = TorchModule.load(pkg, file, device, List.of(spec.getName()));
     try {
-      model.load(file.getParent(), prefix);
-    } catch (IOException | MalformedModelException | RuntimeException e) {
-      model.close();
-      throw new ModelPackageException(
-          "cannot load TorchScript component '"
-              + spec.getName()
-              + "' from "
-              + file
-              + ": "
-              + e.getMessage(),
-          e);
+      return on(module, spec, true);
+    } catch (RuntimeException e) {
+      module.close();
+      throw e;
     }
-    return new TorchComponent(spec, file, model);
+  }
+
+  /**
+   * The component {@code spec} running its method of {@code module}; the module's owner closes it
+   * unless {@code ownsModule}. A method the module lacks is refused naming the component, the file
+   * and the method.
+   */
+  static TorchComponent on(TorchModule module, Component spec, boolean ownsModule) {
+    checkBoundary(spec, module.file());
+    String method = ModelPackage.method(spec);
+    if (!module.methods().contains(method)) {
+      throw new ModelPackageException(
+          "component '"
+              + spec.getName()
+              + "' runs method '"
+              + method
+              + "' but the TorchScript module in "
+              + module.file()
+              + " has no such method (it has "
+              + (module.methods().isEmpty() ? "none" : String.join(", ", module.methods()))
+              + ")");
+    }
+    return new TorchComponent(spec, module, ownsModule);
   }
 
   /**
@@ -98,13 +124,43 @@ public final class TorchComponent implements AutoCloseable {
     return file;
   }
 
-  /** This thread's predictor. */
+  /** The TorchScript method this component runs. */
+  public String method() {
+    return method;
+  }
+
+  /** The loaded module this component runs a method of, shared with the file's other components. */
+  TorchModule module() {
+    return module;
+  }
+
+  /**
+   * This thread's predictor, which runs the module's {@code forward}; a component running another
+   * method has none (use {@link #forward}).
+   */
   public Predictor<NDList, NDList> predictor() {
+    if (!runsForward()) {
+      throw new IllegalStateException(
+          "component '"
+              + spec.getName()
+              + "' ("
+              + file
+              + ") runs method '"
+              + method
+              + "', not forward; call forward(NDList)");
+    }
     return predictors.get();
+  }
+
+  private boolean runsForward() {
+    return method.equals("forward");
   }
 
   /** Runs the component on positional inputs; outputs come back in manifest order. */
   public NDList forward(NDList inputs) {
+    if (!runsForward()) {
+      return runMethod(inputs);
+    }
     try {
       return predictor().predict(inputs);
     } catch (TranslateException e) {
@@ -113,8 +169,88 @@ public final class TorchComponent implements AutoCloseable {
     }
   }
 
+  /**
+   * Calls the component's method of the module: the inputs as tensor IValues, the result (a tensor
+   * or a tuple of tensors, in manifest output order) as arrays of the first input's manager, as a
+   * predictor returns them. Every IValue is closed; the arrays are not copied.
+   */
+  private NDList runMethod(NDList inputs) {
+    if (inputs.isEmpty()) {
+      throw new IllegalArgumentException(
+          "component '"
+              + spec.getName()
+              + "' ("
+              + file
+              + "): method '"
+              + method
+              + "' needs inputs");
+    }
+    PtNDManager manager = (PtNDManager) inputs.get(0).getManager();
+    IValue[] arguments = new IValue[inputs.size()];
+    try {
+      for (int i = 0; i < arguments.length; i++) {
+        arguments[i] = IValue.from((PtNDArray) inputs.get(i));
+      }
+      try (IValue result = IValueUtils.runMethod(module.block(), method, arguments)) {
+        return outputs(result, manager);
+      }
+    } catch (RuntimeException e) {
+      throw new IllegalStateException(
+          "component '"
+              + spec.getName()
+              + "' ("
+              + file
+              + ", method '"
+              + method
+              + "') failed: "
+              + e.getMessage(),
+          e);
+    } finally {
+      for (IValue argument : arguments) {
+        if (argument != null) {
+          argument.close();
+        }
+      }
+    }
+  }
+
+  private NDList outputs(IValue result, PtNDManager manager) {
+    NDList outputs = new NDList();
+    if (result.isTensor()) {
+      outputs.add(result.toTensor(manager));
+    } else if (result.isTuple()) {
+      IValue[] items = result.toIValueTuple();
+      try {
+        for (IValue item : items) {
+          if (!item.isTensor()) {
+            throw new IllegalStateException(
+                "returned a tuple holding a " + item.getType() + "; outputs are tensors");
+          }
+          outputs.add(item.toTensor(manager));
+        }
+      } finally {
+        for (IValue item : items) {
+          item.close();
+        }
+      }
+    } else {
+      throw new IllegalStateException(
+          "returned a " + result.getType() + "; outputs are a tensor or a tuple of tensors");
+    }
+    if (spec.getOutputsCount() > 0 && outputs.size() != spec.getOutputsCount()) {
+      int returned = outputs.size();
+      outputs.close();
+      throw new IllegalStateException(
+          "returned " + returned + " outputs but the manifest lists " + spec.getOutputsCount());
+    }
+    return outputs;
+  }
+
+  /** Frees the module when this component loaded it on its own ({@link #load}). */
   @Override
   public void close() {
-    model.close();
+    if (ownsModule) {
+      module.close();
+    }
   }
 }

@@ -89,4 +89,125 @@ class ModelPackageTest {
         assertThrows(ModelPackageException.class, () -> ModelPackage.open(pkg));
     assertTrue(e.getMessage().contains("manifest.json"), e.getMessage());
   }
+
+  /** A package whose components are given as JSON objects, with {@code weights} in model.pt. */
+  private Path writeComponents(String name, byte[] weights, String... components)
+      throws IOException {
+    Path pkg = Files.createDirectories(dir.resolve(name));
+    Files.write(pkg.resolve("model.pt"), weights);
+    String json =
+        "{\"format\":\"genloom/v1\",\"name\":\""
+            + name
+            + "\",\"kind\":\"MODEL_KIND_AR_TOKEN_SHUFFLE\",\"components\":["
+            + String.join(",", components)
+            + "]}";
+    Files.writeString(pkg.resolve("manifest.json"), json, StandardCharsets.UTF_8);
+    return pkg;
+  }
+
+  private static String component(String name, String file, String method, String sha) {
+    return "{\"name\":\""
+        + name
+        + "\",\"file\":\""
+        + file
+        + "\""
+        + (method.isEmpty() ? "" : ",\"method\":\"" + method + "\"")
+        + ",\"sha256\":\""
+        + sha
+        + "\"}";
+  }
+
+  @Test
+  void componentsSharingAFileOpenAndTheFileCountsOnce() throws Exception {
+    byte[] weights = {1, 2, 3, 4, 5};
+    String sha = sha256(weights);
+    Path pkg =
+        writeComponents(
+            "shared",
+            weights,
+            component("prefill", "model.pt", "prefill", sha),
+            component("decode", "./model.pt", "decode", sha.toUpperCase(java.util.Locale.ROOT)));
+    ModelPackage opened = ModelPackage.open(pkg);
+    assertEquals("prefill", ModelPackage.method(opened.component("prefill").get()));
+    assertEquals(java.util.List.of(pkg.resolve("model.pt")), opened.componentFiles());
+    assertEquals(weights.length, opened.componentFileBytes());
+  }
+
+  @Test
+  void componentsSharingAFileWithDifferentHashesAreRefusedNamingBoth() throws Exception {
+    byte[] weights = {1, 2, 3};
+    Path pkg =
+        writeComponents(
+            "shared",
+            weights,
+            component("prefill", "model.pt", "prefill", sha256(weights)),
+            component("decode", "model.pt", "decode", sha256(new byte[] {9})));
+    ModelPackageException e =
+        assertThrows(ModelPackageException.class, () -> ModelPackage.open(pkg));
+    assertTrue(e.getMessage().contains("manifest.json"), e.getMessage());
+    assertTrue(e.getMessage().contains("'prefill'"), e.getMessage());
+    assertTrue(e.getMessage().contains("'decode'"), e.getMessage());
+    assertTrue(e.getMessage().contains("model.pt"), e.getMessage());
+    assertTrue(e.getMessage().contains("different SHA-256"), e.getMessage());
+  }
+
+  @Test
+  void componentsSharingAFileWithDifferentPrecisionsAreRefused() throws Exception {
+    byte[] weights = {1, 2, 3};
+    String sha = sha256(weights);
+    String half =
+        component("decode", "model.pt", "decode", sha)
+            .replace("}", ",\"precision\":\"PRECISION_FP16\"}");
+    Path pkg =
+        writeComponents("shared", weights, component("prefill", "model.pt", "prefill", sha), half);
+    ModelPackageException e =
+        assertThrows(ModelPackageException.class, () -> ModelPackage.open(pkg));
+    assertTrue(e.getMessage().contains("'prefill' and 'decode'"), e.getMessage());
+    assertTrue(e.getMessage().contains("different precisions"), e.getMessage());
+
+    // Unset precision is float32: the two agree.
+    String fp32 =
+        component("decode", "model.pt", "decode", sha)
+            .replace("}", ",\"precision\":\"PRECISION_FP32\"}");
+    Path agreeing =
+        writeComponents("agree", weights, component("prefill", "model.pt", "prefill", sha), fp32);
+    assertEquals("agree", ModelPackage.open(agreeing).name());
+  }
+
+  @Test
+  void componentsSharingAFileMayNotRunTheSameMethod() throws Exception {
+    byte[] weights = {1, 2, 3};
+    String sha = sha256(weights);
+    Path pkg =
+        writeComponents(
+            "shared",
+            weights,
+            component("a", "model.pt", "", sha),
+            component("b", "model.pt", "forward", sha));
+    ModelPackageException e =
+        assertThrows(ModelPackageException.class, () -> ModelPackage.open(pkg));
+    assertTrue(e.getMessage().contains("'a' and 'b'"), e.getMessage());
+    assertTrue(e.getMessage().contains("same method 'forward'"), e.getMessage());
+  }
+
+  @Test
+  void aMethodNameThatIsNoIdentifierIsRefused() throws Exception {
+    byte[] weights = {1, 2, 3};
+    Path pkg =
+        writeComponents(
+            "bad", weights, component("decode", "model.pt", "decode-step", sha256(weights)));
+    ModelPackageException e =
+        assertThrows(ModelPackageException.class, () -> ModelPackage.open(pkg));
+    assertTrue(e.getMessage().contains("manifest.json"), e.getMessage());
+    assertTrue(e.getMessage().contains("component 'decode'"), e.getMessage());
+    assertTrue(e.getMessage().contains("'decode-step'"), e.getMessage());
+    for (String bad : new String[] {"1st", "de code", "dé"}) {
+      Path other =
+          writeComponents(
+              "bad" + Math.abs(bad.hashCode()),
+              weights,
+              component("decode", "model.pt", bad, sha256(weights)));
+      assertThrows(ModelPackageException.class, () -> ModelPackage.open(other), bad);
+    }
+  }
 }

@@ -1,12 +1,8 @@
 package dev.genloom.workers;
 
 import dev.genloom.generators.ModelPackage;
-import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
-import dev.genloom.proto.v1.Component;
 import dev.genloom.proto.v1.ModelKind;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -19,22 +15,17 @@ import java.util.Map;
 public final class ModelMemory {
   private ModelMemory() {}
 
-  /** Bytes of each generation package's component files, in the repository's order. */
+  /**
+   * Bytes of each generation package's component files, in the repository's order; a file that
+   * several components share (one module, loaded once) counts once.
+   */
   public static Map<String, Long> weightBytes(ModelRepository repository) {
     Map<String, Long> bytes = new LinkedHashMap<>();
     for (ModelPackage pkg : repository.packages()) {
       if (pkg.kind() == ModelKind.MODEL_KIND_FEATURES) {
         continue; // feature networks serve evaluation, not generation
       }
-      long total = 0;
-      for (Component c : pkg.manifest().getComponentsList()) {
-        try {
-          total += Files.size(pkg.file(c));
-        } catch (IOException e) {
-          throw new ModelPackageException("cannot read " + pkg.file(c) + ": " + e.getMessage(), e);
-        }
-      }
-      bytes.put(pkg.name(), total);
+      bytes.put(pkg.name(), pkg.componentFileBytes());
     }
     return bytes;
   }

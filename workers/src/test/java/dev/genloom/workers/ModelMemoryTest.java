@@ -52,6 +52,19 @@ class ModelMemoryTest {
   }
 
   @Test
+  void aFileSharedByTwoComponentsCountsOnce() throws Exception {
+    Path folder = ShippedModels.folder(temp, "tiny-ar-s1");
+    ModelRepository repo = ModelRepository.scan(folder);
+    long files = 0;
+    for (String file : List.of("transformer.pt", "vq_encoder.pt", "vq_decoder.pt")) {
+      files += java.nio.file.Files.size(folder.resolve("tiny-ar-s1").resolve(file));
+    }
+    // prefill and decode both name transformer.pt: its weights are loaded, and counted, once.
+    assertEquals(Map.of("tiny-ar-s1", files), ModelMemory.weightBytes(repo));
+    ModelMemory.admit(repo, files);
+  }
+
+  @Test
   void metricsReportEachModelsResidentMemoryOnceLoaded() throws Exception {
     ModelRepository repo =
         ModelRepository.scan(ShippedModels.folder(temp, "tiny-ldm", "tiny-dit-video"));
