@@ -11,7 +11,6 @@ import dev.genloom.proto.v1.CacheSchedule;
 import dev.genloom.proto.v1.QualityFigure;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -114,17 +113,7 @@ final class BenchCalibrationCommand implements Callable<Integer> {
             .repository()
             .find(model)
             .orElseThrow(() -> new UserException("model: unknown model '" + model + "'"));
-    if (!Files.isReadable(prompts)) {
-      throw new UserException("prompts: cannot read " + prompts);
-    }
-    List<String> lines =
-        Files.readAllLines(prompts).stream()
-            .map(String::strip)
-            .filter(l -> !l.isEmpty() && !l.startsWith("#"))
-            .toList();
-    if (lines.isEmpty()) {
-      throw new UserException("prompts: " + prompts + " has no prompts");
-    }
+    List<String> lines = PromptLines.read(prompts);
     List<CacheSchedule> stored =
         pkg.manifest().getCacheSchedulesList().stream()
             .filter(s -> s.getSampler().equals(sampler) && s.getSteps() == steps)

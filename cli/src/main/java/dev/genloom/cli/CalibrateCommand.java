@@ -13,7 +13,6 @@ import dev.genloom.proto.v1.ModelManifest;
 import dev.genloom.proto.v1.QualityFigure;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -130,17 +129,7 @@ final class CalibrateCommand implements Callable<Integer> {
       throw new UserException(e.getMessage());
     }
     Path prompts = Home.orShipped(this.prompts, "examples/calibration-prompts.txt");
-    if (!Files.isReadable(prompts)) {
-      throw new UserException("prompts: cannot read " + prompts);
-    }
-    List<String> lines =
-        Files.readAllLines(prompts).stream()
-            .map(String::strip)
-            .filter(l -> !l.isEmpty() && !l.startsWith("#"))
-            .toList();
-    if (lines.isEmpty()) {
-      throw new UserException("prompts: " + prompts + " has no prompts");
-    }
+    List<String> lines = PromptLines.read(prompts);
     try {
       sampler = dev.genloom.proto.SamplerNames.name(dev.genloom.proto.SamplerNames.parse(sampler));
     } catch (IllegalArgumentException e) {

@@ -79,15 +79,22 @@ final class ModelsCommand implements java.util.concurrent.Callable<Integer> {
           "    on disk: %s; weights: %s%n",
           PackageFootprint.bytes(PackageFootprint.size(pkg)),
           PackageFootprint.precisions(manifest));
-      for (QualityFigure figure : manifest.getQualityList()) {
-        out.printf(
-            Locale.ROOT,
-            "    %-36s %10.4f  (n=%d; %s)%n",
-            figure.getMetric(),
-            figure.getValue(),
-            figure.getSamples(),
-            figure.getSetting());
-      }
+      printQuality(manifest, "    ", out);
+    }
+  }
+
+  /** The package's recorded quality figures, one per line after {@code indent}. */
+  static void printQuality(
+      dev.genloom.proto.v1.ModelManifest manifest, String indent, PrintWriter out) {
+    for (QualityFigure figure : manifest.getQualityList()) {
+      out.printf(
+          Locale.ROOT,
+          "%s%-36s %10.4f  (n=%d; %s)%n",
+          indent,
+          figure.getMetric(),
+          figure.getValue(),
+          figure.getSamples(),
+          figure.getSetting());
     }
   }
 

@@ -5,7 +5,6 @@ import dev.genloom.generators.ModelPackageException;
 import dev.genloom.generators.ModelRepository;
 import dev.genloom.proto.v1.Component;
 import dev.genloom.proto.v1.ModelManifest;
-import dev.genloom.proto.v1.QualityFigure;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -71,20 +70,14 @@ final class ShowCommand implements Callable<Integer> {
           Locale.ROOT,
           "    %-28s %-40s %s%n",
           c.getName(),
-          c.getFile(),
-          c.getPrecision().name().replace("PRECISION_", "").toLowerCase(Locale.ROOT));
+          c.getMethod().isEmpty() ? c.getFile() : c.getFile() + " (method " + c.getMethod() + ")",
+          c.getPrecision() == dev.genloom.proto.v1.Precision.PRECISION_UNSPECIFIED
+              ? "fp32"
+              : c.getPrecision().name().replace("PRECISION_", "").toLowerCase(Locale.ROOT));
     }
     if (manifest.getQualityCount() > 0) {
       out.println("  quality:");
-      for (QualityFigure figure : manifest.getQualityList()) {
-        out.printf(
-            Locale.ROOT,
-            "    %-36s %10.4f  (n=%d; %s)%n",
-            figure.getMetric(),
-            figure.getValue(),
-            figure.getSamples(),
-            figure.getSetting());
-      }
+      ModelsCommand.printQuality(manifest, "    ", out);
     }
     if (manifest.getCacheSchedulesCount() == 0) {
       out.println("  block caching: no calibrated schedules ('genloom models calibrate')");

@@ -251,6 +251,12 @@ public final class CachePolicies {
     return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
   }
 
+  /** The row policies of a batch whose items ask for {@code caches}, resolved on the package. */
+  public static List<dev.genloom.generators.graph.LaneExecutor.RowPolicy> rows(
+      ModelManifest manifest, List<CacheSpec> caches, String sampler, int steps, boolean guided) {
+    return rows(caches.stream().map(c -> choose(manifest, c, sampler, steps)).toList(), guided);
+  }
+
   /**
    * The row policies of a batched denoiser call: item {@code b}'s choice for row {@code b} and,
    * with guidance, for row {@code B + b} too (rows are [unconditional; conditional]).

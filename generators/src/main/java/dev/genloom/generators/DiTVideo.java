@@ -186,23 +186,7 @@ public final class DiTVideo implements Generator, Calibratable {
     }
   }
 
-  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {
-    /** Counts for item {@code b}: the mean over its rows (both guidance branches). */
-    static Trajectory of(NDArray latents, LaneExecutor executor, int items, boolean guided) {
-      long[] evaluations = new long[items];
-      long[] skips = new long[items];
-      int rows = guided ? 2 : 1;
-      for (int b = 0; b < items; b++) {
-        for (int c = 0; c < rows; c++) {
-          evaluations[b] += executor.evaluations(b + c * items);
-          skips[b] += executor.skips(b + c * items);
-        }
-        evaluations[b] = Math.round(evaluations[b] / (double) rows);
-        skips[b] = Math.round(skips[b] / (double) rows);
-      }
-      return new Trajectory(latents, evaluations, skips);
-    }
-  }
+  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {}
 
   /** Latent video [B, C, F, H, W]. {@code noise} gives each item's initial noise. */
   Trajectory sample(
@@ -240,11 +224,9 @@ public final class DiTVideo implements Generator, Calibratable {
       condMask = condMask.concat(condMask, 0);
     }
     FlowMatchEuler sampler = sampler(spec);
-    List<CachePolicies.Choice> choices =
-        caches.stream()
-            .map(c -> CachePolicies.choose(pkg.manifest(), c, "euler", spec.steps()))
-            .toList();
-    LaneExecutor executor = denoiser.executor(CachePolicies.rows(choices, guided), observer);
+    LaneExecutor executor =
+        denoiser.executor(
+            CachePolicies.rows(pkg.manifest(), caches, "euler", spec.steps(), guided), observer);
     NDArray x = initialNoise(scope, noise, itemShape);
     int steps = sampler.steps();
     for (int i = 0; i < steps; i++) {
@@ -268,7 +250,7 @@ public final class DiTVideo implements Generator, Calibratable {
       x = sampler.step(i, v, x, () -> null);
       progress.onStep(i + 1, steps, () -> null);
     }
-    return Trajectory.of(x, executor, batch, guided);
+    return new Trajectory(x, executor.itemEvaluations(batch), executor.itemSkips(batch));
   }
 
   /**

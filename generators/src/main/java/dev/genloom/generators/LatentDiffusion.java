@@ -240,23 +240,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
   }
 
   /** Latents and block counts of one batched trajectory. Block counts are per item. */
-  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {
-    /** Counts for item {@code b}: the mean over its rows (both guidance branches). */
-    static Trajectory of(NDArray latents, LaneExecutor executor, int items, boolean guided) {
-      long[] evaluations = new long[items];
-      long[] skips = new long[items];
-      for (int b = 0; b < items; b++) {
-        int rows = guided ? 2 : 1;
-        for (int c = 0; c < rows; c++) {
-          evaluations[b] += executor.evaluations(b + c * items);
-          skips[b] += executor.skips(b + c * items);
-        }
-        evaluations[b] = Math.round(evaluations[b] / (double) rows);
-        skips[b] = Math.round(skips[b] / (double) rows);
-      }
-      return new Trajectory(latents, evaluations, skips);
-    }
-  }
+  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {}
 
   /**
    * The denoising loop, as diffusers' pipelines run it: initial noise times the sampler's
@@ -318,11 +302,10 @@ public final class LatentDiffusion implements Generator, Calibratable {
       fixedInputs.put(GUIDANCE, scope.full(new Shape(rows), spec.guidanceScale()));
     }
     Sampler sampler = sampler(spec);
-    List<CachePolicies.Choice> choices =
-        caches.stream()
-            .map(c -> CachePolicies.choose(pkg.manifest(), c, spec.sampler(), spec.steps()))
-            .toList();
-    LaneExecutor executor = denoiser.executor(CachePolicies.rows(choices, guided), observer);
+    LaneExecutor executor =
+        denoiser.executor(
+            CachePolicies.rows(pkg.manifest(), caches, spec.sampler(), spec.steps(), guided),
+            observer);
 
     NDArray noise = PromptBatch.gaussians(scope, prompts.noise(), itemShape);
     NDArray x;
@@ -365,7 +348,7 @@ public final class LatentDiffusion implements Generator, Calibratable {
       progress.onStep(
           i - first + 1, total, () -> RgbImage.fromSymmetric(decode(current.get("0:1")).get(0)));
     }
-    return Trajectory.of(x, executor, batch, guided);
+    return new Trajectory(x, executor.itemEvaluations(batch), executor.itemSkips(batch));
   }
 
   /**

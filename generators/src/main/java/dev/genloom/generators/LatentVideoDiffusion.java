@@ -279,23 +279,7 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
   }
 
   /** Latents {@code [B, F', C, h, w]} and block counts of one batched trajectory. */
-  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {
-    /** Counts for item {@code b}: the mean over its rows (both guidance branches). */
-    static Trajectory of(NDArray latents, LaneExecutor executor, int items, boolean guided) {
-      long[] evaluations = new long[items];
-      long[] skips = new long[items];
-      int rows = guided ? 2 : 1;
-      for (int b = 0; b < items; b++) {
-        for (int c = 0; c < rows; c++) {
-          evaluations[b] += executor.evaluations(b + c * items);
-          skips[b] += executor.skips(b + c * items);
-        }
-        evaluations[b] = Math.round(evaluations[b] / (double) rows);
-        skips[b] = Math.round(skips[b] / (double) rows);
-      }
-      return new Trajectory(latents, evaluations, skips);
-    }
-  }
+  record Trajectory(NDArray latents, long[] evaluations, long[] skips) {}
 
   /**
    * The denoising loop as the CogVideoX pipelines run it. Per item, the noise stream supplies the
@@ -349,11 +333,10 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
     }
     Shape itemShape = new Shape(1, latentFrames, channels, h, w);
     Sampler sampler = sampler(spec);
-    List<CachePolicies.Choice> choices =
-        caches.stream()
-            .map(c -> CachePolicies.choose(pkg.manifest(), c, spec.sampler(), spec.steps()))
-            .toList();
-    LaneExecutor executor = denoiser.executor(CachePolicies.rows(choices, guided), observer);
+    LaneExecutor executor =
+        denoiser.executor(
+            CachePolicies.rows(pkg.manifest(), caches, spec.sampler(), spec.steps(), guided),
+            observer);
     NDArray x = PromptBatch.gaussians(scope, prompts.noise(), itemShape);
     double sigma = sampler.initNoiseSigma();
     if (sigma != 1.0) {
@@ -393,7 +376,7 @@ public final class LatentVideoDiffusion implements Generator, Calibratable {
       x = sampler.step(i, prediction, x, stepNoise);
       progress.onStep(i + 1, steps, () -> null);
     }
-    return Trajectory.of(x, executor, batch, guided);
+    return new Trajectory(x, executor.itemEvaluations(batch), executor.itemSkips(batch));
   }
 
   /** Decoded video {@code [B, 3, F, H, W]} in [-1, 1]. */

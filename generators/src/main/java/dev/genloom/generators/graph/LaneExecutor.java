@@ -131,6 +131,32 @@ public final class LaneExecutor {
     return executors.get(laneOfRow[row]).skips();
   }
 
+  /**
+   * Block evaluations per item of a batch of {@code items} whose rows are [unconditional;
+   * conditional] with guidance: the mean over each item's rows, rounded.
+   */
+  public long[] itemEvaluations(int items) {
+    return perItem(items, true);
+  }
+
+  /** Block evaluations skipped per item, as {@link #itemEvaluations}. */
+  public long[] itemSkips(int items) {
+    return perItem(items, false);
+  }
+
+  private long[] perItem(int items, boolean evaluations) {
+    int copies = rows / items;
+    long[] counts = new long[items];
+    for (int b = 0; b < items; b++) {
+      long sum = 0;
+      for (int c = 0; c < copies; c++) {
+        sum += evaluations ? evaluations(b + c * items) : skips(b + c * items);
+      }
+      counts[b] = Math.round(sum / (double) copies);
+    }
+    return counts;
+  }
+
   /** How many lanes the rows were split into. */
   public int lanes() {
     return lanes.size();
