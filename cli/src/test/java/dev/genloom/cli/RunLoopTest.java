@@ -118,6 +118,12 @@ class RunLoopTest {
     assertEquals(
         configs.get("tiny-ldm_4").blockEvals(), 2 * configs.get("tiny-ldm_2").blockEvals());
     assertEquals("tiny-ldm_4", configs.get("tiny-ldm_2").baseline());
+    // the fewer-steps run is compared with its baseline's images on the same prompts and seeds
+    var versus = configs.get("tiny-ldm_2").versusBaseline();
+    assertEquals(4, versus.pairs(), versus.toString());
+    assertTrue(versus.psnrDb() > 0 && versus.psnrDb() < 100, versus.toString());
+    assertTrue(versus.ssim() > -1 && versus.ssim() < 1, versus.toString());
+    assertEquals(null, configs.get("tiny-ldm_4").versusBaseline(), "its own baseline");
     for (ConfigMetrics c : configs.values()) {
       assertTrue(Double.isFinite(c.fd()), c.toString());
       assertTrue(Double.isFinite(c.kidMean()), "the shipped reference carries features: " + c);

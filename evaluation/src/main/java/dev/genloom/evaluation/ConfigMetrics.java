@@ -39,6 +39,8 @@ import java.util.Locale;
  * @param alignment shapes-features prompt alignment
  * @param clipScore CLIP score over every frame (NaN without a CLIP package)
  * @param motion motion in the prompted direction (videos only, else null and absent from the file)
+ * @param versusBaseline PSNR and SSIM against the baseline's media on the same items and seeds
+ *     (null, and absent from the file, for a configuration that is its own baseline)
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 @JsonPropertyOrder({
@@ -64,7 +66,8 @@ import java.util.Locale;
   "kid_std",
   "alignment",
   "clip_score",
-  "motion"
+  "motion",
+  "versus_baseline"
 })
 public record ConfigMetrics(
     String id,
@@ -87,7 +90,82 @@ public record ConfigMetrics(
     @FiniteOrNull double kidStd,
     Alignment alignment,
     @FiniteOrNull double clipScore,
-    @JsonInclude(JsonInclude.Include.NON_NULL) Motion motion) {
+    @JsonInclude(JsonInclude.Include.NON_NULL) Motion motion,
+    @JsonInclude(JsonInclude.Include.NON_NULL) VersusBaseline versusBaseline) {
+
+  /** A configuration not yet compared with its baseline's media. */
+  public ConfigMetrics(
+      String id,
+      String model,
+      Media media,
+      String task,
+      int items,
+      int failed,
+      int samples,
+      long wallMsTotal,
+      double wallMsMedian,
+      double computeMsMedian,
+      long blockEvals,
+      long blockSkips,
+      String baseline,
+      double speedup,
+      double fd,
+      boolean fdRankDeficient,
+      double kidMean,
+      double kidStd,
+      Alignment alignment,
+      double clipScore,
+      Motion motion) {
+    this(
+        id,
+        model,
+        media,
+        task,
+        items,
+        failed,
+        samples,
+        wallMsTotal,
+        wallMsMedian,
+        computeMsMedian,
+        blockEvals,
+        blockSkips,
+        baseline,
+        speedup,
+        fd,
+        fdRankDeficient,
+        kidMean,
+        kidStd,
+        alignment,
+        clipScore,
+        motion,
+        null);
+  }
+
+  ConfigMetrics withVersusBaseline(VersusBaseline versus) {
+    return new ConfigMetrics(
+        id,
+        model,
+        media,
+        task,
+        items,
+        failed,
+        samples,
+        wallMsTotal,
+        wallMsMedian,
+        computeMsMedian,
+        blockEvals,
+        blockSkips,
+        baseline,
+        speedup,
+        fd,
+        fdRankDeficient,
+        kidMean,
+        kidStd,
+        alignment,
+        clipScore,
+        motion,
+        versus);
+  }
 
   /** What a configuration generates; written as {@code image} or {@code video}. */
   public enum Media {

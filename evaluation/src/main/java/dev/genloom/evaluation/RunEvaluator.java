@@ -1,6 +1,8 @@
 package dev.genloom.evaluation;
 
+import dev.genloom.generators.ImageSimilarity;
 import dev.genloom.generators.MediaFiles;
+import dev.genloom.generators.RgbImage;
 import dev.genloom.proto.MediaKind;
 import dev.genloom.proto.RunRecords;
 import dev.genloom.proto.v1.RunRecord;
@@ -68,7 +70,72 @@ public final class RunEvaluator {
         RunRecords.deadLetters(runDir),
         KID_SUBSETS,
         KID_SUBSET_SIZE,
-        withBaselines(configs, requestedBaselines));
+        versusBaselines(runDir, withBaselines(configs, requestedBaselines), byConfig));
+  }
+
+  /**
+   * Each configuration that is not its own baseline, compared with its baseline's media on the same
+   * prompt items and seeds ({@link VersusBaseline}).
+   */
+  private List<ConfigMetrics> versusBaselines(
+      Path runDir, List<ConfigMetrics> configs, Map<String, List<RunRecord>> byConfig) {
+    List<ConfigMetrics> out = new ArrayList<>();
+    for (ConfigMetrics config : configs) {
+      if (config.baseline().equals(config.id()) || !byConfig.containsKey(config.baseline())) {
+        out.add(config);
+        continue;
+      }
+      progress.accept("comparing " + config.id() + " with " + config.baseline());
+      Map<String, RunRecord> base = new LinkedHashMap<>();
+      for (RunRecord r : ok(byConfig.get(config.baseline()))) {
+        base.put(r.getItemId() + "|" + r.getSeed(), r);
+      }
+      int pairs = 0;
+      double psnr = 0;
+      double ssim = 0;
+      for (RunRecord r : ok(byConfig.get(config.id()))) {
+        RunRecord b = base.get(r.getItemId() + "|" + r.getSeed());
+        if (b == null) {
+          continue;
+        }
+        List<RgbImage> mine = read(runDir, r);
+        List<RgbImage> theirs = read(runDir, b);
+        if (!sameShape(mine, theirs)) {
+          continue;
+        }
+        psnr += Math.min(100, ImageSimilarity.psnr(theirs, mine));
+        ssim += ImageSimilarity.ssim(theirs, mine);
+        pairs++;
+      }
+      out.add(
+          pairs == 0
+              ? config
+              : config.withVersusBaseline(new VersusBaseline(pairs, psnr / pairs, ssim / pairs)));
+    }
+    return out;
+  }
+
+  private static List<RunRecord> ok(List<RunRecord> records) {
+    return records.stream().filter(r -> r.getStatus() == RunRecord.Status.STATUS_OK).toList();
+  }
+
+  private static List<RgbImage> read(Path runDir, RunRecord record) {
+    Path file = RunRecords.media(runDir, record);
+    return MediaKind.ofFileName(file.toString()) == MediaKind.MP4
+        ? MediaFiles.readMp4(file)
+        : List.of(MediaFiles.readImage(file));
+  }
+
+  private static boolean sameShape(List<RgbImage> a, List<RgbImage> b) {
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (a.get(i).width() != b.get(i).width() || a.get(i).height() != b.get(i).height()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private ConfigMetrics score(Path runDir, String id, List<RunRecord> records) {

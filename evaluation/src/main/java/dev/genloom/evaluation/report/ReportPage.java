@@ -78,6 +78,7 @@ final class ReportPage {
           "worker ms/item",
           "blocks saved",
           "speedup",
+          "vs baseline",
           "FD",
           "KID",
           "aligned",
@@ -100,6 +101,15 @@ final class ReportPage {
       Html.cell(h, "compute_ms_median", c.computeMsMedian(), Html.number(c.computeMsMedian(), 1));
       Html.cell(h, "block_saved", c.blockSaved(), Html.percent(c.blockSaved()));
       Html.cell(h, "speedup", c.speedup(), Html.number(c.speedup(), 2) + "× vs " + c.baseline());
+      double psnr = c.versusBaseline() == null ? Double.NaN : c.versusBaseline().psnrDb();
+      double ssim = c.versusBaseline() == null ? Double.NaN : c.versusBaseline().ssim();
+      Html.cell(
+          h,
+          "versus_baseline.psnr_db",
+          psnr,
+          c.versusBaseline() == null
+              ? "–"
+              : Html.number(psnr, 1) + " dB, SSIM " + Html.number(ssim, 3));
       Html.cell(
           h,
           "fd",
@@ -128,7 +138,11 @@ final class ReportPage {
             + " (queueing and batching included). Worker ms/item: the item's share of the"
             + " worker's compute time (batch compute over batch size), median. Blocks saved: block"
             + " evaluations that caching skipped. Speedup: median worker ms/item of the model's"
-            + " most expensive uncached configuration in this run over this one's. FD and KID: against the reference,"
+            + " most expensive uncached configuration in this run over this one's (or the baseline"
+            + " its grid entry named). Vs baseline: PSNR and SSIM of this configuration's media"
+            + " against the baseline's on the same prompt items and seeds, mean over pairs (each"
+            + " PSNR capped at 100 dB); a fewer-steps uncached row beside a cached one at the same"
+            + " speedup is the equal-compute comparison. FD and KID: against the reference,"
             + " over every frame; † fewer samples than feature dimensions, so FD is biased"
             + " upwards. Aligned: shape, foreground and background all as prompted"
             + " (shapes-features). Motion: the shape's centroid moved at least 1 px in the"
