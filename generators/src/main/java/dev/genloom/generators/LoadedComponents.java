@@ -76,12 +76,23 @@ public final class LoadedComponents implements AutoCloseable {
       long after = ProcessMemory.residentBytes().orElse(before);
       // Loads of one package are serialized by this lock; another package loading at the same time
       // would be counted here too, which the worker avoids by loading packages one after another.
-      residentBytes += Math.max(0, after - before);
+      // On the CPU the weights are read into this process, at least the file's bytes, even when the
+      // allocator reuses memory freed earlier and the process does not grow by as much.
+      long floor = device.isGpu() ? 0 : fileBytes(file);
+      residentBytes += Math.max(floor, after - before);
       modules.put(file, module);
     }
     component = TorchComponent.on(module, spec, false);
     loaded.put(name, component);
     return component;
+  }
+
+  private static long fileBytes(Path file) {
+    try {
+      return java.nio.file.Files.size(file);
+    } catch (java.io.IOException e) {
+      return 0;
+    }
   }
 
   /** The names of the manifest's components that name {@code file}. */
@@ -105,7 +116,8 @@ public final class LoadedComponents implements AutoCloseable {
   /**
    * The resident memory this process gained while loading the component files so far, in bytes: the
    * weights as the engine holds them, a file shared by several components counted once (a measure
-   * on the CPU; on a GPU the weights live in device memory and this is the host side only).
+   * on the CPU, never less than the files' bytes there, since the allocator may reuse memory freed
+   * earlier; on a GPU the weights live in device memory and this is the host side only).
    */
   public synchronized long residentBytes() {
     return residentBytes;
