@@ -142,29 +142,7 @@ public record ConfigMetrics(
   }
 
   ConfigMetrics withVersusBaseline(VersusBaseline versus) {
-    return new ConfigMetrics(
-        id,
-        model,
-        media,
-        task,
-        items,
-        failed,
-        samples,
-        wallMsTotal,
-        wallMsMedian,
-        computeMsMedian,
-        blockEvals,
-        blockSkips,
-        baseline,
-        speedup,
-        fd,
-        fdRankDeficient,
-        kidMean,
-        kidStd,
-        alignment,
-        clipScore,
-        motion,
-        versus);
+    return with(baseline, speedup, versus);
   }
 
   /** What a configuration generates; written as {@code image} or {@code video}. */
@@ -199,6 +177,11 @@ public record ConfigMetrics(
   }
 
   ConfigMetrics withBaseline(String baseline, double speedup) {
+    return with(baseline, speedup, versusBaseline);
+  }
+
+  /** This configuration compared with {@code baseline}; everything it measured itself stays. */
+  private ConfigMetrics with(String baseline, double speedup, VersusBaseline versus) {
     return new ConfigMetrics(
         id,
         model,
@@ -220,6 +203,7 @@ public record ConfigMetrics(
         kidStd,
         alignment,
         clipScore,
-        motion);
+        motion,
+        versus);
   }
 }
